@@ -1,0 +1,148 @@
+"""The one exception hierarchy of hybrid-search.
+
+HybridSearchError                 base; .code a stable string, .retryable: may a retry help
+├── ConfigError                   settings invalid or inconsistent
+├── EncoderError                  model load or encode failed
+│   └── ModelNotFoundError        weights neither a local dir nor loadable from the hub
+├── StoreError                    a Milvus call failed (the MilvusException is kept as __cause__)
+│   ├── StoreUnavailableError     transient: connect, timeout, rate limit (retryable)
+│   ├── CollectionNotFoundError
+│   └── SchemaMismatchError       live collection differs from schemas/collection.py or model
+├── InvalidRequestError           malformed search/ingest request (bad route, top-k, empty query)
+│   └── InvalidFilterError        unknown field, bad operator, wrong value type
+├── IngestError                   one bad input record; carries source, line and field
+├── AuthError                     missing/unknown API key (401) ...
+│   └── ForbiddenError            ... or a key without the right scope (403)
+├── OverloadedError               the service queue is full (503 + Retry-After)
+└── ClientError                   raised by the remote client only
+    ├── TransportError            network or timeout (retryable)
+    └── APIError                  non-2xx answer; .status_code, .code, .message, .details
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HybridSearchError(Exception):
+    """Base of every error hybrid-search raises on purpose."""
+
+    code: str = "internal_error"
+    retryable: bool = False
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+
+class ConfigError(HybridSearchError, ValueError):
+    code = "config_error"
+
+
+class EncoderError(HybridSearchError):
+    code = "encoder_error"
+
+
+class ModelNotFoundError(EncoderError):
+    code = "model_not_found"
+
+
+class StoreError(HybridSearchError):
+    code = "store_error"
+
+
+class StoreUnavailableError(StoreError):
+    code = "store_unavailable"
+    retryable = True
+
+
+class CollectionNotFoundError(StoreError):
+    code = "collection_not_found"
+
+
+class SchemaMismatchError(StoreError):
+    code = "schema_mismatch"
+
+
+class InvalidRequestError(HybridSearchError, ValueError):
+    code = "invalid_request"
+
+
+class InvalidFilterError(InvalidRequestError):
+    code = "invalid_filter"
+
+
+class IngestError(HybridSearchError):
+    """One bad input record. `where` names file and line (and field) so a user can fix it."""
+
+    code = "invalid_document"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        doc_id: str | None = None,
+    ) -> None:
+        self.source = source
+        self.line = line
+        self.field = field
+        self.doc_id = doc_id
+        where = ":".join(str(p) for p in (source, line) if p is not None)
+        full = message
+        if field:
+            full = f"field '{field}': {full}"
+        if where:
+            full = f"{where}: {full}"
+        super().__init__(
+            full,
+            details={
+                k: v
+                for k, v in {
+                    "source": source,
+                    "line": line,
+                    "field": field,
+                    "doc_id": doc_id,
+                }.items()
+                if v is not None
+            },
+        )
+
+
+class AuthError(HybridSearchError):
+    code = "unauthorized"
+
+
+class ForbiddenError(AuthError):
+    code = "forbidden"
+
+
+class OverloadedError(HybridSearchError):
+    code = "overloaded"
+    retryable = True
+
+
+class ClientError(HybridSearchError):
+    code = "client_error"
+
+
+class TransportError(ClientError):
+    code = "transport_error"
+    retryable = True
+
+
+class APIError(ClientError):
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(f"HTTP {status_code} {code}: {message}", details=details)
+        self.status_code = status_code
+        self.code = code
+        self.retryable = status_code == 503
