@@ -1,0 +1,103 @@
+"""Search request and response: the same JSON for the Python client, the CLI and HTTP."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+RouteName = Literal["dense", "sparse", "bm25", "colbert"]
+ALL_ROUTES: tuple[RouteName, ...] = ("dense", "sparse", "bm25", "colbert")
+FusionName = Literal["rrf", "weighted", "minmax"]
+
+
+class SearchOptions(BaseModel):
+    """Everything about a search except the query text; shared by single and batch requests."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    top_k: int = Field(10, ge=1, le=1000, description="hits returned")
+    routes: list[RouteName] | None = Field(
+        None, description="retrieval routes; default: every route the encoder supports"
+    )
+    candidates: int | dict[RouteName, int] | None = Field(
+        None, description="candidate depth per route (one number for all, or per route)"
+    )
+    fusion: FusionName = "rrf"
+    rrf_k: int | None = Field(None, ge=1, le=100_000, description="RRF constant k (default 60)")
+    weights: dict[RouteName, float] | None = Field(
+        None, description="per-route weights (RRF, weighted and minmax fusion)"
+    )
+    rerank: bool = True
+    rerank_top_n: int | None = Field(None, ge=1, le=1000)
+    rerank_timeout_ms: int | None = Field(None, ge=1, le=600_000)
+    filter: dict[str, Any] | None = Field(None, description="structured filter, see README")
+    group_by_doc: bool = Field(True, description="best chunk per document (false: chunks)")
+    tenant: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+
+    @field_validator("routes")
+    @classmethod
+    def _routes(cls, value: list[RouteName] | None) -> list[RouteName] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("routes is empty; give at least one route or omit it")
+            value = list(dict.fromkeys(value))
+        return value
+
+    @field_validator("candidates")
+    @classmethod
+    def _candidates(cls, value: int | dict[str, int] | None) -> Any:
+        values = [value] if isinstance(value, int) else list((value or {}).values())
+        for v in values:
+            if not 1 <= v <= 16_384:
+                raise ValueError("candidate depth must be between 1 and 16384")
+        return value
+
+
+class SearchRequest(SearchOptions):
+    query: str = Field(description="the query text")
+
+
+class BatchSearchRequest(SearchOptions):
+    queries: list[str] = Field(min_length=1)
+
+
+class RouteScore(BaseModel):
+    rank: int = Field(description="1-based rank within the route")
+    score: float = Field(
+        description="raw route score (dense/sparse: inner product, bm25: BM25, colbert: MaxSim)"
+    )
+
+
+class SearchHit(BaseModel):
+    doc_id: str
+    chunk_id: str
+    chunk_index: int
+    title: str
+    text: str
+    metadata: dict[str, Any]
+    routes: dict[str, RouteScore] = Field(
+        description="route -> rank and raw score; absent if the route did not return it"
+    )
+    fused_score: float = Field(description="score of the fusion named in the response")
+    rerank_score: float | None = Field(
+        None, description="cross-encoder score; null when reranking did not run"
+    )
+
+
+class SearchResponse(BaseModel):
+    query: str
+    hits: list[SearchHit]
+    timings_ms: dict[str, float]
+    fusion: str
+    routes: list[str] = Field(description="routes that answered")
+    route_errors: dict[str, str] = Field(default_factory=dict)
+    reranked: bool = False
+    degraded: bool = False
+    reasons: list[str] = Field(default_factory=list, description="why degraded, what was truncated")
+    query_truncated: bool = False
+
+
+class BatchSearchResponse(BaseModel):
+    results: list[SearchResponse]
+    timings_ms: dict[str, float]

@@ -1,0 +1,99 @@
+"""The Milvus collections hybrid-search writes: field names, limits and the schema version.
+
+Two collections per logical collection C:
+- `C` holds one row per chunk: text for BM25, dense and sparse BGE-M3 vectors, metadata.
+- `C_colbert` holds one row per ColBERT token vector, keyed by the chunk's primary key, because
+  Milvus (Lite included) has no array-of-vectors field that a server and Lite both support.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: bump on any change to the fields below; MilvusStore refuses a collection with another version
+SCHEMA_VERSION = 1
+
+PK_FIELD = "pk"  # f"{tenant}/{doc_id}#{chunk_index}": unique across tenants, deterministic
+CHUNK_ID_FIELD = "chunk_id"  # f"{doc_id}#{chunk_index}": what users see and cite
+DOC_ID_FIELD = "doc_id"
+TENANT_FIELD = "tenant"  # the partition key
+CHUNK_INDEX_FIELD = "chunk_index"
+CHUNK_COUNT_FIELD = "chunk_count"  # chunks of the whole document: completeness check on re-run
+TITLE_FIELD = "title"
+TEXT_FIELD = "text"  # the chunk body as read
+SEARCH_TEXT_FIELD = "search_text"  # title + body: what was encoded, BM25-analysed and reranked
+METADATA_FIELD = "metadata"
+CONTENT_HASH_FIELD = "content_hash"  # of the whole document (tenant, id, title, text, metadata)
+TOKEN_COUNT_FIELD = "token_count"  # ColBERT vectors stored for this chunk
+DENSE_FIELD = "dense"
+SPARSE_FIELD = "sparse"
+BM25_FIELD = "bm25"  # output of the BM25 function over SEARCH_TEXT_FIELD
+BM25_FUNCTION = "bm25_fn"
+
+COLBERT_SUFFIX = "_colbert"
+TOKEN_PK_FIELD = "pk"  # f"{chunk pk}:{token index}"
+TOKEN_CHUNK_FIELD = "chunk_pk"
+TOKEN_INDEX_FIELD = "token_index"
+COLBERT_FIELD = "vector"
+
+MAX_ID_BYTES = 1024
+MAX_PK_BYTES = MAX_ID_BYTES + 100
+MAX_TITLE_BYTES = 4096
+#: Milvus VARCHAR limit; chunk text is bounded far below it by the chunk token limit
+MAX_TEXT_BYTES = 65_535
+
+#: HNSW M=16, efConstruction=200: Milvus's recommended balance of recall and build time
+DENSE_INDEX = {
+    "index_type": "HNSW",
+    "metric_type": "IP",
+    "params": {"M": 16, "efConstruction": 200},
+}
+SPARSE_INDEX = {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "IP", "params": {}}
+BM25_INDEX = {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25", "params": {}}
+COLBERT_INDEX = {
+    "index_type": "HNSW",
+    "metric_type": "IP",
+    "params": {"M": 16, "efConstruction": 100},
+}
+
+#: fields a search hit carries back (vectors never leave Milvus unless asked for)
+HIT_FIELDS = [
+    PK_FIELD,
+    CHUNK_ID_FIELD,
+    DOC_ID_FIELD,
+    TENANT_FIELD,
+    CHUNK_INDEX_FIELD,
+    TITLE_FIELD,
+    TEXT_FIELD,
+    SEARCH_TEXT_FIELD,
+    METADATA_FIELD,
+    TOKEN_COUNT_FIELD,
+]
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """What a collection must look like for the configured model and analyzer."""
+
+    name: str
+    dense_dim: int
+    colbert_dim: int | None
+    model: str
+    analyzer: str = "jieba"
+    stop_words: bool = True
+
+    @property
+    def colbert_collection(self) -> str:
+        return self.name + COLBERT_SUFFIX
+
+    def analyzer_params(self) -> dict[str, object]:
+        """jieba segments Chinese and splits English on word boundaries; lowercase and (optionally)
+        English stop words make English BM25 behave like Lucene's standard analyzer."""
+        filters: list[object] = ["lowercase"]
+        if self.analyzer == "english":
+            return {"type": "english"}
+        if self.analyzer == "chinese":
+            return {"type": "chinese"}
+        if self.stop_words:
+            filters.append({"type": "stop", "stop_words": ["_english_"]})
+        return {"tokenizer": self.analyzer, "filter": filters}

@@ -1,0 +1,95 @@
+"""The structured search filter on the wire: a tree of conditions, never an expression string.
+
+A filter is JSON that users write on the CLI (`--filter`) and over HTTP (`"filter": {...}`):
+
+    {"field": "doc_id", "op": "eq", "value": "a"}
+    {"and": [{"field": "metadata.year", "op": "gte", "value": 2019},
+             {"not": {"field": "metadata.lang", "op": "in", "value": ["de", "fr"]}}]}
+
+These models describe the shape (and give the OpenAPI schema). What a value may be for a given
+field, and the size limits, are checked by `hybrid_search.store.filters.parse_filter`, which is
+the only way a request's filter reaches Milvus.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FilterOp = Literal["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte"]
+FILTER_OPS: tuple[FilterOp, ...] = ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte")
+#: operators that compare order; they take numbers only (string order in Milvus is byte order,
+#: which users rarely mean, so we refuse it rather than surprise them)
+RANGE_OPS: frozenset[str] = frozenset({"gt", "gte", "lt", "lte"})
+LIST_OPS: frozenset[str] = frozenset({"in", "nin"})
+
+#: the scalar columns a filter may name, and the value type each holds
+FIELD_TYPES: dict[str, type] = {"doc_id": str, "tenant": str, "chunk_index": int, "title": str}
+#: `metadata.<key>` (up to MAX_METADATA_PATH keys: `metadata.a.b.c`) reads the JSON metadata
+METADATA_PREFIX = "metadata."
+METADATA_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+MAX_METADATA_PATH = 3
+
+# Limits keep one request's expression small for the Milvus parser (an `in` on metadata expands
+# to one comparison per value) and stop a hostile filter from costing more than a search.
+MAX_FILTER_DEPTH = 8
+MAX_FILTER_CLAUSES = 64  # conditions (leaves), over the whole tree
+MAX_IN_VALUES = 1024  # values in one in/nin list
+MAX_FILTER_VALUES = 4096  # values over the whole tree (Milvus Lite parses ~20k comparisons/s)
+MAX_STRING_BYTES = (
+    65_535  # Milvus's VARCHAR limit: no longer value can be stored, so none can match
+)
+
+Scalar: TypeAlias = str | int | float | bool
+
+
+class Condition(BaseModel):
+    """One comparison: `field op value`; `in`/`nin` take a non-empty list of values."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    field: str = Field(
+        description="doc_id, tenant, chunk_index, title, or metadata.<key>[.<key>[.<key>]]"
+    )
+    op: FilterOp
+    value: Scalar | list[Scalar] = Field(
+        description="a string, number or boolean; a list for in/nin"
+    )
+
+
+class AndFilter(BaseModel):
+    """All children hold."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
+    )
+
+    all_of: list[Filter] = Field(alias="and", min_length=1)
+
+
+class OrFilter(BaseModel):
+    """At least one child holds."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
+    )
+
+    any_of: list[Filter] = Field(alias="or", min_length=1)
+
+
+class NotFilter(BaseModel):
+    """The child does not hold."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
+    )
+
+    negated: Filter = Field(alias="not")
+
+
+Filter: TypeAlias = Condition | AndFilter | OrFilter | NotFilter
+
+AndFilter.model_rebuild()
+OrFilter.model_rebuild()
+NotFilter.model_rebuild()
