@@ -1,0 +1,68 @@
+"""Build the real components from Settings: the only place that knows which classes to use."""
+
+from __future__ import annotations
+
+from hybrid_search.encoders.base import Encoder
+from hybrid_search.rerank.bge import BGEReranker
+from hybrid_search.settings import Settings
+from hybrid_search.store.milvus import MilvusStore
+from schemas.collection import CollectionSpec
+
+
+def build_store(settings: Settings) -> MilvusStore:
+    token = settings.milvus_token.get_secret_value() if settings.milvus_token else None
+    return MilvusStore(
+        settings.milvus_uri, token=token, db_name=settings.milvus_db, retry=settings.retry
+    )
+
+
+def build_encoder(settings: Settings) -> Encoder:
+    """Model weights load on first use, not here."""
+    if settings.embedding_kind == "dense":
+        from hybrid_search.encoders.dense import DenseEncoder
+
+        return DenseEncoder(  # dense-only: bge v1.5 via FlagModel, MiniLM
+            settings.embedding_model,
+            device=settings.resolved_device(),
+            use_fp16=settings.resolved_fp16(),
+            query_instruction=settings.query_instruction,
+            pooling=settings.pooling,
+            max_passage_tokens=settings.max_chunk_tokens,
+            max_query_tokens=settings.max_query_tokens,
+        )
+    from hybrid_search.encoders.bge_m3 import BGEM3Encoder
+
+    return BGEM3Encoder(
+        settings.embedding_model,
+        device=settings.resolved_device(),
+        use_fp16=settings.resolved_fp16(),
+        max_passage_tokens=settings.max_chunk_tokens,
+        max_query_tokens=settings.max_query_tokens,
+    )
+
+
+def collection_spec(
+    settings: Settings, encoder: Encoder, name: str | None = None
+) -> CollectionSpec:
+    return CollectionSpec(
+        name=name or settings.collection,
+        dense_dim=encoder.dense_dim,
+        colbert_dim=(
+            encoder.colbert_dim
+            if settings.store_colbert and "colbert" in encoder.representations
+            else None
+        ),
+        model=encoder.name,
+        analyzer=settings.bm25_analyzer,
+        stop_words=settings.bm25_stop_words,
+    )
+
+
+def build_reranker(settings: Settings) -> BGEReranker:
+    return BGEReranker(
+        settings.reranker_model,
+        device=settings.resolved_device(),
+        use_fp16=settings.resolved_fp16(),
+        max_length=settings.rerank_max_length,
+        batch_tokens=settings.rerank_batch_tokens,
+    )

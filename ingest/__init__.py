@@ -1,0 +1,1 @@
+"""The batch ingestion job: readers -> chunking -> pipeline (encode, write to Milvus)."""

@@ -1,0 +1,349 @@
+"""The ingestion pipeline: documents in windows -> skip unchanged -> chunk -> encode -> write.
+
+Encoding runs on the calling thread; Milvus writes run on one writer thread fed through a
+bounded queue, so writes hide behind encoding and at most two batches of vectors are in memory.
+Memory is bounded by the window and batch token budgets, not by the corpus size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from hybrid_search.encoders.base import EncodedBatch, Encoder
+from hybrid_search.errors import HybridSearchError, IngestError, StoreUnavailableError
+from hybrid_search.store.base import ChunkRow, DocState
+from hybrid_search.store.milvus import MilvusStore
+from ingest.chunking import Chunk, chunk_text
+from ingest.readers import Record, SourceDoc
+from schemas.collection import CollectionSpec
+from schemas.documents import Document, IngestErrorItem, IngestSummary
+
+logger = logging.getLogger(__name__)
+
+#: the summary lists at most this many errors; `failed` still counts them all
+MAX_REPORTED_ERRORS = 1000
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    tenant: str = "default"
+    max_chunk_tokens: int = 512
+    chunk_overlap_tokens: int = 64
+    batch_tokens: int = 16_384
+    batch_size: int = 64
+    window_documents: int = 256
+    window_tokens: int = 262_144
+    strict: bool = False
+    delete_missing: bool = False
+
+
+def content_hash(doc: Document, tenant: str, options: IngestOptions, model: str) -> str:
+    """Changes when the document, its tenant, the chunking or the model changes."""
+    payload = json.dumps(
+        [
+            tenant,
+            doc.id,
+            doc.title,
+            doc.text,
+            doc.metadata,
+            options.max_chunk_tokens,
+            options.chunk_overlap_tokens,
+            model.rstrip("/").rsplit("/", 1)[-1],
+        ],
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class _Pending:
+    doc: Document
+    hash: str
+    chunks: list[Chunk]
+    kind: str  # inserted | replaced | redone
+
+
+@dataclass
+class _Outcome:
+    summary: IngestSummary
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def error(self, err: IngestError | IngestErrorItem) -> None:
+        with self.lock:
+            self.summary.failed += 1
+            if len(self.summary.errors) < MAX_REPORTED_ERRORS:
+                if isinstance(err, IngestError):
+                    err = IngestErrorItem(message=err.message, **err.details)
+                self.summary.errors.append(err)
+
+
+class _Writer:
+    """One thread that performs the store writes in order; the first fatal error stops the job."""
+
+    def __init__(self, store: MilvusStore, spec: CollectionSpec, tenant: str, outcome: _Outcome):
+        self._store, self._spec, self._tenant, self._outcome = store, spec, tenant, outcome
+        self._q: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=2)
+        self.fatal: BaseException | None = None
+        self._t = threading.Thread(target=self._run, name="milvus-writer", daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while (task := self._q.get()) is not None:
+            if self.fatal is None:
+                try:
+                    task()
+                except BaseException as exc:  # surfaced to the caller by check()
+                    self.fatal = exc
+
+    def submit(self, task: Callable[[], None]) -> None:
+        self.check()
+        self._q.put(task)
+
+    def check(self) -> None:
+        if self.fatal is not None:
+            raise self.fatal
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._t.join()
+        self.check()
+
+    def abort(self) -> None:
+        """Stop after the queued writes; the caller is already raising."""
+        self._q.put(None)
+        self._t.join()
+
+
+def _windows(docs: Iterator[SourceDoc], max_docs: int, max_chars: int) -> Iterator[list[SourceDoc]]:
+    window: list[SourceDoc] = []
+    chars = 0
+    for item in docs:
+        window.append(item)
+        chars += len(item.doc.text)
+        if len(window) >= max_docs or chars >= max_chars:
+            yield window
+            window, chars = [], 0
+    if window:
+        yield window
+
+
+def _batches(
+    chunks: Sequence[tuple[int, Chunk]], budget: int, max_rows: int
+) -> Iterator[list[tuple[int, Chunk]]]:
+    """Longest first, so each batch pads to a similar length; rows x longest <= token budget."""
+    ordered = sorted(chunks, key=lambda c: -c[1].tokens)
+    batch: list[tuple[int, Chunk]] = []
+    for item in ordered:
+        longest = batch[0][1].tokens if batch else item[1].tokens
+        if batch and ((len(batch) + 1) * longest > budget or len(batch) >= max_rows):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
+
+
+class IngestJob:
+    """Ingests records into one collection for one tenant; see `run`."""
+
+    def __init__(
+        self,
+        store: MilvusStore,
+        encoder: Encoder,
+        spec: CollectionSpec,
+        options: IngestOptions,
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store, self.encoder, self.spec, self.options = store, encoder, spec, options
+        self._progress = progress or (lambda n: None)
+
+    def validate(self, records: Iterable[Record]) -> list[IngestError]:
+        """--strict: every problem in the input, found before anything is written."""
+        errors: list[IngestError] = []
+        seen: dict[str, str] = {}
+        for rec in records:
+            if isinstance(rec, IngestError):
+                errors.append(rec)
+            elif (err := self._duplicate(rec, seen)) is not None:
+                errors.append(err)
+        return errors
+
+    @staticmethod
+    def _duplicate(rec: SourceDoc, seen: dict[str, str]) -> IngestError | None:
+        where = f"{rec.source}:{rec.line}" if rec.line else rec.source
+        first = seen.get(rec.doc.id)
+        if first is not None:
+            return IngestError(
+                f"duplicate id '{rec.doc.id}' in this run (first seen at {first}); kept the first",
+                source=rec.source,
+                line=rec.line,
+                field="id",
+                doc_id=rec.doc.id,
+            )
+        seen[rec.doc.id] = where
+        return None
+
+    def run(self, records: Iterable[Record]) -> IngestSummary:
+        started = time.perf_counter()
+        outcome = _Outcome(IngestSummary())
+        summary = outcome.summary
+        seen: dict[str, str] = {}
+        retries_before = self.store.retries.count
+        self.store.ensure_collection(self.spec)
+
+        def good_docs() -> Iterator[SourceDoc]:
+            for rec in records:
+                if isinstance(rec, IngestError):
+                    outcome.error(rec)
+                    self._progress(1)
+                elif (err := self._duplicate(rec, seen)) is not None:
+                    outcome.error(err)
+                    self._progress(1)
+                else:
+                    summary.documents += 1
+                    yield rec
+
+        writer = _Writer(self.store, self.spec, self.options.tenant, outcome)
+        try:
+            max_chars = self.options.window_tokens * 4
+            for window in _windows(good_docs(), self.options.window_documents, max_chars):
+                self._ingest_window(window, writer, outcome)
+                self._progress(len(window))
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        if self.options.delete_missing:
+            summary.deleted = self._delete_missing(set(seen), summary)
+        summary.retries = self.store.retries.count - retries_before
+        summary.seconds = round(time.perf_counter() - started, 3)
+        return summary
+
+    def _ingest_window(self, window: list[SourceDoc], writer: _Writer, outcome: _Outcome) -> None:
+        summary, opts = outcome.summary, self.options
+        states: dict[str, DocState] = self.store.doc_states(
+            self.spec.name, opts.tenant, [w.doc.id for w in window]
+        )
+        pending: list[_Pending] = []
+        tokenizer = self.encoder.tokenizer
+        for item in window:
+            doc = item.doc
+            h = content_hash(doc, opts.tenant, opts, self.spec.model)
+            state = states.get(doc.id)
+            if state is not None and state.is_complete(h):
+                summary.unchanged += 1
+                continue
+            kind = "inserted" if state is None else ("redone" if h in state.hashes else "replaced")
+            chunks = chunk_text(
+                doc.text,
+                doc.title,
+                tokenizer,
+                max_tokens=opts.max_chunk_tokens,
+                overlap=opts.chunk_overlap_tokens,
+            )
+            pending.append(_Pending(doc, h, chunks, kind))
+        if not pending:
+            return
+
+        flat = [(i, c) for i, p in enumerate(pending) for c in p.chunks]
+        dense: dict[tuple[int, int], np.ndarray] = {}
+        sparse: dict[tuple[int, int], dict[int, float]] = {}
+        token_counts: dict[tuple[int, int], int] = {}
+        for batch in _batches(flat, opts.batch_tokens, opts.batch_size):
+            enc: EncodedBatch = self.encoder.encode_documents([c.search_text for _, c in batch])
+            token_rows: list[ChunkRow] = []
+            for j, (i, c) in enumerate(batch):
+                assert enc.dense is not None
+                dense[(i, c.index)] = enc.dense[j]
+                # a dense-only encoder stores an empty sparse row; the sparse route is then
+                # reported unavailable by the searcher
+                sparse[(i, c.index)] = enc.sparse[j] if enc.sparse is not None else {}
+                if enc.colbert is not None and self.spec.colbert_dim:
+                    token_counts[(i, c.index)] = len(enc.colbert[j])
+                    token_rows.append(self._row(pending[i], c, enc.dense[j], {}, enc.colbert[j]))
+            if token_rows and self.spec.colbert_dim:
+                writer.submit(partial(self.store.write_token_vectors, self.spec, token_rows))
+
+        rows = [
+            self._row(
+                p,
+                c,
+                dense[(i, c.index)],
+                sparse[(i, c.index)],
+                None,
+                token_counts.get((i, c.index), 0),
+            )
+            for i, p in enumerate(pending)
+            for c in p.chunks
+        ]
+        hashes = {p.doc.id: p.hash for p in pending}
+
+        def commit() -> None:
+            try:
+                self.store.commit_documents(self.spec, opts.tenant, rows, hashes)
+            except StoreUnavailableError:
+                raise
+            except HybridSearchError as exc:  # a permanent error fails this window, not the job
+                for p in pending:
+                    outcome.error(IngestErrorItem(doc_id=p.doc.id, message=f"write failed: {exc}"))
+                return
+            with outcome.lock:
+                for p in pending:
+                    summary.chunks += len(p.chunks)
+                    if p.kind == "replaced":
+                        summary.replaced += 1
+                    else:
+                        summary.inserted += 1
+                        if p.kind == "redone":
+                            summary.redone += 1
+
+        writer.submit(commit)
+
+    def _row(
+        self,
+        p: _Pending,
+        c: Chunk,
+        dense: Any,
+        sparse: dict[int, float],
+        colbert: Any,
+        token_count: int | None = None,
+    ) -> ChunkRow:
+        return ChunkRow(
+            tenant=self.options.tenant,
+            doc_id=p.doc.id,
+            chunk_index=c.index,
+            chunk_count=len(p.chunks),
+            title=p.doc.title,
+            text=c.text,
+            search_text=c.search_text,
+            metadata=p.doc.metadata,
+            content_hash=p.hash,
+            dense=dense,
+            sparse=sparse,
+            colbert=colbert,
+            token_count=token_count,
+        )
+
+    def _delete_missing(self, seen: set[str], summary: IngestSummary) -> int:
+        if summary.failed:
+            logger.warning("--delete-missing skipped: %d records failed to read", summary.failed)
+            return 0
+        stale = [
+            d for d in self.store.iter_doc_ids(self.spec.name, self.options.tenant) if d not in seen
+        ]
+        for i in range(0, len(stale), 512):
+            self.store.delete_documents(self.spec.name, self.options.tenant, stale[i : i + 512])
+        return len(stale)

@@ -1,0 +1,197 @@
+"""The ingestion job against a real Milvus Lite with the tiny BGE-M3."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hybrid_search.errors import SchemaMismatchError
+from ingest.pipeline import IngestJob, IngestOptions
+from ingest.readers import read_paths
+from schemas import collection as C
+
+DOCS = [
+    {"id": "en-1", "title": "Hybrid search", "text": "Dense vectors and BM25 work together. " * 40},
+    {
+        "id": "zh-1",
+        "title": "北京",
+        "text": "北京是中华人民共和国的首都，也是全国的政治、文化中心。" * 10,
+    },
+    {"id": "mix-1", "text": "Milvus 是一个开源的向量数据库 with sparse vectors.", "lang": "mixed"},
+]
+
+
+def write_jsonl(path: Path, docs: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), "utf-8")
+    return path
+
+
+def job(store, encoder, spec, settings, **kw):  # type: ignore[no-untyped-def]
+    opts = IngestOptions(
+        tenant=kw.pop("tenant", "default"),
+        max_chunk_tokens=settings.max_chunk_tokens,
+        chunk_overlap_tokens=settings.chunk_overlap_tokens,
+        batch_tokens=2048,
+        window_documents=kw.pop("window_documents", 2),
+        **kw,
+    )
+    return IngestJob(store, encoder, spec, opts)
+
+
+def all_rows(store, spec):  # type: ignore[no-untyped-def]
+    chunks = store.query_all(
+        spec.name,
+        "",
+        [
+            C.DOC_ID_FIELD,
+            C.CHUNK_INDEX_FIELD,
+            C.CHUNK_COUNT_FIELD,
+            C.CONTENT_HASH_FIELD,
+            C.TOKEN_COUNT_FIELD,
+        ],
+    )
+    tokens = store.query_all(
+        spec.colbert_collection, "", [C.TOKEN_CHUNK_FIELD, C.CONTENT_HASH_FIELD]
+    )
+    return chunks, tokens
+
+
+def test_stored_vectors_equal_bgem3_encode(tmp_path, store, encoder, spec, settings):  # type: ignore[no-untyped-def]
+    src = write_jsonl(tmp_path / "d.jsonl", DOCS)
+    summary = job(store, encoder, spec, settings).run(read_paths([src]))
+    assert (summary.documents, summary.inserted, summary.failed) == (3, 3, 0)
+
+    rows = store.get_chunks(spec.name, "default", "en-1")
+    assert len(rows) == rows[0][C.CHUNK_COUNT_FIELD] > 1  # long enough to be split
+    full = store.client.query(spec.name, filter='doc_id == "en-1"', output_fields=["*"])
+    full.sort(key=lambda r: r[C.CHUNK_INDEX_FIELD])
+    texts = [r[C.SEARCH_TEXT_FIELD] for r in full]
+    assert all(t.startswith("Hybrid search\n\n") for t in texts)  # title in every chunk
+    ref = encoder.flag_model.encode(
+        texts, return_dense=True, return_sparse=True, return_colbert_vecs=True
+    )
+    tokens = store.fetch_colbert(spec.name, [r[C.PK_FIELD] for r in full])
+    for i, r in enumerate(full):
+        np.testing.assert_allclose(np.asarray(r[C.DENSE_FIELD]), ref["dense_vecs"][i], atol=1e-5)
+        want_sparse = {int(k): float(v) for k, v in ref["lexical_weights"][i].items() if v > 0}
+        got_sparse = {int(k): float(v) for k, v in r[C.SPARSE_FIELD].items()}
+        assert got_sparse.keys() == want_sparse.keys()
+        for k in want_sparse:
+            assert got_sparse[k] == pytest.approx(want_sparse[k], abs=1e-5)
+        np.testing.assert_allclose(tokens[r[C.PK_FIELD]], ref["colbert_vecs"][i], atol=1e-5)
+        assert r[C.TOKEN_COUNT_FIELD] == len(ref["colbert_vecs"][i])
+    mixed = store.get_chunks(spec.name, "default", "mix-1")[0]
+    assert mixed[C.METADATA_FIELD] == {"lang": "mixed"}
+
+
+def test_rerun_is_unchanged_and_changed_doc_leaves_no_orphans(
+    tmp_path, store, encoder, spec, settings
+):  # type: ignore[no-untyped-def]
+    src = write_jsonl(tmp_path / "d.jsonl", DOCS)
+    first = job(store, encoder, spec, settings).run(read_paths([src]))
+    again = job(store, encoder, spec, settings).run(read_paths([src]))
+    assert (again.unchanged, again.inserted, again.replaced, again.chunks) == (3, 0, 0, 0)
+    chunks_before, tokens_before = all_rows(store, spec)
+    assert len(chunks_before) == first.chunks
+
+    shorter = [dict(DOCS[0], text="Now a short text."), *DOCS[1:]]
+    write_jsonl(src, shorter)
+    third = job(store, encoder, spec, settings).run(read_paths([src]))
+    assert (third.replaced, third.unchanged, third.chunks) == (1, 2, 1)
+    chunks, tokens = all_rows(store, spec)
+    en = [r for r in chunks if r[C.DOC_ID_FIELD] == "en-1"]
+    assert len(en) == 1 and en[0][C.CHUNK_COUNT_FIELD] == 1
+    pks = {r[C.PK_FIELD]: r for r in chunks}
+    # every token row belongs to a live chunk of the same version, and every chunk has all its tokens
+    for t in tokens:
+        assert t[C.TOKEN_CHUNK_FIELD] in pks
+        assert t[C.CONTENT_HASH_FIELD] == pks[t[C.TOKEN_CHUNK_FIELD]][C.CONTENT_HASH_FIELD]
+    per_chunk: dict[str, int] = {}
+    for t in tokens:
+        per_chunk[t[C.TOKEN_CHUNK_FIELD]] = per_chunk.get(t[C.TOKEN_CHUNK_FIELD], 0) + 1
+    assert per_chunk == {pk: r[C.TOKEN_COUNT_FIELD] for pk, r in pks.items()}
+    assert len(tokens) < len(tokens_before)
+
+
+def test_delete_removes_chunks_and_token_vectors(tmp_path, store, encoder, spec, settings):  # type: ignore[no-untyped-def]
+    src = write_jsonl(tmp_path / "d.jsonl", DOCS)
+    job(store, encoder, spec, settings).run(read_paths([src]))
+    assert store.delete_documents(spec.name, "default", ["en-1", "missing"]) == 1
+    chunks, tokens = all_rows(store, spec)
+    assert {r[C.DOC_ID_FIELD] for r in chunks} == {"zh-1", "mix-1"}
+    assert all(not t[C.TOKEN_CHUNK_FIELD].startswith("default/en-1#") for t in tokens)
+    st = store.stats(spec.name)
+    assert (st.documents, st.chunks, st.token_vectors) == (2, len(chunks), len(tokens))
+
+
+def test_tenants_are_separate(tmp_path, store, encoder, spec, settings):  # type: ignore[no-untyped-def]
+    src = write_jsonl(tmp_path / "d.jsonl", DOCS[:1])
+    job(store, encoder, spec, settings, tenant="a").run(read_paths([src]))
+    job(store, encoder, spec, settings, tenant="b").run(read_paths([src]))
+    assert store.delete_documents(spec.name, "a", ["en-1"]) == 1
+    assert store.stats(spec.name, "b").documents == 1
+    assert store.stats(spec.name, "a").documents == 0
+
+
+def test_bad_records_are_reported_and_the_rest_ingested(tmp_path, store, encoder, spec, settings):  # type: ignore[no-untyped-def]
+    good = write_jsonl(tmp_path / "good.jsonl", DOCS[:1])
+    job(store, encoder, spec, settings).run(read_paths([good]))
+    before = sorted((r[C.PK_FIELD], r[C.CONTENT_HASH_FIELD]) for r in all_rows(store, spec)[0])
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(
+        b'{"id": "ok-1", "text": "fine"}\n'
+        b'{"id": "broken", "text": \n'
+        b'{"text": "no id"}\n'
+        b'{"id": "no-text"}\n'
+        + '{"id": "gbk", "text": "北京"}\n'.encode("gbk")
+        + b'{"id": "ok-1", "text": "duplicate"}\n'
+        b'{"id": "ws", "text": "   "}\n'
+        b'{"id": "meta", "text": "x", "metadata": [1]}\n'
+        b'["not", "an", "object"]\n'
+        b'{"id": "ok-2", "text": "also fine"}'
+    )
+    summary = job(store, encoder, spec, settings).run(read_paths([bad]))
+    assert summary.documents == 2 and summary.inserted == 2
+    assert summary.failed == 8
+    where = {(e.line, e.field) for e in summary.errors}
+    assert (2, None) in where and (3, "id") in where and (4, "text") in where
+    assert (5, None) in where and (6, "id") in where and (7, "text") in where
+    assert (8, "metadata") in where and (9, None) in where
+    assert all(e.source == str(bad) for e in summary.errors)
+    assert any("UTF-8" in e.message for e in summary.errors if e.line == 5)
+    after = sorted((r[C.PK_FIELD], r[C.CONTENT_HASH_FIELD]) for r in all_rows(store, spec)[0])
+    assert set(before) <= set(after)  # nothing already stored was touched
+
+
+def test_strict_fails_before_writing(tmp_path, store, encoder, spec, settings):  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "text": "fine"}\n{"id": "b"}\n', "utf-8")
+    j = job(store, encoder, spec, settings, strict=True)
+    errors = j.validate(read_paths([bad]))
+    assert len(errors) == 1 and errors[0].line == 2 and errors[0].field == "text"
+
+
+def test_schema_mismatch_is_a_clear_error(store, encoder, spec):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    store.ensure_collection(spec)
+    store.ensure_collection(spec)  # idempotent
+    with pytest.raises(SchemaMismatchError, match="dense dim 32 != model's 64"):
+        store.ensure_collection(replace(spec, dense_dim=64, colbert_dim=64))
+    with pytest.raises(SchemaMismatchError, match="written by model"):
+        store.ensure_collection(replace(spec, model="/models/other-model"))
+    with pytest.raises(SchemaMismatchError, match="analyzer"):
+        store.ensure_collection(replace(spec, analyzer="english"))
+
+
+def test_delete_missing_syncs_the_tenant(tmp_path, store, encoder, spec, settings):  # type: ignore[no-untyped-def]
+    src = write_jsonl(tmp_path / "d.jsonl", DOCS)
+    job(store, encoder, spec, settings).run(read_paths([src]))
+    write_jsonl(src, DOCS[1:])
+    summary = job(store, encoder, spec, settings, delete_missing=True).run(read_paths([src]))
+    assert (summary.deleted, summary.unchanged) == (1, 2)
+    assert store.stats(spec.name).documents == 2
