@@ -1,0 +1,66 @@
+"""Reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009), as Milvus's RRFRanker."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from hybrid_search.errors import InvalidRequestError
+from hybrid_search.fusion.base import (
+    FusedHit,
+    RouteHit,
+    RouteKey,
+    check_weights,
+    collect,
+    rank_fused,
+)
+
+#: k = 60 is the paper's value and Milvus's RRFRanker default; it damps the head of each list so
+#: that one route's first place cannot outvote agreement lower down in the others
+DEFAULT_K = 60
+
+
+class RRFFusion:
+    """score(d) = Σ_r w_r / (k + rank_r(d)), rank 1-based, over the routes r that returned d.
+
+    Uses ranks only, so routes with incomparable scores (cosine, BM25, MaxSim) fuse without
+    calibration. With all weights 1 this equals Milvus's `RRFRanker(k)` on the same route lists
+    (checked against Milvus Lite in `tests/fusion/test_fusion.py`). Per-route weights are this
+    project's extension (Milvus's RRF has none): a route missing from `weights` gets 1.0.
+    """
+
+    name = "rrf"
+
+    def __init__(self, k: int = DEFAULT_K, weights: Mapping[RouteKey, float] | None = None) -> None:
+        """Set up RRF.
+
+        Args:
+            k: RRF constant, > 0; default 60.
+            weights: optional per-route multipliers (>= 0); unlisted routes weigh 1.0.
+
+        Raises:
+            InvalidRequestError: k is not a positive finite number or a weight is invalid.
+        """
+        if isinstance(k, bool) or not isinstance(k, int | float) or not math.isfinite(k) or k <= 0:
+            raise InvalidRequestError(f"RRF k must be > 0, got {k!r}", details={"field": "rrf_k"})
+        self.k = k
+        self.weights = check_weights(weights)
+
+    def fuse(self, ranked: Mapping[str, Sequence[RouteHit]], limit: int) -> list[FusedHit]:
+        """Fuse ranked lists.
+
+        Args:
+            ranked: route name -> hits, best first.
+            limit: most hits to return (>= 0).
+
+        Returns:
+            Hits by fused score desc (ties: best rank asc, then key asc).
+        """
+        seen = collect(ranked)
+        scores = {
+            key: math.fsum(
+                self.weights.get(r, 1.0) / (self.k + rank) for r, (rank, _) in routes.items()
+            )
+            for key, routes in seen.items()
+        }
+        return rank_fused(scores, seen, limit)

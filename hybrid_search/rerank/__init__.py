@@ -1,0 +1,1 @@
+"""Cross-encoder reranking behind the `Reranker` protocol."""

@@ -1,0 +1,439 @@
+"""HybridSearcher: encode the query -> run the routes in Milvus -> fuse -> rerank -> explain.
+
+The one object that owns the encoder, the reranker and the Milvus client; safe to share across
+threads (the encoder and reranker serialise their own model calls, the Milvus client is
+thread-safe). Depends on protocols only; `from_settings` builds the real components.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from hybrid_search.encoders.base import Encoder
+from hybrid_search.errors import (
+    CollectionNotFoundError,
+    HybridSearchError,
+    InvalidRequestError,
+    StoreError,
+)
+from hybrid_search.fusion import make_fusion
+from hybrid_search.fusion.base import FusedHit, RouteHit
+from hybrid_search.rerank.base import RerankDeadlineExceeded, Reranker
+from hybrid_search.retrieval.base import Candidate, QueryVectors, Route, RouteError
+from hybrid_search.retrieval.colbert import ColbertRoute
+from hybrid_search.retrieval.fields import bm25_route, dense_route, sparse_route
+from hybrid_search.settings import Settings
+from hybrid_search.store.filters import (
+    and_expressions,
+    compile_filter,
+    parse_filter,
+    string_literal,
+)
+from hybrid_search.store.milvus import MilvusStore
+from schemas import collection as C
+from schemas.api import (
+    ALL_ROUTES,
+    BatchSearchRequest,
+    RouteScore,
+    SearchHit,
+    SearchOptions,
+    SearchRequest,
+    SearchResponse,
+)
+
+logger = logging.getLogger(__name__)
+
+#: routes each encoder representation enables; bm25 needs only the text
+_NEEDS = {"dense": "dense", "sparse": "sparse", "colbert": "colbert"}
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 3)
+
+
+@dataclass
+class _Plan:
+    routes: list[str]
+    depth: dict[str, int]
+    expr: str | None
+    tenant: str
+    top_k: int
+    rerank: bool
+    rerank_top_n: int
+    rerank_timeout_s: float
+    options: SearchOptions
+
+
+class HybridSearcher:
+    """In-process search client. `search` for one query, `search_many` for a batch."""
+
+    def __init__(
+        self,
+        store: MilvusStore,
+        encoder: Encoder,
+        reranker: Reranker | None,
+        *,
+        collection: str,
+        settings: Settings | None = None,
+    ) -> None:
+        self.store = store
+        self.encoder = encoder
+        self.reranker = reranker
+        self.collection = collection
+        self.settings = settings or Settings(_env_file=None)
+        self._routes: dict[str, Route] = {
+            "dense": dense_route(store, collection),
+            "sparse": sparse_route(store, collection),
+            "bm25": bm25_route(store, collection),
+        }
+        self._colbert = ColbertRoute(store, collection)
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="route")
+        self._rerank_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rerank")
+        self._spec: C.CollectionSpec | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, collection: str | None = None) -> HybridSearcher:
+        from hybrid_search.factory import build_encoder, build_reranker, build_store
+
+        return cls(
+            build_store(settings),
+            build_encoder(settings),
+            build_reranker(settings),
+            collection=collection or settings.collection,
+            settings=settings,
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._rerank_pool.shutdown(wait=False, cancel_futures=True)
+        self.store.close()
+
+    # -- public API -------------------------------------------------------------------------
+
+    def search(self, query: str | SearchRequest, **options: Any) -> SearchResponse:
+        """Search one query. Options are SearchOptions fields (top_k, routes, filter, rerank...)."""
+        if isinstance(query, SearchRequest):
+            request = query
+        else:
+            request = self._validate(SearchRequest, {"query": query, **options})
+        opts = SearchOptions.model_validate(request.model_dump(exclude={"query"}))
+        return self._run([request.query], opts)[0]
+
+    def search_many(
+        self, queries: Sequence[str] | BatchSearchRequest, **options: Any
+    ) -> list[SearchResponse]:
+        """Search a batch; the queries are encoded in one model call."""
+        if isinstance(queries, BatchSearchRequest):
+            request = queries
+        else:
+            request = self._validate(BatchSearchRequest, {"queries": list(queries), **options})
+        opts = SearchOptions.model_validate(request.model_dump(exclude={"queries"}))
+        return self._run(request.queries, opts)
+
+    @staticmethod
+    def _validate(model: Any, data: dict[str, Any]) -> Any:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            where = ".".join(str(p) for p in e["loc"])
+            raise InvalidRequestError(
+                f"{where}: {e['msg']}", details={"field": where, "errors": len(exc.errors())}
+            ) from None
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def spec(self) -> C.CollectionSpec:
+        if self._spec is None:
+            self._spec = self.store.describe(self.collection)
+        return self._spec
+
+    def available_routes(self) -> list[str]:
+        reps = self.encoder.representations
+        spec = self.spec()
+        out: list[str] = [r for r in ALL_ROUTES if r == "bm25" or _NEEDS[r] in reps]
+        if spec.colbert_dim is None and "colbert" in out:
+            out.remove("colbert")
+        return out
+
+    def _plan(self, opts: SearchOptions) -> _Plan:
+        s = self.settings
+        available = self.available_routes()
+        routes: list[str] = list(opts.routes) if opts.routes else available
+        unavailable = [r for r in routes if r not in available]
+        if unavailable:
+            raise InvalidRequestError(
+                f"routes {unavailable} are not available with encoder '{self.encoder.name}' "
+                f"(available: {available})",
+                details={"field": "routes", "available": available},
+            )
+        default_depth = max(s.candidates_per_route, opts.top_k)
+        if isinstance(opts.candidates, int):
+            depth = dict.fromkeys(routes, opts.candidates)
+        else:
+            depth = {r: (opts.candidates or {}).get(r, default_depth) for r in routes}  # type: ignore[call-overload]
+        tenant = opts.tenant or s.tenant
+        user_expr = compile_filter(parse_filter(opts.filter)) if opts.filter else None
+        expr = and_expressions(f"{C.TENANT_FIELD} == {string_literal(tenant)}", user_expr)
+        return _Plan(
+            routes=routes,
+            depth=depth,
+            expr=expr,
+            tenant=tenant,
+            top_k=opts.top_k,
+            rerank=opts.rerank and self.reranker is not None,
+            rerank_top_n=max(opts.rerank_top_n or s.rerank_top_n, 1),
+            rerank_timeout_s=(opts.rerank_timeout_ms / 1000.0)
+            if opts.rerank_timeout_ms
+            else s.rerank_timeout_s,
+            options=opts,
+        )
+
+    # -- the data path ----------------------------------------------------------------------
+
+    def _run(self, queries: list[str], opts: SearchOptions) -> list[SearchResponse]:
+        t0 = time.perf_counter()
+        for i, q in enumerate(queries):
+            if not q.strip():
+                raise InvalidRequestError(
+                    "query is empty" if len(queries) == 1 else f"queries[{i}] is empty",
+                    details={"field": "query"},
+                )
+        if not self.store.has_collection(self.collection):
+            raise CollectionNotFoundError(
+                f"collection '{self.collection}' not found; ingest documents first",
+                details={"collection": self.collection},
+            )
+        plan = self._plan(opts)
+        texts, truncated = self._truncate(queries)
+        t_enc = time.perf_counter()
+        vectors = self._encode(texts, plan.routes)
+        encode_ms = _ms(time.perf_counter() - t_enc)
+        responses = [
+            self._search_one(q, text, vec, trunc, plan)
+            for q, text, vec, trunc in zip(queries, texts, vectors, truncated, strict=True)
+        ]
+        for r in responses:
+            r.timings_ms["encode"] = round(encode_ms / len(queries), 3)
+            r.timings_ms["total"] = round(r.timings_ms["total"] + r.timings_ms["encode"], 3)
+        logger.info("searched %d queries in %.1f ms", len(queries), _ms(time.perf_counter() - t0))
+        return responses
+
+    def _truncate(self, queries: list[str]) -> tuple[list[str], list[bool]]:
+        """Queries longer than max_query_tokens are cut there, and the response says so."""
+        limit = self.settings.max_query_tokens - 2
+        tok = self.encoder.tokenizer
+        texts, flags = [], []
+        for q in queries:
+            spans = tok.token_spans(q) if len(q) > limit else []
+            if len(spans) > limit:
+                texts.append(q[: spans[limit - 1][1]])
+                flags.append(True)
+            else:
+                texts.append(q)
+                flags.append(False)
+        return texts, flags
+
+    def _encode(self, texts: list[str], routes: list[str]) -> list[QueryVectors]:
+        if not any(r in _NEEDS for r in routes):
+            return [QueryVectors(t) for t in texts]
+        enc = self.encoder.encode_queries(texts)
+        return [
+            QueryVectors(
+                text=t,
+                dense=None if enc.dense is None else enc.dense[i],
+                sparse=None if enc.sparse is None else enc.sparse[i],
+                colbert=None if enc.colbert is None else enc.colbert[i],
+            )
+            for i, t in enumerate(texts)
+        ]
+
+    def _search_one(
+        self, original: str, text: str, q: QueryVectors, truncated: bool, plan: _Plan
+    ) -> SearchResponse:
+        t_start = time.perf_counter()
+        timings: dict[str, float] = {}
+        errors: dict[str, str] = {}
+        ranked: dict[str, list[Candidate]] = {}
+        rows: dict[str, dict[str, Any]] = {}
+
+        def timed(name: str, fn: Any) -> tuple[list[Candidate] | None, float]:
+            t = time.perf_counter()
+            try:
+                return fn(), time.perf_counter() - t
+            except RouteError as exc:
+                errors[name] = str(exc)
+            except CollectionNotFoundError:
+                raise
+            except StoreError as exc:
+                errors[name] = f"{type(exc).__name__}: {exc}"
+            return None, time.perf_counter() - t
+
+        futures: dict[str, Future[tuple[list[Candidate] | None, float]]] = {}
+        for name in plan.routes:
+            if name == "colbert":
+                continue
+            route = self._routes[name]
+            futures[name] = self._pool.submit(
+                timed,
+                name,
+                lambda route=route, name=name: route.search(
+                    [q], limit=plan.depth[name], expr=plan.expr
+                )[0],
+            )
+        colbert_gen: Future[tuple[list[Candidate] | None, float]] | None = None
+        if "colbert" in plan.routes:
+            colbert_gen = self._pool.submit(
+                timed,
+                "colbert",
+                lambda: [
+                    Candidate(pk, 0.0)
+                    for pk in self._colbert.generate(
+                        q, limit=plan.depth["colbert"], tenant=plan.tenant
+                    )
+                ],
+            )
+        for name, fut in futures.items():
+            result, seconds = fut.result()
+            timings[name] = _ms(seconds)
+            if result is not None:
+                ranked[name] = result
+                for c in result:
+                    rows.setdefault(c.pk, c.row)
+        if colbert_gen is not None:
+            generated, gen_s = colbert_gen.result()
+            t = time.perf_counter()
+            if generated is not None or "colbert" not in errors:
+                pool = [c.pk for lst in ranked.values() for c in lst] + [
+                    c.pk for c in generated or []
+                ]
+                result, _score_s = timed(
+                    "colbert",
+                    lambda: self._colbert.score(
+                        q,
+                        pool,
+                        rows=rows,
+                        expr=plan.expr,
+                        tenant=plan.tenant,
+                        limit=plan.depth["colbert"],
+                    ),
+                )
+                if result is not None:
+                    ranked["colbert"] = result
+                    errors.pop("colbert", None)
+            timings["colbert"] = _ms(gen_s + time.perf_counter() - t)
+
+        t = time.perf_counter()
+        fusion = make_fusion(
+            plan.options.fusion,
+            k=plan.options.rrf_k or self.settings.rrf_k,
+            weights=plan.options.weights,
+        )
+        fused = fusion.fuse(
+            {name: [RouteHit(c.pk, c.score) for c in lst] for name, lst in ranked.items()},
+            limit=sum(len(v) for v in ranked.values()) or 1,
+        )
+        if plan.options.group_by_doc:
+            fused = _best_chunk_per_doc(fused, rows)
+        timings["fuse"] = _ms(time.perf_counter() - t)
+
+        reasons: list[str] = [f"route {n} failed: {m}" for n, m in errors.items()]
+        if truncated:
+            reasons.append(f"query truncated to {self.settings.max_query_tokens} tokens")
+        degraded = bool(errors)
+        rerank_scores: dict[str, float] = {}
+        reranked = False
+        head = fused[: max(plan.top_k, plan.rerank_top_n) if plan.rerank else plan.top_k]
+        if plan.rerank and head:
+            to_score = fused[: plan.rerank_top_n]
+            t = time.perf_counter()
+            try:
+                rerank_scores = self._rerank(text, [rows[h.key] for h in to_score], plan)
+                reranked = True
+            except RerankDeadlineExceeded:
+                degraded = True
+                reasons.append(
+                    f"rerank deadline of {plan.rerank_timeout_s * 1000:.0f} ms passed; "
+                    "fused order kept"
+                )
+            except HybridSearchError as exc:
+                degraded = True
+                reasons.append(f"rerank failed ({exc.message}); fused order kept")
+            timings["rerank"] = _ms(time.perf_counter() - t)
+            if reranked:
+                scored = sorted(to_score, key=lambda h: -rerank_scores[h.key])
+                head = scored + [h for h in fused[plan.rerank_top_n :]]
+        hits = [self._hit(h, rows[h.key], rerank_scores.get(h.key)) for h in head[: plan.top_k]]
+        timings["total"] = _ms(time.perf_counter() - t_start)
+        return SearchResponse(
+            query=original,
+            hits=hits,
+            timings_ms=timings,
+            fusion=fusion.name,
+            routes=[r for r in plan.routes if r in ranked],
+            route_errors=errors,
+            reranked=reranked,
+            degraded=degraded,
+            reasons=reasons,
+            query_truncated=truncated,
+        )
+
+    def _rerank(self, query: str, rows: list[dict[str, Any]], plan: _Plan) -> dict[str, float]:
+        assert self.reranker is not None
+        reranker = self.reranker
+        deadline = time.monotonic() + plan.rerank_timeout_s
+        passages = [str(r[C.SEARCH_TEXT_FIELD]) for r in rows]
+        future = self._rerank_pool.submit(
+            lambda: reranker.score(
+                query, passages, normalize=self.settings.rerank_normalize, deadline=deadline
+            )
+        )
+        try:
+            scores = future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            raise RerankDeadlineExceeded("deadline") from None
+        except HybridSearchError:
+            raise
+        except RerankDeadlineExceeded:
+            raise
+        except Exception as exc:  # a reranker bug must not empty the answer
+            from hybrid_search.errors import EncoderError
+
+            raise EncoderError(f"{type(exc).__name__}: {exc}") from exc
+        return {str(r[C.PK_FIELD]): s for r, s in zip(rows, scores, strict=True)}
+
+    @staticmethod
+    def _hit(h: FusedHit, row: dict[str, Any], rerank: float | None) -> SearchHit:
+        return SearchHit(
+            doc_id=row[C.DOC_ID_FIELD],
+            chunk_id=row[C.CHUNK_ID_FIELD],
+            chunk_index=int(row[C.CHUNK_INDEX_FIELD]),
+            title=row[C.TITLE_FIELD],
+            text=row[C.TEXT_FIELD],
+            metadata=row.get(C.METADATA_FIELD) or {},
+            routes={
+                name: RouteScore(rank=rank, score=score) for name, (rank, score) in h.routes.items()
+            },
+            fused_score=h.score,
+            rerank_score=rerank,
+        )
+
+
+def _best_chunk_per_doc(fused: list[FusedHit], rows: dict[str, dict[str, Any]]) -> list[FusedHit]:
+    """Fused order is kept; a document appears once, as its best-fused chunk."""
+    seen: set[str] = set()
+    out = []
+    for h in fused:
+        doc = rows[h.key][C.DOC_ID_FIELD]
+        if doc not in seen:
+            seen.add(doc)
+            out.append(h)
+    return out

@@ -1,0 +1,333 @@
+"""HybridSearcher on a real Milvus Lite with the tiny models: every route checked against brute force."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hybrid_search.errors import CollectionNotFoundError, InvalidFilterError, InvalidRequestError
+from hybrid_search.factory import build_store, collection_spec
+from hybrid_search.rerank.bge import BGEReranker
+from hybrid_search.searcher import HybridSearcher
+from hybrid_search.settings import Settings
+from ingest.pipeline import IngestJob, IngestOptions
+from ingest.readers import read_paths
+from schemas import collection as C
+
+CORPUS = [
+    {
+        "id": "beijing",
+        "title": "Beijing capital city",
+        "text": "北京是中华人民共和国的首都，也是全国的政治、文化中心。Beijing has more than twenty million people.",
+        "year": 2020,
+        "lang": "zh",
+    },
+    {
+        "id": "shanghai",
+        "title": "上海",
+        "text": "上海是中国最大的城市之一，位于长江入海口，是重要的经济和金融中心。",
+        "year": 2019,
+        "lang": "zh",
+    },
+    {
+        "id": "milvus",
+        "title": "Milvus vector database",
+        "text": "Milvus supports partitions, filters on scalar fields and hybrid search over several vector fields.",
+        "year": 2021,
+        "lang": "en",
+    },
+    {
+        "id": "bm25",
+        "title": "Okapi BM25 ranking",
+        "text": "BM25 scores a document by term frequency, inverse document frequency and document length.",
+        "year": 2018,
+        "lang": "en",
+    },
+    {
+        "id": "rrf",
+        "title": "Reciprocal rank fusion",
+        "text": "Reciprocal rank fusion adds one over k plus rank for every list in which a document appears.",
+        "year": 2009,
+        "lang": "en",
+    },
+    {
+        "id": "vitamin",
+        "title": "Vitamin D and fractures",
+        "text": "Vitamin D deficiency is associated with a higher risk of fractures in older adults.",
+        "year": 2015,
+        "lang": "en",
+    },
+    {
+        "id": "panda",
+        "title": "熊猫",
+        "text": "熊猫主要生活在四川、陕西和甘肃的山区，以竹子为主要食物。Pandas eat bamboo.",
+        "year": 2010,
+        "lang": "zh",
+    },
+    {
+        "id": 'quote"id',
+        "title": "Tricky id",
+        "text": "A document whose id has a quote and the words or 1==1.",
+        "year": 2022,
+        "lang": "en",
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, tiny_models, encoder) -> Iterator[HybridSearcher]:  # type: ignore[no-untyped-def]
+    d: Path = tmp_path_factory.mktemp("search")
+    s = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        milvus_uri=str(d / "m.db"),
+        embedding_model=str(tiny_models.embedding_model),
+        reranker_model=str(tiny_models.reranker_model),
+        device="cpu",
+        max_chunk_tokens=64,
+        chunk_overlap_tokens=8,
+    )
+    src = d / "corpus.jsonl"
+    src.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in CORPUS), "utf-8")
+    store = build_store(s)
+    spec = collection_spec(s, encoder)
+    IngestJob(store, encoder, spec, IngestOptions(max_chunk_tokens=64, chunk_overlap_tokens=8)).run(
+        read_paths([src])
+    )
+    reranker = BGEReranker(str(tiny_models.reranker_model), device="cpu")
+    searcher = HybridSearcher(store, encoder, reranker, collection=s.collection, settings=s)
+    yield searcher
+    searcher.close()
+
+
+def stored(env: HybridSearcher) -> list[dict]:  # type: ignore[type-arg]
+    return env.store.client.query(env.collection, filter="", output_fields=["*"], limit=10_000)
+
+
+def test_dense_route_equals_brute_force(env, encoder) -> None:  # type: ignore[no-untyped-def]
+    q = "vector database with filters"
+    r = env.search(q, routes=["dense"], rerank=False, group_by_doc=False, top_k=10)
+    rows = stored(env)
+    qv = encoder.encode_queries([q]).dense[0]
+    brute = sorted(
+        ((float(np.dot(qv, np.asarray(x[C.DENSE_FIELD]))), x[C.CHUNK_ID_FIELD]) for x in rows),
+        reverse=True,
+    )[:10]
+    assert [h.chunk_id for h in r.hits] == [cid for _, cid in brute]
+    for h, (score, _) in zip(r.hits, brute, strict=True):
+        assert h.routes["dense"].score == pytest.approx(score, abs=1e-5)
+
+
+def test_sparse_route_equals_brute_force(env, encoder) -> None:  # type: ignore[no-untyped-def]
+    q = "BM25 term frequency document length"
+    r = env.search(q, routes=["sparse"], rerank=False, group_by_doc=False, top_k=5)
+    rows = stored(env)
+    qs = encoder.encode_queries([q]).sparse[0]
+    scores = []
+    for x in rows:
+        sv = {int(k): float(v) for k, v in x[C.SPARSE_FIELD].items()}
+        s = sum(w * sv.get(t, 0.0) for t, w in qs.items())
+        if s > 0:
+            scores.append((s, x[C.CHUNK_ID_FIELD]))
+    brute = sorted(scores, reverse=True)[:5]
+    assert [h.chunk_id for h in r.hits] == [c for _, c in brute]
+    for h, (s, _) in zip(r.hits, brute, strict=True):
+        assert h.routes["sparse"].score == pytest.approx(s, rel=1e-4)
+
+
+@pytest.mark.parametrize("doc", CORPUS, ids=lambda d: str(d["id"]))
+def test_bm25_exact_title_ranks_first(env, doc) -> None:  # type: ignore[no-untyped-def]
+    r = env.search(doc["title"], routes=["bm25"], rerank=False)
+    assert r.hits[0].doc_id == doc["id"]
+    assert r.hits[0].routes["bm25"].score > 0
+
+
+def test_chinese_and_mixed_queries_use_the_same_analyzer(env) -> None:  # type: ignore[no-untyped-def]
+    assert env.search("上海金融中心", routes=["bm25"], rerank=False).hits[0].doc_id == "shanghai"
+    assert env.search("熊猫 bamboo", routes=["bm25"], rerank=False).hits[0].doc_id == "panda"
+    assert (
+        env.search("北京的首都 Beijing", routes=["bm25"], rerank=False).hits[0].doc_id == "beijing"
+    )
+
+
+def test_colbert_maxsim_equals_flag_colbert_score(env, encoder) -> None:  # type: ignore[no-untyped-def]
+    q = "rank fusion of lists"
+    r = env.search(q, routes=["colbert"], rerank=False, group_by_doc=False, top_k=5)
+    assert r.hits
+    flag = encoder.flag_model
+    qv = flag.encode_queries([q], return_dense=False, return_colbert_vecs=True)["colbert_vecs"][0]
+    rows = {x[C.CHUNK_ID_FIELD]: x for x in stored(env)}
+    for h in r.hits:
+        pv = flag.encode(
+            [rows[h.chunk_id][C.SEARCH_TEXT_FIELD]], return_dense=False, return_colbert_vecs=True
+        )["colbert_vecs"][0]
+        assert h.routes["colbert"].score == pytest.approx(
+            float(flag.colbert_score(qv, pv)), abs=1e-5
+        )
+    scores = [h.routes["colbert"].score for h in r.hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_all_routes_rrf_and_explanations(env) -> None:  # type: ignore[no-untyped-def]
+    r = env.search("Beijing capital city", rerank=False, top_k=5)
+    assert set(r.routes) == {"dense", "sparse", "bm25", "colbert"}
+    for h in r.hits:
+        expected = sum(1.0 / (60 + rs.rank) for rs in h.routes.values())
+        assert h.fused_score == pytest.approx(expected, rel=1e-9)
+    fused = [h.fused_score for h in r.hits]
+    assert fused == sorted(fused, reverse=True)
+    assert {"encode", "dense", "sparse", "bm25", "colbert", "fuse", "total"} <= set(r.timings_ms)
+    assert len({h.doc_id for h in r.hits}) == len(r.hits)  # grouped by document
+
+
+def test_rerank_scores_equal_flag_reranker(env) -> None:  # type: ignore[no-untyped-def]
+    q = "vitamin D fractures"
+    r = env.search(q, top_k=5, rerank_top_n=5)
+    assert r.reranked and not r.degraded
+    rows = {x[C.CHUNK_ID_FIELD]: x for x in stored(env)}
+    pairs = [(q, rows[h.chunk_id][C.SEARCH_TEXT_FIELD]) for h in r.hits]
+    want = env.reranker.flag_model.compute_score(pairs)
+    assert [h.rerank_score for h in r.hits] == pytest.approx(want, abs=1e-5)
+    got = [h.rerank_score for h in r.hits]
+    assert got == sorted(got, reverse=True)
+
+
+def test_rerank_normalize_gives_probabilities(env) -> None:  # type: ignore[no-untyped-def]
+    env.settings = env.settings.model_copy(update={"rerank_normalize": True})
+    try:
+        r = env.search("panda bamboo", top_k=3)
+        assert all(0.0 <= (h.rerank_score or -1) <= 1.0 for h in r.hits)
+    finally:
+        env.settings = env.settings.model_copy(update={"rerank_normalize": False})
+
+
+class SlowReranker:
+    name = "slow"
+
+    def score(self, query, passages, *, normalize=False, deadline=None):  # type: ignore[no-untyped-def]
+        time.sleep(0.5)
+        return [1.0] * len(passages)
+
+
+class BrokenReranker:
+    name = "broken"
+
+    def score(self, query, passages, *, normalize=False, deadline=None):  # type: ignore[no-untyped-def]
+        raise RuntimeError("GPU on fire")
+
+
+@pytest.mark.parametrize("reranker", [SlowReranker(), BrokenReranker()], ids=["slow", "broken"])
+def test_reranker_trouble_degrades_but_answers(env, reranker) -> None:  # type: ignore[no-untyped-def]
+    s = HybridSearcher(
+        env.store, env.encoder, reranker, collection=env.collection, settings=env.settings
+    )
+    fused = env.search("Milvus vector database", rerank=False, top_k=5)
+    r = s.search("Milvus vector database", top_k=5, rerank_timeout_ms=50)
+    assert r.degraded and not r.reranked and r.reasons
+    assert [h.chunk_id for h in r.hits] == [h.chunk_id for h in fused.hits]
+    assert all(h.rerank_score is None for h in r.hits)
+
+
+def test_unknown_token_query_reports_the_route_and_still_answers(env) -> None:  # type: ignore[no-untyped-def]
+    r = env.search("ꙮꙮꙮ ᚠᚢᚦ", rerank=False)
+    assert "sparse" in r.route_errors or "sparse" in r.routes
+    assert r.degraded == bool(r.route_errors)
+    stop = env.search("the of and", rerank=False)  # English stop words: BM25 has nothing
+    assert stop.hits  # dense still answers
+
+
+def test_filters_and_injection(env) -> None:  # type: ignore[no-untyped-def]
+    r = env.search(
+        "city", filter={"field": "metadata.lang", "op": "eq", "value": "zh"}, rerank=False
+    )
+    assert r.hits and {h.metadata["lang"] for h in r.hits} == {"zh"}
+    r = env.search(
+        "city",
+        filter={
+            "and": [
+                {"field": "metadata.year", "op": "gte", "value": 2019},
+                {"field": "metadata.year", "op": "lt", "value": 2021},
+            ]
+        },
+        rerank=False,
+    )
+    assert {h.doc_id for h in r.hits} == {"beijing", "shanghai"}
+    r = env.search(
+        "document", filter={"field": "doc_id", "op": "eq", "value": 'quote"id'}, rerank=False
+    )
+    assert [h.doc_id for h in r.hits] == ['quote"id']
+    r = env.search(
+        "document",
+        filter={"field": "doc_id", "op": "eq", "value": '" or 1==1 or doc_id == "'},
+        rerank=False,
+    )
+    assert r.hits == []
+    with pytest.raises(InvalidFilterError):
+        env.search("x", filter={"field": "pk", "op": "eq", "value": "a"})
+    with pytest.raises(InvalidFilterError):
+        env.search("x", filter={"field": "doc_id", "op": "eq", "value": "a\x00"})
+    # another tenant sees nothing, whatever the filter says about tenants
+    r = env.search(
+        "city",
+        tenant="other",
+        filter={"field": "tenant", "op": "eq", "value": "default"},
+        rerank=False,
+    )
+    assert r.hits == []
+
+
+def test_bad_requests_are_clear_errors(env) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidRequestError, match="empty"):
+        env.search("   ")
+    with pytest.raises(InvalidRequestError, match="top_k"):
+        env.search("x", top_k=0)
+    with pytest.raises(InvalidRequestError, match="top_k"):
+        env.search("x", top_k=100_000)
+    with pytest.raises(InvalidRequestError, match="routes"):
+        env.search("x", routes=["nope"])
+    missing = HybridSearcher(
+        env.store, env.encoder, None, collection="missing", settings=env.settings
+    )
+    with pytest.raises(CollectionNotFoundError, match="missing"):
+        missing.search("x")
+
+
+def test_overlong_query_is_truncated_and_says_so(env) -> None:  # type: ignore[no-untyped-def]
+    r = env.search("Beijing " * 2000, rerank=False)
+    assert r.query_truncated and any("truncated" in x for x in r.reasons)
+    assert r.hits
+
+
+def test_empty_collection(env, tiny_models) -> None:  # type: ignore[no-untyped-def]
+    spec = collection_spec(env.settings, env.encoder, name="empty_one")
+    env.store.ensure_collection(spec)
+    s = HybridSearcher(
+        env.store, env.encoder, env.reranker, collection="empty_one", settings=env.settings
+    )
+    r = s.search("anything")
+    assert r.hits == [] and not r.reranked
+
+
+def test_search_many_equals_search_and_threads_agree(env) -> None:  # type: ignore[no-untyped-def]
+    queries = ["Beijing", "vector database", "熊猫", "fractures"]
+    batch = env.search_many(queries, rerank=False)
+    singles = [env.search(q, rerank=False) for q in queries]
+    for b, s in zip(batch, singles, strict=True):
+        assert [h.chunk_id for h in b.hits] == [h.chunk_id for h in s.hits]
+    results: dict[int, list[str]] = {}
+
+    def worker(i: int) -> None:
+        results[i] = [h.chunk_id for h in env.search(queries[i % 4]).hits]
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, ids in results.items():
+        assert ids == results[i % 4]
