@@ -1,0 +1,83 @@
+"""Small commands: models tiny, stats, delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hybrid_search.cli.app import app, emit_json, handle_errors, models_app, settings
+
+
+@models_app.command("tiny")
+def models_tiny(
+    directory: Path = typer.Argument(..., help="Where to write bge-m3-tiny/ and reranker-tiny/."),
+    as_json: bool = typer.Option(False, "--json", help="Print the two model paths as JSON."),
+) -> None:
+    """Build tiny BGE-M3-shaped models offline (random weights, real file layout)."""
+    from hybrid_search.encoders.bge_m3 import quiet_transformers
+    from hybrid_search.encoders.tiny import build_tiny_models
+
+    quiet_transformers()
+    models = build_tiny_models(directory)
+    out = {
+        "embedding_model": str(models.embedding_model.resolve()),
+        "reranker_model": str(models.reranker_model.resolve()),
+    }
+    if as_json:
+        emit_json(out)
+    else:
+        for k, v in out.items():
+            typer.echo(f"{k}: {v}")
+
+
+@app.command()
+def stats(
+    collection: str = typer.Option(None, help="HYBRID_SEARCH_COLLECTION."),
+    tenant: str = typer.Option(None, help="Count one tenant only (default: all tenants)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Count documents and chunks in a collection."""
+
+    def run() -> None:
+        from hybrid_search.factory import build_store
+
+        s = settings(collection=collection)
+        store = build_store(s)
+        st = store.stats(s.collection, tenant)
+        store.close()
+        out = {"documents": st.documents, "chunks": st.chunks, "token_vectors": st.token_vectors}
+        if as_json:
+            emit_json(out)
+        else:
+            typer.echo(
+                f"{s.collection}: {st.documents} documents, {st.chunks} chunks, "
+                f"{st.token_vectors} ColBERT token vectors"
+            )
+
+    handle_errors(as_json, run)
+
+
+@app.command()
+def delete(
+    doc_ids: list[str] = typer.Argument(..., help="Document ids to delete."),
+    collection: str = typer.Option(None, help="HYBRID_SEARCH_COLLECTION."),
+    tenant: str = typer.Option(None, help="HYBRID_SEARCH_TENANT (default 'default')."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Delete documents: their chunks and their ColBERT token vectors."""
+
+    def run() -> None:
+        from hybrid_search.factory import build_store
+
+        s = settings(collection=collection, tenant=tenant)
+        store = build_store(s)
+        store.describe(s.collection)
+        n = store.delete_documents(s.collection, s.tenant, doc_ids)
+        store.close()
+        if as_json:
+            emit_json({"deleted": n, "requested": len(doc_ids)})
+        else:
+            typer.echo(f"deleted {n} of {len(doc_ids)} documents")
+
+    handle_errors(as_json, run)

@@ -1,0 +1,107 @@
+"""`hybrid-search demo`: ingest a sample corpus into Milvus Lite and search it, offline."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import typer
+
+from hybrid_search.cli.app import app, handle_errors, is_tty, settings
+
+DEMO_QUERIES = ["hybrid search with rank fusion", "中国的首都是哪里", "Milvus 向量数据库 BM25"]
+
+
+@app.command()
+def demo(
+    data: list[Path] = typer.Option(
+        None, "--data", help="Corpus to ingest (default: the sample shipped in the package)."
+    ),
+    models_dir: Path = typer.Option(
+        Path("models/tiny"), help="Where tiny models go if real weights cannot load."
+    ),
+    milvus_uri: str = typer.Option("./data/demo.db", help="Milvus Lite file for the demo."),
+    collection: str = typer.Option("demo", help="Collection for the demo."),
+) -> None:
+    """Build or load models, ingest, run three searches (English, Chinese, mixed)."""
+
+    def run() -> None:
+        from rich.console import Console
+
+        from hybrid_search.cli.render import print_response
+        from hybrid_search.encoders.bge_m3 import quiet_transformers, resolve_model_path
+        from hybrid_search.errors import ModelNotFoundError
+        from hybrid_search.factory import (
+            build_encoder,
+            build_reranker,
+            build_store,
+            collection_spec,
+        )
+        from hybrid_search.searcher import HybridSearcher
+        from ingest.pipeline import IngestJob, IngestOptions
+        from ingest.readers import read_paths
+
+        console = Console(stderr=True)
+        quiet_transformers()
+        s = settings(milvus_uri=milvus_uri, collection=collection)
+        try:
+            resolve_model_path(s.embedding_model)
+            resolve_model_path(s.reranker_model)
+        except ModelNotFoundError as exc:
+            from hybrid_search.encoders.tiny import build_tiny_models
+
+            console.print(
+                "[bold red]" + "!" * 78 + "\n"
+                f"WARNING: the configured models cannot be loaded here:\n  {exc.message}\n"
+                f"Falling back to TINY RANDOM models built in {models_dir}: the pipeline is real,\n"
+                "the relevance is NOT. Set HYBRID_SEARCH_EMBEDDING_MODEL and\n"
+                "HYBRID_SEARCH_RERANKER_MODEL to real weights for meaningful results.\n"
+                + "!" * 78
+                + "[/]"
+            )
+            tiny = build_tiny_models(models_dir)
+            s = s.model_copy(
+                update={
+                    "embedding_model": str(tiny.embedding_model.resolve()),
+                    "reranker_model": str(tiny.reranker_model.resolve()),
+                    "collection": s.collection + "_tiny",
+                }
+            )
+        sources = (
+            list(data)
+            if data
+            else [Path(str(resources.files("hybrid_search") / "sample" / "corpus.jsonl"))]
+        )
+        encoder = build_encoder(s)
+        store = build_store(s)
+        options = IngestOptions(
+            tenant=s.tenant,
+            max_chunk_tokens=s.max_chunk_tokens,
+            chunk_overlap_tokens=s.chunk_overlap_tokens,
+            batch_tokens=s.batch_tokens,
+            batch_size=s.batch_size,
+        )
+        job = IngestJob(store, encoder, collection_spec(s, encoder), options)
+        console.print(
+            f"ingesting {', '.join(map(str, sources))} into {s.milvus_uri} / {s.collection}"
+        )
+        bar = None
+        if is_tty():
+            from tqdm import tqdm
+
+            bar = tqdm(unit="doc", desc="ingest")
+            job._progress = bar.update
+        summary = job.run(read_paths(sources))
+        if bar is not None:
+            bar.close()
+        typer.echo(summary.model_dump_json(exclude={"errors"}))
+        for err in summary.errors[:10]:
+            console.print(f"[yellow]{err.message}[/yellow]")
+        searcher = HybridSearcher(
+            store, encoder, build_reranker(s), collection=s.collection, settings=s
+        )
+        for q in DEMO_QUERIES:
+            print_response(searcher.search(q, top_k=5))
+        store.close()
+
+    handle_errors(False, run)

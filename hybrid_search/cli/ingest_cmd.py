@@ -1,0 +1,105 @@
+"""`hybrid-search ingest`: the batch ingestion job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hybrid_search.cli.app import (
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    app,
+    emit_json,
+    fail,
+    handle_errors,
+    is_tty,
+    settings,
+)
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(
+        ..., help="JSONL files, BEIR dataset dirs, .txt/.md files or dirs."
+    ),
+    collection: str = typer.Option(None, help="HYBRID_SEARCH_COLLECTION."),
+    tenant: str = typer.Option(None, help="HYBRID_SEARCH_TENANT (default 'default')."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Fail before writing anything if any record is bad."
+    ),
+    delete_missing: bool = typer.Option(
+        False,
+        "--delete-missing",
+        help="Delete this tenant's documents absent from the input (skipped if any record failed).",
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Only the JSON summary on stdout; no progress bar."
+    ),
+) -> None:
+    """Chunk, encode with BGE-M3 and store documents; re-runs change only what changed."""
+
+    def run() -> None:
+        from hybrid_search.factory import build_encoder, build_store, collection_spec
+        from ingest.pipeline import IngestJob, IngestOptions
+        from ingest.readers import read_paths
+
+        s = settings(collection=collection, tenant=tenant)
+        options = IngestOptions(
+            tenant=s.tenant,
+            max_chunk_tokens=s.max_chunk_tokens,
+            chunk_overlap_tokens=s.chunk_overlap_tokens,
+            batch_tokens=s.batch_tokens,
+            batch_size=s.batch_size,
+            window_documents=s.window_documents,
+            strict=strict,
+            delete_missing=delete_missing,
+        )
+        encoder = build_encoder(s)
+        store = build_store(s)
+        job = IngestJob(store, encoder, collection_spec(s, encoder), options)
+        if strict:
+            errors = job.validate(read_paths(paths))
+            if errors:
+                if as_json:
+                    emit_json(
+                        {
+                            "failed": len(errors),
+                            "errors": [{"message": e.message, **e.details} for e in errors[:1000]],
+                        }
+                    )
+                for e in errors[:20]:
+                    typer.echo(f"hybrid-search: {e.message}", err=True)
+                fail(
+                    f"--strict: {len(errors)} bad records; nothing was written",
+                    code="invalid_document",
+                    exit_code=EXIT_USAGE,
+                )
+        bar = None
+        if not as_json and is_tty():
+            from tqdm import tqdm
+
+            bar = tqdm(unit="doc", desc="ingest", dynamic_ncols=True)
+            job._progress = bar.update
+        try:
+            summary = job.run(read_paths(paths))
+        finally:
+            if bar is not None:
+                bar.close()
+            store.close()
+        data = summary.model_dump(mode="json", exclude_none=True)
+        if as_json:
+            emit_json(data)
+        else:
+            for err in summary.errors[:20]:
+                typer.echo(f"hybrid-search: {err.message}", err=True)
+            typer.echo(
+                f"{summary.documents} documents: {summary.inserted} inserted, {summary.replaced} "
+                f"replaced, {summary.unchanged} unchanged, {summary.deleted} deleted, "
+                f"{summary.failed} failed; "
+                f"{summary.chunks} chunks written in {summary.seconds:.1f}s"
+            )
+        if summary.failed:
+            raise typer.Exit(EXIT_PARTIAL)
+
+    handle_errors(as_json, run)

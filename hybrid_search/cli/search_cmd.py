@@ -1,0 +1,77 @@
+"""`hybrid-search search`: one query from the terminal, as a table or as JSON."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from hybrid_search.cli.app import EXIT_USAGE, app, emit_json, fail, handle_errors, settings
+
+
+@app.command()
+def search(
+    query: str = typer.Argument(..., help="The query text."),
+    collection: str = typer.Option(None, help="HYBRID_SEARCH_COLLECTION."),
+    top_k: int = typer.Option(10, "--top-k", "-k", help="Hits to return (1-1000)."),
+    routes: str = typer.Option(
+        None, help="Comma-separated routes: dense,sparse,bm25,colbert (default all)."
+    ),
+    fusion: str = typer.Option("rrf", help="rrf | weighted | minmax."),
+    rerank: bool = typer.Option(
+        True, "--rerank/--no-rerank", help="Rescore the top candidates with the reranker."
+    ),
+    rerank_top_n: int = typer.Option(None, help="Candidates to rerank (default 20)."),
+    candidates: int = typer.Option(None, help="Candidate depth per route (default 100)."),
+    filter_json: str = typer.Option(
+        None,
+        "--filter",
+        help='Structured filter as JSON, e.g. \'{"field": "doc_id", "op": "eq", "value": "a"}\'.',
+    ),
+    tenant: str = typer.Option(None, help="HYBRID_SEARCH_TENANT (default 'default')."),
+    chunks: bool = typer.Option(
+        False, "--chunks", help="Return chunks instead of the best chunk per document."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="The full response as JSON."),
+) -> None:
+    """Search a collection: Milvus routes, RRF fusion, reranking; explained and timed."""
+
+    def run() -> None:
+        from hybrid_search.searcher import HybridSearcher
+
+        flt = None
+        if filter_json:
+            try:
+                flt = json.loads(filter_json)
+            except json.JSONDecodeError as exc:
+                fail(
+                    f"--filter is not valid JSON: {exc.msg} at column {exc.colno}",
+                    code="invalid_filter",
+                    exit_code=EXIT_USAGE,
+                    as_json=as_json,
+                )
+        s = settings(collection=collection)
+        searcher = HybridSearcher.from_settings(s)
+        try:
+            response = searcher.search(
+                query,
+                top_k=top_k,
+                routes=[r.strip() for r in routes.split(",") if r.strip()] if routes else None,
+                fusion=fusion,
+                rerank=rerank,
+                rerank_top_n=rerank_top_n,
+                candidates=candidates,
+                filter=flt,
+                tenant=tenant,
+                group_by_doc=not chunks,
+            )
+        finally:
+            searcher.close()
+        if as_json:
+            emit_json(response.model_dump(mode="json"))
+            return
+        from hybrid_search.cli.render import print_response
+
+        print_response(response)
+
+    handle_errors(as_json, run)

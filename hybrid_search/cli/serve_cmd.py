@@ -1,0 +1,103 @@
+"""`hybrid-search serve` (the HTTP service under uvicorn) and `hybrid-search keys create`."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import typer
+
+from hybrid_search.cli.app import EXIT_USAGE, app, emit_json, fail, handle_errors, settings
+
+keys_app = typer.Typer(help="Create API keys for the HTTP service.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+#: seconds uvicorn lets in-flight requests finish after SIGTERM/SIGINT before closing them
+DEFAULT_GRACEFUL_S = 15.0
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="HYBRID_SEARCH_SERVICE__HOST (default 127.0.0.1)."),
+    port: int = typer.Option(None, help="HYBRID_SEARCH_SERVICE__PORT (default 8000)."),
+    collection: str = typer.Option(None, help="HYBRID_SEARCH_COLLECTION."),
+    graceful_timeout: float = typer.Option(
+        DEFAULT_GRACEFUL_S, help="Seconds in-flight requests get to finish on shutdown."
+    ),
+    log_level: str = typer.Option("info", help="uvicorn log level: debug | info | warning."),
+) -> None:
+    """Serve search, documents and RAG context over HTTP (OpenAPI at /docs).
+
+    Without API keys the service is single-tenant and refuses to listen beyond loopback.
+    """
+
+    def run() -> None:
+        import uvicorn
+        from pydantic import ValidationError
+
+        from hybrid_search.service.app import create_app
+        from hybrid_search.settings import ServiceSettings
+
+        s = settings(collection=collection)
+        updates = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+        try:
+            service = ServiceSettings.model_validate({**s.service.model_dump(), **updates})
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            fail(f"invalid --{e['loc'][0]}: {e['msg']}", code="config_error", exit_code=EXIT_USAGE)
+        s = s.model_copy(update={"service": service})
+        logging.getLogger("hybrid_search").setLevel(logging.INFO)
+        web = create_app(s)
+        typer.echo(
+            f"hybrid-search: serving collection '{s.collection}' on "
+            f"{_url(service.host, service.port)} (OpenAPI: /docs, health: /readyz)",
+            err=True,
+        )
+        uvicorn.run(
+            web,
+            host=service.host,
+            port=service.port,
+            timeout_graceful_shutdown=int(graceful_timeout),
+            log_level=log_level,
+            access_log=log_level == "debug",
+        )
+
+    handle_errors(False, run)
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: str = typer.Option(None, help="The tenant this key may act on."),
+    admin: bool = typer.Option(False, "--admin", help="An admin key: may name any tenant."),
+    name: str = typer.Option("", help="A label for logs and config reviews."),
+    as_json: bool = typer.Option(False, "--json", help="Print {key, entry} as JSON."),
+) -> None:
+    """Print a new random API key and the entry for HYBRID_SEARCH_SERVICE__API_KEYS.
+
+    Only the key's SHA-256 goes into the configuration; the key itself is shown once.
+    """
+    import secrets
+
+    from pydantic import ValidationError
+
+    from hybrid_search.settings import ApiKey, hash_api_key
+
+    if not tenant and not admin:
+        fail("give --tenant T or --admin", code="usage", exit_code=EXIT_USAGE, as_json=as_json)
+    key = secrets.token_urlsafe(32)
+    try:
+        entry = ApiKey(sha256=hash_api_key(key), tenant=tenant or None, admin=admin, name=name)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        fail(f"invalid --{e['loc'][0]}: {e['msg']}", code="usage", exit_code=EXIT_USAGE)
+    data = entry.model_dump(exclude_defaults=True)
+    if as_json:
+        emit_json({"key": key, "entry": data})
+        return
+    typer.echo(f"API key (shown once, store it now): {key}")
+    typer.echo("Add this entry to the JSON list in HYBRID_SEARCH_SERVICE__API_KEYS:")
+    typer.echo(json.dumps(data))
