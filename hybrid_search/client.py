@@ -1,0 +1,386 @@
+"""Remote client for the hybrid-search HTTP service, with the in-process searcher's method names.
+
+`HybridSearchClient(url).search(query, **options)` returns the same `SearchResponse` as
+`HybridSearcher.search`, so code can switch between in-process and remote search by swapping one
+object. Imports only httpx, pydantic, tenacity, `schemas` and `hybrid_search.errors` (plus the
+pure-pydantic service models): no torch, no pymilvus.
+
+Errors: a non-2xx answer raises `APIError(status_code, code, message, details)` built from the
+service's error body, so the server's error code survives the round trip; a network failure or
+timeout raises `TransportError`. Bad options raise `InvalidRequestError` before any request,
+as the in-process searcher does.
+
+Retries: only 503 answers (overloaded, Milvus unavailable), connection errors and timeouts are
+retried, never other statuses. Every endpoint is safe to repeat (searches read, document upserts
+are idempotent by content hash, deletes are idempotent; a repeated delete whose first attempt
+succeeded unseen answers 404). The wait honours `Retry-After`, capped at `max_retry_wait_s`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+)
+
+from hybrid_search.errors import APIError, InvalidRequestError, TransportError
+from hybrid_search.service.models import (
+    DeleteResponse,
+    DocumentResponse,
+    HealthResponse,
+    ReadyResponse,
+)
+from schemas.api import BatchSearchRequest, BatchSearchResponse, SearchRequest, SearchResponse
+from schemas.documents import Document, IngestSummary
+from schemas.rag import RagRequest, RagResponse
+
+__all__ = ["AsyncHybridSearchClient", "HybridSearchClient"]
+
+#: seconds per request; a cold reranker on CPU can take several seconds for a large top-n
+DEFAULT_TIMEOUT_S = 60.0
+#: retries after the first attempt (so up to 4 attempts)
+DEFAULT_RETRIES = 3
+#: the longest single wait, whatever Retry-After says: a caller should not hang for minutes
+DEFAULT_MAX_RETRY_WAIT_S = 30.0
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, TransportError):
+        return True
+    return isinstance(exc, APIError) and exc.status_code == 503
+
+
+def _validate(model: type[M], data: dict[str, Any]) -> M:
+    """Options are checked here, like the in-process searcher, so a typo fails before a request."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = ".".join(str(p) for p in e["loc"])
+        raise InvalidRequestError(
+            f"{where}: {e['msg']}", details={"field": where, "errors": len(exc.errors())}
+        ) from None
+
+
+def _body(model: BaseModel) -> dict[str, Any]:
+    """Only what the caller set, so the server's defaults apply to the rest."""
+    return model.model_dump(mode="json", exclude_unset=True)
+
+
+def _doc_path(doc_id: str) -> str:
+    # '/' and '.' are escaped too, so ids like "a/b" or ".." stay one path segment
+    return "/v1/documents/" + quote(doc_id, safe="").replace(".", "%2E")
+
+
+def _tenant_params(tenant: str | None) -> dict[str, str] | None:
+    return {"tenant": tenant} if tenant is not None else None
+
+
+def _api_error(response: httpx.Response) -> APIError:
+    code, message, details = f"http_{response.status_code}", "", {}
+    try:
+        err = response.json()["error"]
+        code = str(err["code"])
+        message = str(err.get("message", ""))
+        details = dict(err.get("details") or {})
+    except (ValueError, KeyError, TypeError):
+        message = response.text[:500] or response.reason_phrase
+    retry_after = response.headers.get("retry-after")
+    if retry_after is not None:
+        with contextlib.suppress(ValueError):  # an HTTP-date: the exponential wait applies
+            details.setdefault("retry_after_s", float(retry_after))
+    return APIError(response.status_code, code, message, details)
+
+
+class _BaseClient:
+    """Everything but the I/O: URLs, headers, bodies, response parsing and the retry policy."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        *,
+        timeout: float | None,
+        retries: int,
+        max_retry_wait_s: float,
+    ) -> None:
+        if retries < 0:
+            raise ValueError("retries must be >= 0")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
+        self.max_retry_wait_s = max_retry_wait_s
+        self._headers = {"Accept": "application/json"}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+
+    def _url(self, path: str) -> str:
+        return self.base_url + path
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Retry-After when the server sent one, else jittered exponential; both capped."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, APIError):
+            hinted = exc.details.get("retry_after_s")
+            if isinstance(hinted, int | float):
+                return min(max(float(hinted), 0.0), self.max_retry_wait_s)
+        backoff: float = 0.2 * 2.0 ** (state.attempt_number - 1)
+        return min(backoff + random.uniform(0, backoff), self.max_retry_wait_s)
+
+    def _retry_kwargs(self) -> dict[str, Any]:
+        return {
+            "stop": stop_after_attempt(self.retries + 1),
+            "retry": retry_if_exception(_retryable),
+            "wait": self._wait,
+            "reraise": True,
+        }
+
+    @staticmethod
+    def _check(response: httpx.Response) -> httpx.Response:
+        if response.is_success:
+            return response
+        raise _api_error(response)
+
+    @staticmethod
+    def _search(query: str | SearchRequest, options: Mapping[str, Any]) -> dict[str, Any]:
+        if isinstance(query, SearchRequest):
+            return _body(query)
+        return _body(_validate(SearchRequest, {"query": query, **options}))
+
+    @staticmethod
+    def _batch(
+        queries: Sequence[str] | BatchSearchRequest, options: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        if isinstance(queries, BatchSearchRequest):
+            return _body(queries)
+        return _body(_validate(BatchSearchRequest, {"queries": list(queries), **options}))
+
+    @staticmethod
+    def _rag(query: str, token_budget: int, options: Mapping[str, Any]) -> dict[str, Any]:
+        data = {"query": query, "token_budget": token_budget, **options}
+        return _body(_validate(RagRequest, data))
+
+    @staticmethod
+    def _documents(
+        docs: Iterable[Document | Mapping[str, Any]], tenant: str | None
+    ) -> dict[str, Any]:
+        items = [d.model_dump(mode="json") if isinstance(d, Document) else dict(d) for d in docs]
+        body: dict[str, Any] = {"documents": items}
+        if tenant is not None:
+            body["tenant"] = tenant
+        return body
+
+
+class HybridSearchClient(_BaseClient):
+    """Synchronous client. Thread-safe (httpx.Client is); close it, or use it as a context manager.
+
+    Args:
+        base_url: the service root, e.g. "http://127.0.0.1:8000".
+        api_key: sent as `Authorization: Bearer <key>`; None for a key-less loopback service.
+        http_client: an httpx.Client to use (a FastAPI TestClient works); the caller keeps
+            ownership and its timeouts apply. Default: a client this object owns.
+        timeout: seconds per request for the owned client.
+        retries: retries after the first attempt, for 503s, connection errors and timeouts.
+        max_retry_wait_s: cap on each wait between attempts.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        http_client: httpx.Client | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT_S,
+        retries: int = DEFAULT_RETRIES,
+        max_retry_wait_s: float = DEFAULT_MAX_RETRY_WAIT_S,
+    ) -> None:
+        super().__init__(
+            base_url, api_key, timeout=timeout, retries=retries, max_retry_wait_s=max_retry_wait_s
+        )
+        self._owns = http_client is None
+        self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        if self._owns:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- I/O ---------------------------------------------------------------------------------
+
+    def _send_once(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, self._url(path), headers=self._headers, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise TransportError(f"{method} {path} timed out: {exc}") from exc
+        except httpx.RequestError as exc:
+            raise TransportError(f"{method} {path} failed: {type(exc).__name__}: {exc}") from exc
+        return self._check(response)
+
+    def _request(self, method: str, path: str, model: type[M], **kwargs: Any) -> M:
+        for attempt in Retrying(**self._retry_kwargs()):
+            with attempt:
+                response = self._send_once(method, path, **kwargs)
+        return model.model_validate(response.json())
+
+    # -- the API -----------------------------------------------------------------------------
+
+    def search(self, query: str | SearchRequest, **options: Any) -> SearchResponse:
+        """Search one query; options are SearchOptions fields (top_k, routes, filter, ...)."""
+        return self._request(
+            "POST", "/v1/search", SearchResponse, json=self._search(query, options)
+        )
+
+    def search_many(
+        self, queries: Sequence[str] | BatchSearchRequest, **options: Any
+    ) -> list[SearchResponse]:
+        """Search a batch with shared options, in one request."""
+        batch = self._request(
+            "POST", "/v1/search/batch", BatchSearchResponse, json=self._batch(queries, options)
+        )
+        return batch.results
+
+    def rag_context(self, query: str, *, token_budget: int = 2048, **options: Any) -> RagResponse:
+        """Search and pack the hits into a cited context of at most `token_budget` tokens."""
+        body = self._rag(query, token_budget, options)
+        return self._request("POST", "/v1/rag/context", RagResponse, json=body)
+
+    def upsert_documents(
+        self, docs: Iterable[Document | Mapping[str, Any]], *, tenant: str | None = None
+    ) -> IngestSummary:
+        """Insert or replace documents; per-document problems come back in the summary."""
+        body = self._documents(docs, tenant)
+        return self._request("POST", "/v1/documents", IngestSummary, json=body)
+
+    def get_document(self, doc_id: str, *, tenant: str | None = None) -> DocumentResponse:
+        """A document's chunks; APIError 404 if the tenant has no such document."""
+        params = _tenant_params(tenant)
+        return self._request("GET", _doc_path(doc_id), DocumentResponse, params=params)
+
+    def delete_document(self, doc_id: str, *, tenant: str | None = None) -> DeleteResponse:
+        """Delete a document; APIError 404 if the tenant has no such document."""
+        params = _tenant_params(tenant)
+        return self._request("DELETE", _doc_path(doc_id), DeleteResponse, params=params)
+
+    def health(self) -> HealthResponse:
+        """`GET /healthz`: the process answers."""
+        return self._request("GET", "/healthz", HealthResponse)
+
+    def ready(self) -> ReadyResponse:
+        """`GET /readyz` without retries; a 503 comes back as `ready=False`, not an error."""
+        try:
+            response = self._http.get(self._url("/readyz"), headers=self._headers)
+        except httpx.RequestError as exc:
+            raise TransportError(f"GET /readyz failed: {type(exc).__name__}: {exc}") from exc
+        if response.status_code not in (200, 503):
+            raise _api_error(response)
+        return ReadyResponse.model_validate(response.json())
+
+
+class AsyncHybridSearchClient(_BaseClient):
+    """The asyncio twin of HybridSearchClient (same arguments, awaitable methods)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT_S,
+        retries: int = DEFAULT_RETRIES,
+        max_retry_wait_s: float = DEFAULT_MAX_RETRY_WAIT_S,
+    ) -> None:
+        super().__init__(
+            base_url, api_key, timeout=timeout, retries=retries, max_retry_wait_s=max_retry_wait_s
+        )
+        self._owns = http_client is None
+        self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
+
+    async def aclose(self) -> None:
+        if self._owns:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _send_once(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._http.request(
+                method, self._url(path), headers=self._headers, **kwargs
+            )
+        except httpx.TimeoutException as exc:
+            raise TransportError(f"{method} {path} timed out: {exc}") from exc
+        except httpx.RequestError as exc:
+            raise TransportError(f"{method} {path} failed: {type(exc).__name__}: {exc}") from exc
+        return self._check(response)
+
+    async def _request(self, method: str, path: str, model: type[M], **kwargs: Any) -> M:
+        async for attempt in AsyncRetrying(**self._retry_kwargs()):
+            with attempt:
+                response = await self._send_once(method, path, **kwargs)
+        return model.model_validate(response.json())
+
+    async def search(self, query: str | SearchRequest, **options: Any) -> SearchResponse:
+        body = self._search(query, options)
+        return await self._request("POST", "/v1/search", SearchResponse, json=body)
+
+    async def search_many(
+        self, queries: Sequence[str] | BatchSearchRequest, **options: Any
+    ) -> list[SearchResponse]:
+        body = self._batch(queries, options)
+        batch = await self._request("POST", "/v1/search/batch", BatchSearchResponse, json=body)
+        return batch.results
+
+    async def rag_context(
+        self, query: str, *, token_budget: int = 2048, **options: Any
+    ) -> RagResponse:
+        body = self._rag(query, token_budget, options)
+        return await self._request("POST", "/v1/rag/context", RagResponse, json=body)
+
+    async def upsert_documents(
+        self, docs: Iterable[Document | Mapping[str, Any]], *, tenant: str | None = None
+    ) -> IngestSummary:
+        body = self._documents(docs, tenant)
+        return await self._request("POST", "/v1/documents", IngestSummary, json=body)
+
+    async def get_document(self, doc_id: str, *, tenant: str | None = None) -> DocumentResponse:
+        params = _tenant_params(tenant)
+        return await self._request("GET", _doc_path(doc_id), DocumentResponse, params=params)
+
+    async def delete_document(self, doc_id: str, *, tenant: str | None = None) -> DeleteResponse:
+        params = _tenant_params(tenant)
+        return await self._request("DELETE", _doc_path(doc_id), DeleteResponse, params=params)
+
+    async def health(self) -> HealthResponse:
+        return await self._request("GET", "/healthz", HealthResponse)

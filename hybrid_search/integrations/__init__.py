@@ -1,0 +1,1 @@
+"""Adapters to other frameworks; each module needs its own extra (e.g. `langchain`)."""

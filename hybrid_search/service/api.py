@@ -1,0 +1,304 @@
+"""HTTP routes: search, batch search, documents, RAG context, health, readiness and metrics.
+
+Handlers stay thin: resolve the tenant from the key, check the service limits, run the blocking
+work through the gate, return the same pydantic models the in-process API returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from hybrid_search.errors import InvalidRequestError
+from hybrid_search.rag import build_context
+from hybrid_search.service.auth import Principal, PrincipalDep, check_filter_scope
+from hybrid_search.service.deps import MetricsDep, ServiceState, StateDep
+from hybrid_search.service.errors import DocumentNotFoundError
+from hybrid_search.service.metrics import CONTENT_TYPE_LATEST
+from hybrid_search.service.models import (
+    ChunkOut,
+    DeleteResponse,
+    DocumentResponse,
+    ErrorResponse,
+    HealthResponse,
+    ReadyResponse,
+    UpsertDocumentsRequest,
+)
+from ingest.pipeline import IngestJob, IngestOptions
+from ingest.readers import record_from_object
+from schemas import collection as C
+from schemas.api import (
+    BatchSearchRequest,
+    BatchSearchResponse,
+    SearchOptions,
+    SearchRequest,
+    SearchResponse,
+)
+from schemas.documents import IngestSummary
+from schemas.rag import RagRequest, RagResponse
+
+__all__ = ["ops_router", "v1_router"]
+
+logger = logging.getLogger(__name__)
+
+#: seconds a readiness probe may take before it reports the check as timed out
+READY_TIMEOUT_S = 5.0
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in {
+        400: "invalid request (a service limit, an unavailable route, an empty query)",
+        401: "missing or invalid API key",
+        403: "the key may not act on the named tenant, or the filter names the tenant",
+        413: "request body too large",
+        422: "the body does not match the schema, or an invalid filter",
+        503: "overloaded or Milvus unavailable; retry after the Retry-After header",
+    }.items()
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "no such document for this tenant"}
+}
+
+v1_router = APIRouter(prefix="/v1", responses=_ERRORS)
+ops_router = APIRouter(tags=["operations"])
+
+
+def _check_search(opts: SearchOptions, queries: list[str], state: ServiceState) -> None:
+    limits = state.settings.service
+    if opts.top_k > limits.max_top_k:
+        raise InvalidRequestError(
+            f"top_k {opts.top_k} is over this service's limit of {limits.max_top_k}",
+            details={"field": "top_k", "limit": limits.max_top_k},
+        )
+    for i, q in enumerate(queries):
+        if len(q) > limits.max_query_chars:
+            where = "query" if len(queries) == 1 else f"queries[{i}]"
+            raise InvalidRequestError(
+                f"{where} has {len(q)} characters; this service accepts at most "
+                f"{limits.max_query_chars}",
+                details={"field": where, "limit": limits.max_query_chars},
+            )
+    if opts.filter is not None:
+        check_filter_scope(opts.filter)
+
+
+def _scoped_search(body: SearchRequest, principal: Principal, state: ServiceState) -> SearchRequest:
+    """The request with its tenant set from the key, after the service limits are checked."""
+    _check_search(body, [body.query], state)
+    tenant = principal.tenant_for(body.tenant, state.settings.tenant)
+    return SearchRequest.model_validate(
+        {**body.model_dump(exclude={"token_budget"}), "tenant": tenant}
+    )
+
+
+@v1_router.post("/search", tags=["search"])
+async def search(
+    body: SearchRequest, principal: PrincipalDep, state: StateDep, metrics: MetricsDep
+) -> SearchResponse:
+    """Hybrid search for one query in the caller's tenant."""
+    request = _scoped_search(body, principal, state)
+    response = await state.gate.run(lambda: state.searcher.search(request))
+    metrics.observe_search(response)
+    return response
+
+
+@v1_router.post("/search/batch", tags=["search"])
+async def search_batch(
+    body: BatchSearchRequest, principal: PrincipalDep, state: StateDep, metrics: MetricsDep
+) -> BatchSearchResponse:
+    """Several queries with the same options; they are encoded in one model call."""
+    limit = state.settings.service.max_batch
+    if len(body.queries) > limit:
+        raise InvalidRequestError(
+            f"{len(body.queries)} queries in one batch; this service accepts at most {limit}",
+            details={"field": "queries", "limit": limit},
+        )
+    _check_search(body, body.queries, state)
+    tenant = principal.tenant_for(body.tenant, state.settings.tenant)
+    request = body.model_copy(update={"tenant": tenant})
+    started = time.perf_counter()
+    results = await state.gate.run(lambda: state.searcher.search_many(request))
+    for r in results:
+        metrics.observe_search(r)
+    total = round((time.perf_counter() - started) * 1000.0, 3)
+    return BatchSearchResponse(results=results, timings_ms={"total": total})
+
+
+@v1_router.post("/rag/context", tags=["rag"])
+async def rag_context(
+    body: RagRequest, principal: PrincipalDep, state: StateDep, metrics: MetricsDep
+) -> RagResponse:
+    """Search, then pack the hits into a cited context of at most `token_budget` tokens.
+
+    Tokens are counted with the embedding model's tokenizer, a close proxy for most LLMs'."""
+    request = _scoped_search(body, principal, state)
+    searcher = state.searcher
+
+    def run() -> RagResponse:
+        response = searcher.search(request)
+        ctx = build_context(
+            response,
+            token_budget=body.token_budget,
+            count_tokens=searcher.encoder.tokenizer.count_tokens,
+        )
+        return RagResponse(
+            **ctx.model_dump(),
+            query=response.query,
+            timings_ms=response.timings_ms,
+            degraded=response.degraded,
+            reasons=response.reasons,
+        )
+
+    result = await state.gate.run(run)
+    metrics.observe_timings(result.timings_ms)
+    return result
+
+
+@v1_router.post("/documents", tags=["documents"])
+async def upsert_documents(
+    body: UpsertDocumentsRequest, principal: PrincipalDep, state: StateDep
+) -> IngestSummary:
+    """Insert or replace documents (idempotent: unchanged documents are skipped).
+
+    Each item is validated on its own; bad items are counted in `failed` and described in
+    `errors` (their `line` is the item's index) while the good ones are written: 200 either way.
+    """
+    s = state.settings
+    limit = s.service.max_documents_per_request
+    if len(body.documents) > limit:
+        raise InvalidRequestError(
+            f"{len(body.documents)} documents in one request; this service accepts at most "
+            f"{limit}; send several requests",
+            details={"field": "documents", "limit": limit},
+        )
+    tenant = principal.tenant_for(body.tenant, s.tenant)
+    records = [record_from_object(obj, "request", i) for i, obj in enumerate(body.documents)]
+    job = IngestJob(
+        state.searcher.store,
+        state.searcher.encoder,
+        state.spec,
+        IngestOptions(
+            tenant=tenant,
+            max_chunk_tokens=s.max_chunk_tokens,
+            chunk_overlap_tokens=s.chunk_overlap_tokens,
+            batch_tokens=s.batch_tokens,
+            batch_size=s.batch_size,
+            window_documents=s.window_documents,
+        ),
+    )
+    summary = await state.gate.run(lambda: job.run(records))
+    logger.info(
+        "ingested %d documents for tenant %s: %d failed", summary.documents, tenant, summary.failed
+    )
+    return summary
+
+
+@v1_router.get("/documents/{doc_id:path}", tags=["documents"], responses=_NOT_FOUND)
+async def get_document(
+    doc_id: str,
+    principal: PrincipalDep,
+    state: StateDep,
+    tenant: str | None = Query(None, description="admin keys only"),
+) -> DocumentResponse:
+    """A document's stored chunks, without vectors."""
+    scope = principal.tenant_for(tenant, state.settings.tenant)
+    searcher = state.searcher
+    rows = await state.gate.run(
+        lambda: searcher.store.get_chunks(searcher.collection, scope, doc_id)
+    )
+    if not rows:
+        raise DocumentNotFoundError(f"no document '{doc_id}'", details={"doc_id": doc_id})
+    return DocumentResponse(
+        doc_id=doc_id,
+        chunks=[
+            ChunkOut(
+                chunk_id=r[C.CHUNK_ID_FIELD],
+                chunk_index=int(r[C.CHUNK_INDEX_FIELD]),
+                title=r[C.TITLE_FIELD],
+                text=r[C.TEXT_FIELD],
+                metadata=r.get(C.METADATA_FIELD) or {},
+            )
+            for r in rows
+        ],
+    )
+
+
+@v1_router.delete("/documents/{doc_id:path}", tags=["documents"], responses=_NOT_FOUND)
+async def delete_document(
+    doc_id: str,
+    principal: PrincipalDep,
+    state: StateDep,
+    tenant: str | None = Query(None, description="admin keys only"),
+) -> DeleteResponse:
+    """Delete a document's chunks and ColBERT vectors."""
+    scope = principal.tenant_for(tenant, state.settings.tenant)
+    searcher = state.searcher
+    deleted = await state.gate.run(
+        lambda: searcher.store.delete_documents(searcher.collection, scope, [doc_id])
+    )
+    if not deleted:
+        raise DocumentNotFoundError(f"no document '{doc_id}'", details={"doc_id": doc_id})
+    return DeleteResponse(doc_id=doc_id, deleted=True)
+
+
+@ops_router.get("/healthz")
+async def healthz() -> HealthResponse:
+    """The process is up (says nothing about Milvus or the models; see /readyz)."""
+    return HealthResponse()
+
+
+@ops_router.get("/readyz", responses={503: {"model": ReadyResponse}})
+async def readyz(request: Request) -> JSONResponse:
+    """Milvus reachable, collection loaded, models loaded: 200; otherwise 503 naming the check."""
+    state = getattr(request.app.state, "service", None)
+    if not isinstance(state, ServiceState):
+        body = ReadyResponse(ready=False, checks={"startup": "not finished"}, deployment="unknown")
+        return JSONResponse(body.model_dump(), status_code=503)
+    checks: dict[str, str] = {}
+    try:
+        with anyio.fail_after(READY_TIMEOUT_S):
+            await anyio.to_thread.run_sync(_probe, state, checks, abandon_on_cancel=True)
+    except TimeoutError:
+        for name in ("milvus", "collection", "models"):
+            checks.setdefault(name, "timed out")
+    ready = all(v == "ok" for v in checks.values())
+    body = ReadyResponse(
+        ready=ready,
+        checks=checks,
+        deployment="milvus-lite" if state.searcher.store.is_lite else "milvus-server",
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+def _probe(state: ServiceState, checks: dict[str, str]) -> None:
+    searcher = state.searcher
+    store = searcher.store
+    try:
+        store.ping()
+        checks["milvus"] = "ok"
+    except Exception:
+        logger.warning("readiness: Milvus unreachable", exc_info=True)
+        checks["milvus"] = "unreachable"
+        checks["collection"] = "unknown"
+    if "collection" not in checks:
+        try:
+            loaded = str(store.client.get_load_state(searcher.collection).get("state", ""))
+            checks["collection"] = "ok" if loaded == "Loaded" else f"not loaded ({loaded})"
+        except Exception:
+            logger.warning("readiness: collection check failed", exc_info=True)
+            checks["collection"] = "missing"
+    models = [searcher.encoder, searcher.reranker]
+    loaded_flags = [getattr(m, "loaded", True) for m in models if m is not None]
+    checks["models"] = "ok" if state.models_loaded and all(loaded_flags) else "not loaded"
+
+
+@ops_router.get("/metrics", response_class=Response)
+async def metrics_endpoint(metrics: MetricsDep) -> Response:
+    """Prometheus text format; labels carry no tenant, key or query text."""
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,157 @@
+"""The app factory: settings -> FastAPI app whose lifespan loads the models and the collection once.
+
+Nothing is built at import time. `create_app(settings, searcher=...)` lets tests and embedders
+inject a searcher; then the app uses it and leaves closing it to its owner.
+
+Middleware, outermost first: metrics (counts every answer, 413 and 500 included) -> catch-all
+(request id, generic 500) -> body size limit (413) -> FastAPI's exception handlers and routes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from hybrid_search import __version__
+from hybrid_search.errors import ConfigError
+from hybrid_search.factory import collection_spec
+from hybrid_search.searcher import HybridSearcher
+from hybrid_search.service.api import ops_router, v1_router
+from hybrid_search.service.auth import Authenticator, is_loopback_host
+from hybrid_search.service.deps import ServiceState
+from hybrid_search.service.errors import CatchAllMiddleware, install_error_handlers
+from hybrid_search.service.limits import BodySizeLimitMiddleware, ConcurrencyGate
+from hybrid_search.service.metrics import Metrics, MetricsMiddleware
+from hybrid_search.settings import Settings
+from schemas.collection import CollectionSpec
+
+__all__ = ["create_app", "describe_deployment"]
+
+logger = logging.getLogger(__name__)
+
+NO_KEYS_WARNING = "no API keys: single-tenant, loopback only"
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Stable OpenAPI operation ids (the handler names), for generated clients."""
+    return route.name
+
+
+def create_app(
+    settings: Settings | None = None, *, searcher: HybridSearcher | None = None
+) -> FastAPI:
+    """Build the service app.
+
+    Args:
+        settings: defaults to `Settings()` (environment and .env).
+        searcher: an already built searcher to serve (tests, embedding); otherwise the lifespan
+            builds one from `settings` and closes it at shutdown.
+
+    Raises:
+        ConfigError: no API keys are configured and `service.host` is not a loopback address
+            (an open single-tenant service must not be reachable from other machines), or a
+            configured key is inconsistent.
+    """
+    settings = settings or Settings()
+    limits = settings.service
+    auth = Authenticator(limits.api_keys, settings.tenant)
+    if auth.open and not is_loopback_host(limits.host):
+        raise ConfigError(
+            f"refusing to serve on {limits.host} without API keys: configure "
+            "HYBRID_SEARCH_SERVICE__API_KEYS (see `hybrid-search keys create`) or bind to "
+            "127.0.0.1",
+            details={"host": limits.host},
+        )
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if auth.open:
+            logger.warning("%s (tenant %r)", NO_KEYS_WARNING, settings.tenant)
+        owned = searcher is None
+        served: HybridSearcher
+        if searcher is None:
+            served = await anyio.to_thread.run_sync(HybridSearcher.from_settings, settings)
+        else:
+            served = searcher
+        try:
+            spec = await anyio.to_thread.run_sync(_prepare, served, settings)
+            gate = ConcurrencyGate(limits.max_concurrency, limits.max_queue, limits.retry_after_s)
+            metrics.watch_gate(lambda: gate.running, lambda: gate.waiting)
+            app.state.service = ServiceState(settings, served, gate, spec, models_loaded=True)
+            logger.info(
+                "serving collection %s: %d workers, queue %d, %d API keys",
+                served.collection,
+                limits.max_concurrency,
+                limits.max_queue,
+                len(limits.api_keys),
+            )
+            yield
+        finally:
+            app.state.service = None
+            if owned:
+                served.close()
+
+    app = FastAPI(
+        title="hybrid-search",
+        version=__version__,
+        description="Hybrid search on Milvus: BGE-M3 dense + sparse + ColBERT, BM25, RRF fusion "
+        "and a bge-reranker, with RAG context building. Every error body is "
+        '`{"error": {"code", "message", "details"}}`.',
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.auth = auth
+    app.state.service = None
+    install_error_handlers(app)
+    app.include_router(v1_router)
+    app.include_router(ops_router)
+    # add_middleware puts each new one outside the previous ones
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=limits.max_body_bytes)
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def _prepare(searcher: HybridSearcher, settings: Settings) -> CollectionSpec:
+    """Blocking start-up work: report the deployment, load the models, ensure the collection.
+
+    The collection is created when missing, so the first `POST /v1/documents` works on an empty
+    Milvus; an existing one must match the model (SchemaMismatchError stops the start).
+    """
+    describe_deployment(searcher)
+    for model in (searcher.encoder, searcher.reranker):
+        load = getattr(model, "load", None)
+        if callable(load):
+            load()
+    spec = collection_spec(settings, searcher.encoder, searcher.collection)
+    searcher.store.ensure_collection(spec)
+    return spec
+
+
+def describe_deployment(searcher: HybridSearcher) -> str:
+    """Log (and return) whether this is Milvus Lite or a Milvus server, and its version."""
+    store = searcher.store
+    if store.is_lite:
+        text = f"Milvus Lite at {store.uri}"
+        logger.warning(
+            "%s: one process only (never point a second process or worker at the same file), "
+            "no float16/binary vectors; use Milvus standalone or cluster in production",
+            text,
+        )
+        return text
+    try:
+        version = str(store.client.get_server_version())
+    except Exception:  # version is informative only; older servers lack the call
+        logger.debug("get_server_version failed", exc_info=True)
+        version = "unknown version"
+    text = f"Milvus server {version} at {store.uri}"
+    logger.info("%s", text)
+    return text

@@ -1,0 +1,224 @@
+"""Every error leaves the service as `{"error": {"code", "message", "details"}}`, from one table.
+
+The status of one of our exceptions is looked up along its MRO in `STATUS`, so a new subclass
+gets its parent's status without an edit here. 5xx answers never carry exception text or a
+stack trace: the message is a fixed sentence, the real error is logged with a request id that
+the client also gets (the `X-Request-ID` header and `details.request_id`).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hybrid_search.errors import (
+    AuthError,
+    CollectionNotFoundError,
+    ConfigError,
+    EncoderError,
+    ForbiddenError,
+    HybridSearchError,
+    IngestError,
+    InvalidFilterError,
+    InvalidRequestError,
+    OverloadedError,
+    SchemaMismatchError,
+    StoreError,
+    StoreUnavailableError,
+)
+from hybrid_search.service.metrics import Metrics
+
+__all__ = [
+    "STATUS",
+    "CatchAllMiddleware",
+    "DocumentNotFoundError",
+    "PayloadTooLargeError",
+    "error_response",
+    "install_error_handlers",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class DocumentNotFoundError(HybridSearchError):
+    """The caller's tenant holds no document with this id (another tenant's is never revealed)."""
+
+    code = "document_not_found"
+
+
+class PayloadTooLargeError(HybridSearchError):
+    """The request body is larger than `service.max_body_bytes`."""
+
+    code = "payload_too_large"
+
+
+@dataclass(frozen=True)
+class StatusRule:
+    """status: HTTP status. public: the message clients see; None shows the exception's own."""
+
+    status: int
+    public: str | None = None
+
+
+_INTERNAL = "internal server error"
+
+#: the one table: exception class -> HTTP status (looked up along the MRO, most specific first)
+STATUS: dict[type[HybridSearchError], StatusRule] = {
+    InvalidFilterError: StatusRule(422),
+    InvalidRequestError: StatusRule(400),
+    IngestError: StatusRule(422),
+    ForbiddenError: StatusRule(403),
+    AuthError: StatusRule(401),
+    DocumentNotFoundError: StatusRule(404),
+    CollectionNotFoundError: StatusRule(404, "collection not found; ingest documents first"),
+    PayloadTooLargeError: StatusRule(413),
+    OverloadedError: StatusRule(503),
+    StoreUnavailableError: StatusRule(503, "the vector store is unavailable; retry later"),
+    SchemaMismatchError: StatusRule(500, _INTERNAL),
+    ConfigError: StatusRule(500, _INTERNAL),
+    EncoderError: StatusRule(500, _INTERNAL),
+    StoreError: StatusRule(500, _INTERNAL),
+    HybridSearchError: StatusRule(500, _INTERNAL),
+}
+
+
+def mapping_for(exc: HybridSearchError) -> StatusRule:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return STATUS[HybridSearchError]  # pragma: no cover - HybridSearchError is in every MRO
+
+
+def error_response(
+    app: Any,
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The error body every handler returns; also counts the error by code."""
+    metrics = getattr(getattr(app, "state", None), "metrics", None)
+    if isinstance(metrics, Metrics):
+        metrics.count_error(code)
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "details": details or {}}},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _retry_after(app: Any) -> dict[str, str]:
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    seconds = settings.service.retry_after_s if settings is not None else 1
+    return {"Retry-After": str(seconds)}
+
+
+async def _our_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HybridSearchError)
+    m = mapping_for(exc)
+    headers: dict[str, str] = {}
+    details = dict(exc.details)
+    if m.status == 503:
+        headers.update(_retry_after(request.app))
+    if m.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if m.status >= 500:
+        rid = request.scope.get("request_id", "")
+        log = logger.warning if m.status == 503 else logger.error
+        log(
+            "%s %s -> %d %s [%s]: %s",
+            request.method,
+            request.url.path,
+            m.status,
+            exc.code,
+            rid,
+            exc,
+        )
+        if m.public is not None:
+            details = {"request_id": rid}
+    return error_response(
+        request.app, m.status, exc.code, m.public or exc.message, details, headers or None
+    )
+
+
+def _field(loc: Any) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field(e.get("loc", ())), "message": str(e.get("msg", "")), "type": e.get("type")}
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"field": "", "message": "invalid request"}
+    message = f"{first['field']}: {first['message']}" if first["field"] else str(first["message"])
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more)"
+    return error_response(request.app, 422, "validation_error", message, {"errors": errors})
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    return error_response(
+        request.app, exc.status_code, code, message, headers=dict(exc.headers or {}) or None
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HybridSearchError, _our_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+
+
+class CatchAllMiddleware:
+    """Gives each request an id and turns an unexpected exception into a logged, generic 500.
+
+    Sits inside the metrics middleware (so the 500 is counted) and outside the routers. It
+    catches what no exception handler took, before Starlette's ServerErrorMiddleware would
+    answer with plain text and log the error a second time.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = uuid.uuid4().hex[:16]
+        scope["request_id"] = rid
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            logger.exception("unhandled error on %s %s [%s]", scope["method"], scope["path"], rid)
+            if started:  # the status line is gone; all we can do is drop the connection
+                raise
+            response = error_response(
+                scope.get("app"), 500, "internal_error", _INTERNAL, {"request_id": rid}
+            )
+            await response(scope, receive, send_with_id)

@@ -1,0 +1,134 @@
+"""Backpressure: a bounded gate in front of the worker threads, and a request body size limit.
+
+Model inference and Milvus calls are blocking, so they run in worker threads. Without a bound,
+a burst queues work the caller has long given up on and latency grows without limit. The gate
+admits at most `max_concurrency` running plus `max_queue` waiting jobs and answers the rest at
+once with 503 + Retry-After, which load balancers and our client understand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import anyio
+import anyio.to_thread
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hybrid_search.errors import OverloadedError
+from hybrid_search.service.errors import error_response
+
+__all__ = ["BodySizeLimitMiddleware", "ConcurrencyGate"]
+
+T = TypeVar("T")
+
+
+class ConcurrencyGate:
+    """Runs blocking jobs in threads, `max_concurrency` at a time, at most `max_queue` waiting.
+
+    Create it inside the event loop that will use it (the app's lifespan). Admission is counted
+    on the event loop thread with no await between the check and the increment, so no lock is
+    needed. A job whose client went away still finishes (a thread cannot be interrupted) and
+    keeps its slot until then, so the bound holds for the threads, not only for the requests.
+    """
+
+    def __init__(self, max_concurrency: int, max_queue: int, retry_after_s: int) -> None:
+        if max_concurrency < 1 or max_queue < 0:
+            raise ValueError("max_concurrency must be >= 1 and max_queue >= 0")
+        self.max_concurrency = max_concurrency
+        self.max_queue = max_queue
+        self.retry_after_s = retry_after_s
+        self._limiter = anyio.CapacityLimiter(max_concurrency)
+        self._admitted = 0
+
+    @property
+    def running(self) -> int:
+        return int(self._limiter.borrowed_tokens)
+
+    @property
+    def waiting(self) -> int:
+        return max(0, self._admitted - self.running)
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Run `fn` in a worker thread, or raise OverloadedError if the queue is full."""
+        if self._admitted >= self.max_concurrency + self.max_queue:
+            raise OverloadedError(
+                f"server busy: {self._admitted} requests running or queued; retry in "
+                f"{self.retry_after_s}s",
+                details={"retry_after_s": self.retry_after_s},
+            )
+        self._admitted += 1
+        try:
+            return await anyio.to_thread.run_sync(fn, limiter=self._limiter)
+        finally:
+            self._admitted -= 1
+
+
+class BodySizeLimitMiddleware:
+    """Answers 413 to bodies over `max_bytes`: at once from Content-Length, else while reading.
+
+    The body is buffered here (FastAPI buffers JSON bodies anyway) and replayed to the app, so
+    the limit holds for chunked uploads too and the app never sees a partial body.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = _content_length(scope)
+        if length is not None and length > self.max_bytes:
+            await self._reject(scope, receive, send, length)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # client went away before the body ended
+                await self.app(scope, _replay([message], receive), send)
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_bytes:
+                await self._reject(scope, receive, send, size)
+                return
+            chunks.append(body)
+            more = bool(message.get("more_body", False))
+        replay: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([replay], receive), send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
+        response = error_response(
+            scope.get("app"),
+            413,
+            "payload_too_large",
+            f"request body exceeds {self.max_bytes} bytes",
+            {"max_bytes": self.max_bytes, "received_at_least": size},
+            {"Connection": "close"},
+        )
+        await response(scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay

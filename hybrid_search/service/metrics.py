@@ -1,0 +1,136 @@
+"""Prometheus metrics for one app instance: requests, latency, per-stage timings, errors.
+
+Each app gets its own CollectorRegistry, so several apps in one process (tests, embedding the
+service) never collide on metric names. Labels are endpoint templates, statuses, error codes
+and stage names only: never tenants, keys or query text, so `/metrics` can stay unauthenticated.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from schemas.api import SearchResponse
+
+__all__ = ["CONTENT_TYPE_LATEST", "STAGES", "Metrics", "MetricsMiddleware"]
+
+#: the timings_ms keys a search response may carry, each observed as one stage
+STAGES = ("encode", "dense", "sparse", "bm25", "colbert", "fuse", "rerank", "total")
+
+#: seconds; searches on CPU take 10 ms to a few seconds, batch ingests up to minutes
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+class Metrics:
+    """The service's metrics, bound to a private registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "hybrid_search_http_requests",
+            "HTTP requests by endpoint template, method and status.",
+            ["endpoint", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "hybrid_search_http_request_duration_seconds",
+            "HTTP request latency by endpoint template and status.",
+            ["endpoint", "method", "status"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.stage_latency = Histogram(
+            "hybrid_search_stage_duration_seconds",
+            "Search stage latency from the responses' timings_ms.",
+            ["stage"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "hybrid_search_http_requests_in_flight",
+            "HTTP requests being handled now.",
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "hybrid_search_errors",
+            "Error answers by error code.",
+            ["code"],
+            registry=self.registry,
+        )
+        self.jobs_running = Gauge(
+            "hybrid_search_jobs_running",
+            "Model/Milvus jobs running in the worker pool.",
+            registry=self.registry,
+        )
+        self.jobs_waiting = Gauge(
+            "hybrid_search_jobs_waiting",
+            "Model/Milvus jobs admitted and waiting for a worker.",
+            registry=self.registry,
+        )
+
+    def watch_gate(self, running: Callable[[], float], waiting: Callable[[], float]) -> None:
+        """Read the gate's counters at scrape time instead of updating gauges on every change."""
+        self.jobs_running.set_function(running)
+        self.jobs_waiting.set_function(waiting)
+
+    def count_error(self, code: str) -> None:
+        self.errors.labels(code).inc()
+
+    def observe_search(self, response: SearchResponse) -> None:
+        self.observe_timings(response.timings_ms)
+
+    def observe_timings(self, timings_ms: Mapping[str, float]) -> None:
+        for stage in STAGES:
+            ms = timings_ms.get(stage)
+            if ms is not None:
+                self.stage_latency.labels(stage).observe(ms / 1000.0)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def _endpoint(scope: Scope) -> str:
+    """The route template (`/v1/documents/{doc_id:path}`), so ids never become label values."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+class MetricsMiddleware:
+    """Outermost middleware: counts and times every HTTP request, 413s and 500s included."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        start = time.perf_counter()
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            self.metrics.in_flight.dec()
+            labels = (_endpoint(scope), str(scope.get("method", "")), str(status))
+            self.metrics.requests.labels(*labels).inc()
+            self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)

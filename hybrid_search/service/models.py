@@ -1,0 +1,84 @@
+"""Wire models of the HTTP service that are not search or RAG models (those live in `schemas/`).
+
+Pure pydantic, importing neither FastAPI nor pymilvus, so the remote client can share them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ChunkOut",
+    "DeleteResponse",
+    "DocumentResponse",
+    "ErrorBody",
+    "ErrorResponse",
+    "HealthResponse",
+    "ReadyResponse",
+    "UpsertDocumentsRequest",
+]
+
+_TENANT = r"^[A-Za-z0-9_\-]{1,64}$"
+
+
+class UpsertDocumentsRequest(BaseModel):
+    """The envelope of `POST /v1/documents`.
+
+    Items stay raw JSON objects here and are validated one by one (as the ingest job validates
+    JSONL lines), so one bad document is reported in the summary instead of failing the batch.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    documents: list[Any] = Field(
+        min_length=1, description="objects with id, text, optional title and metadata"
+    )
+    tenant: str | None = Field(
+        None, pattern=_TENANT, description="admin keys only; other keys use their own tenant"
+    )
+
+
+class ChunkOut(BaseModel):
+    """A stored chunk as `GET /v1/documents/{doc_id}` shows it (vectors left out)."""
+
+    chunk_id: str
+    chunk_index: int
+    title: str
+    text: str
+    metadata: dict[str, Any]
+
+
+class DocumentResponse(BaseModel):
+    doc_id: str
+    chunks: list[ChunkOut]
+
+
+class DeleteResponse(BaseModel):
+    doc_id: str
+    deleted: bool = True
+
+
+class HealthResponse(BaseModel):
+    status: str = "ok"
+
+
+class ReadyResponse(BaseModel):
+    """`checks` maps each check (milvus, collection, models) to "ok" or what failed."""
+
+    ready: bool
+    checks: dict[str, str]
+    deployment: str = Field(description="'milvus-lite' or 'milvus-server'")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. 'invalid_filter'")
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorResponse(BaseModel):
+    """Every non-2xx answer has this body."""
+
+    error: ErrorBody

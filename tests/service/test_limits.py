@@ -1,0 +1,171 @@
+"""Backpressure: the concurrency gate (unit and over HTTP) and the body size limit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import anyio
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
+
+from hybrid_search.errors import OverloadedError
+from hybrid_search.factory import build_store
+from hybrid_search.searcher import HybridSearcher
+from hybrid_search.service.app import create_app
+from hybrid_search.service.errors import install_error_handlers
+from hybrid_search.service.limits import BodySizeLimitMiddleware, ConcurrencyGate
+from hybrid_search.settings import ServiceSettings, Settings
+
+# -- the gate --------------------------------------------------------------------------------
+
+
+def test_gate_admits_running_plus_queued_and_refuses_the_rest() -> None:
+    release = threading.Event()
+    started: list[int] = []
+
+    def job(i: int) -> int:
+        started.append(i)
+        release.wait(5)
+        return i
+
+    async def main() -> tuple[list[Any], ConcurrencyGate]:
+        gate = ConcurrencyGate(max_concurrency=1, max_queue=1, retry_after_s=2)
+        results: list[Any] = [None, None, None]
+
+        async def call(i: int) -> None:
+            try:
+                results[i] = await gate.run(lambda: job(i))
+            except OverloadedError as exc:
+                results[i] = exc
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call, 0)
+            tg.start_soon(call, 1)
+            await anyio.sleep(0.2)
+            assert (gate.running, gate.waiting) == (1, 1)  # one thread busy, one queued
+            await call(2)  # full: refused at once, without waiting
+            release.set()
+        assert (gate.running, gate.waiting) == (0, 0)
+        return results, gate
+
+    results, _ = anyio.run(main)
+    assert results[:2] == [0, 1]
+    assert isinstance(results[2], OverloadedError) and results[2].details == {"retry_after_s": 2}
+    assert len(started) == 2  # the refused job never ran
+
+
+def test_gate_releases_its_slot_when_the_job_fails() -> None:
+    async def main() -> int:
+        gate = ConcurrencyGate(1, 0, 1)
+
+        def bad() -> int:
+            raise ValueError("boom")
+
+        with pytest.raises(ValueError):
+            await gate.run(bad)
+        return await gate.run(lambda: 7)
+
+    assert anyio.run(main) == 7
+
+
+def test_gate_rejects_nonsense_limits() -> None:
+    with pytest.raises(ValueError):
+        ConcurrencyGate(0, 1, 1)
+
+
+# -- over HTTP: a searcher whose reranker sleeps ---------------------------------------------
+
+
+class SleepyReranker:
+    name = "sleepy"
+
+    def score(self, query, passages, *, normalize=False, deadline=None):  # type: ignore[no-untyped-def]
+        time.sleep(1.0)
+        return [float(i) for i in range(len(passages))]
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory, tiny_models, encoder) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    s = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        milvus_uri=str(tmp_path_factory.mktemp("limits") / "m.db"),
+        embedding_model=str(tiny_models.embedding_model),
+        reranker_model=str(tiny_models.reranker_model),
+        device="cpu",
+        max_chunk_tokens=64,
+        chunk_overlap_tokens=8,
+        service=ServiceSettings(max_concurrency=1, max_queue=0, retry_after_s=2),
+    )
+    searcher = HybridSearcher(
+        build_store(s), encoder, SleepyReranker(), collection=s.collection, settings=s
+    )
+    with TestClient(create_app(s, searcher=searcher), raise_server_exceptions=False) as client:
+        docs = [{"id": f"d{i}", "text": f"Document {i} about sleepy rerankers."} for i in range(3)]
+        assert client.post("/v1/documents", json={"documents": docs}).status_code == 200
+        yield client
+    searcher.close()
+
+
+def test_saturated_queue_answers_503_with_retry_after(busy) -> None:  # type: ignore[no-untyped-def]
+    def search(_: int) -> Any:
+        return busy.post(
+            "/v1/search", json={"query": "sleepy reranker", "rerank_timeout_ms": 10_000}
+        )
+
+    with ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(search, range(4)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(200) >= 1 and statuses.count(503) >= 1, statuses
+    assert set(statuses) == {200, 503}
+    for r in responses:
+        if r.status_code == 503:
+            assert r.headers["retry-after"] == "2"
+            assert r.json()["error"]["code"] == "overloaded"
+    # health and readiness do not queue behind the work
+    assert busy.get("/healthz").status_code == 200
+    metrics = busy.get("/metrics").text
+    assert 'hybrid_search_errors_total{code="overloaded"}' in metrics
+
+
+# -- the body size limit on a bare app -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[TestClient]:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/echo")
+    async def echo_body(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=1024)
+    with TestClient(app) as client:
+        yield client
+
+
+def test_body_at_the_limit_passes_and_one_byte_more_is_413(echo) -> None:  # type: ignore[no-untyped-def]
+    assert echo.post("/echo", content=b"x" * 1024).json() == {"bytes": 1024}
+    r = echo.post("/echo", content=b"x" * 1025)
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "payload_too_large"
+
+
+def test_streamed_body_is_counted_without_content_length(echo) -> None:  # type: ignore[no-untyped-def]
+    def gen(n: int) -> Iterator[bytes]:
+        for _ in range(n):
+            yield b"y" * 100
+
+    assert echo.post("/echo", content=gen(10)).json() == {"bytes": 1000}
+    r = echo.post("/echo", content=gen(11))
+    assert r.status_code == 413 and r.json()["error"]["details"]["max_bytes"] == 1024
+
+
+def test_lying_content_length_is_rejected_up_front(echo) -> None:  # type: ignore[no-untyped-def]
+    r = echo.post("/echo", content=b"small", headers={"Content-Length": "999999"})
+    assert r.status_code == 413
