@@ -3,7 +3,9 @@
 The files have the real layout (`config.json`, `model.safetensors`, a fast XLM-R tokenizer,
 `colbert_linear.pt`, `sparse_linear.pt`), so FlagEmbedding's own `BGEM3FlagModel` and
 `FlagReranker` load them exactly as they load `BAAI/bge-m3` and `BAAI/bge-reranker-v2-m3`.
-Weights are random but seeded: the same call always writes the same model.
+Weights are random but seeded: the same call always writes the same model. They are drawn wider
+than XLM-R's 0.02 (init_range 0.3): at 0.02 a 2-layer model maps every text to nearly the same
+vector (cosine 0.9999+), which would make ranking tests compare rounding noise.
 """
 
 from __future__ import annotations
@@ -28,8 +30,30 @@ class TinyModels:
 
 
 def _training_text() -> list[str]:
+    """The built-in zh/en sample, plus Python's own English reference text and jieba's most
+    frequent Chinese words, so the tiny vocabulary splits text into realistically many tokens
+    (about 1.5 per English word, as XLM-R does) instead of near-characters."""
     text = resources.files("hybrid_search.encoders").joinpath("tiny_corpus.txt").read_text("utf-8")
-    return [line for line in text.splitlines() if line.strip()]
+    lines = [line for line in text.splitlines() if line.strip()]
+    from pydoc_data.topics import topics  # stdlib: the same text on every Python 3.11+
+
+    lines += [topics[k] for k in sorted(topics)]
+    lines += _frequent_chinese_words()
+    return lines
+
+
+def _frequent_chinese_words(n: int = 20000, per_line: int = 40) -> list[str]:
+    """jieba's dictionary (a product dependency): its `n` most frequent words as text lines."""
+    try:
+        import jieba
+
+        path = Path(jieba.__file__).with_name("dict.txt")
+        rows = [line.split() for line in path.read_text("utf-8").splitlines()]
+    except (ImportError, OSError):
+        return []
+    words = sorted((r for r in rows if len(r) >= 2), key=lambda r: (-int(r[1]), r[0]))[:n]
+    flat = [w[0] for w in words]
+    return ["".join(flat[i : i + per_line]) for i in range(0, len(flat), per_line)]
 
 
 def _write_tokenizer(out: Path, vocab_size: int) -> int:
@@ -101,8 +125,9 @@ def build_tiny_models(
     hidden: int = 32,
     layers: int = 2,
     heads: int = 2,
-    vocab_size: int = 3000,
+    vocab_size: int = 8000,
     seed: int = 0,
+    init_range: float = 0.3,
 ) -> TinyModels:
     """Write `root/bge-m3-tiny` and `root/reranker-tiny`; reuse them if already complete."""
     import torch
@@ -119,7 +144,8 @@ def build_tiny_models(
     real_vocab = _write_tokenizer(emb_dir, vocab_size)
     torch.manual_seed(seed)
     encoder = XLMRobertaModel(
-        _xlmr_config(real_vocab, hidden, layers, heads), add_pooling_layer=False
+        _xlmr_config(real_vocab, hidden, layers, heads, initializer_range=init_range),
+        add_pooling_layer=False,
     )
     encoder.save_pretrained(emb_dir)
     # BGE-M3's heads: ColBERT projection (hidden -> hidden) and sparse token weight (hidden -> 1)
@@ -132,7 +158,7 @@ def build_tiny_models(
     _write_tokenizer(rr_dir, vocab_size)
     torch.manual_seed(seed + 1)
     reranker = XLMRobertaForSequenceClassification(
-        _xlmr_config(real_vocab, hidden, layers, heads, num_labels=1)
+        _xlmr_config(real_vocab, hidden, layers, heads, num_labels=1, initializer_range=init_range)
     )
     reranker.save_pretrained(rr_dir)
     done.write_text("ok\n", "utf-8")
