@@ -55,6 +55,7 @@ def collection_spec(
         model=encoder.name,
         analyzer=settings.bm25_analyzer,
         stop_words=settings.bm25_stop_words,
+        colbert_block=settings.colbert_block_tokens,
     )
 
 

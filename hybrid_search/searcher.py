@@ -175,6 +175,13 @@ class HybridSearcher:
                 f"(available: {available})",
                 details={"field": "routes", "available": available},
             )
+        if routes == ["colbert"] and not self._colbert.can_generate():
+            raise InvalidRequestError(
+                "route 'colbert' alone needs a collection ingested with colbert_block_tokens=1 "
+                "(one row per token, searchable); this one packs token vectors in blocks, so "
+                "ColBERT rescores the candidates of at least one other route",
+                details={"field": "routes"},
+            )
         default_depth = max(s.candidates_per_route, opts.top_k)
         if isinstance(opts.candidates, int):
             depth = dict.fromkeys(routes, opts.candidates)
@@ -290,7 +297,7 @@ class HybridSearcher:
                 )[0],
             )
         colbert_gen: Future[tuple[list[Candidate] | None, float]] | None = None
-        if "colbert" in plan.routes:
+        if "colbert" in plan.routes and (len(plan.routes) == 1 or self._colbert.can_generate()):
             colbert_gen = self._pool.submit(
                 timed,
                 "colbert",
@@ -308,8 +315,8 @@ class HybridSearcher:
                 ranked[name] = result
                 for c in result:
                     rows.setdefault(c.pk, c.row)
-        if colbert_gen is not None:
-            generated, gen_s = colbert_gen.result()
+        if "colbert" in plan.routes:
+            generated, gen_s = colbert_gen.result() if colbert_gen is not None else ([], 0.0)
             t = time.perf_counter()
             if generated is not None or "colbert" not in errors:
                 pool = [c.pk for lst in ranked.values() for c in lst] + [

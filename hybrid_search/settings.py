@@ -95,8 +95,11 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(64, ge=0)
     max_query_tokens: int = Field(512, ge=8, le=BGE_M3_MAX_TOKENS)
 
-    #: store ColBERT token vectors (one Milvus row per token: the costliest part of a collection)
+    #: store ColBERT token vectors (4 bytes x dim per token: the costliest part of a collection)
     store_colbert: bool = True
+    #: token vectors packed per Milvus row; 1 = one row per token, which lets the colbert route
+    #: also generate candidates by token ANN search, at ~3.5x the write cost (see README)
+    colbert_block_tokens: int = Field(16, ge=1, le=64)
 
     #: Milvus analyzer for the BM25 text field; jieba segments Chinese and splits English on words
     bm25_analyzer: Literal["jieba", "standard", "english", "chinese"] = "jieba"

@@ -9,6 +9,7 @@ Two collections per logical collection C:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 #: bump on any change to the fields below; MilvusStore refuses a collection with another version
 SCHEMA_VERSION = 1
@@ -30,11 +31,23 @@ SPARSE_FIELD = "sparse"
 BM25_FIELD = "bm25"  # output of the BM25 function over SEARCH_TEXT_FIELD
 BM25_FUNCTION = "bm25_fn"
 
+#: ColBERT companion collection: one row per block of up to `colbert_block` token vectors of a
+#: chunk, concatenated into one FLOAT_VECTOR of colbert_dim * colbert_block floats (the last block
+#: zero-padded). Blocks cut the row count (Milvus' per-row cost dominates writes) by the block size.
 COLBERT_SUFFIX = "_colbert"
-TOKEN_PK_FIELD = "pk"  # f"{chunk pk}:{token index}"
+TOKEN_PK_FIELD = "pk"  # f"{chunk pk}:{block index}"
 TOKEN_CHUNK_FIELD = "chunk_pk"
-TOKEN_INDEX_FIELD = "token_index"
+BLOCK_INDEX_FIELD = "block_index"
+BLOCK_TOKENS_FIELD = "block_tokens"  # real (unpadded) token vectors in this block
 COLBERT_FIELD = "vector"
+#: Milvus rejects an empty sparse row, yet a chunk can have no positive lexical weight (a
+#: dense-only encoder, or BGE-M3 on text of only special/unknown tokens). Such chunks store this
+#: single placeholder dimension, which no tokenizer id reaches (ids < 2**32 - 2): no query
+#: shares it, so the chunk is simply never a sparse hit.
+EMPTY_SPARSE_DIM = 2**32 - 2
+EMPTY_SPARSE_ROW: dict[int, float] = {EMPTY_SPARSE_DIM: 1e-6}
+#: Milvus' largest FLOAT_VECTOR dimension
+MAX_VECTOR_DIM = 32_768
 
 MAX_ID_BYTES = 1024
 MAX_PK_BYTES = MAX_ID_BYTES + 100
@@ -50,11 +63,14 @@ DENSE_INDEX = {
 }
 SPARSE_INDEX = {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "IP", "params": {}}
 BM25_INDEX = {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25", "params": {}}
+#: one token per row: HNSW, so ColBERT can generate candidates by token ANN search
 COLBERT_INDEX = {
     "index_type": "HNSW",
     "metric_type": "IP",
     "params": {"M": 16, "efConstruction": 100},
 }
+#: packed blocks are only read by chunk id, never searched: FLAT costs nothing to build
+COLBERT_BLOCK_INDEX = {"index_type": "FLAT", "metric_type": "IP", "params": {}}
 
 #: fields a search hit carries back (vectors never leave Milvus unless asked for)
 HIT_FIELDS = [
@@ -81,6 +97,18 @@ class CollectionSpec:
     model: str
     analyzer: str = "jieba"
     stop_words: bool = True
+    colbert_block: int = 16
+
+    def __post_init__(self) -> None:
+        if self.colbert_dim and not 1 <= self.colbert_dim * self.colbert_block <= MAX_VECTOR_DIM:
+            raise ValueError(
+                f"colbert_block {self.colbert_block} x ColBERT dim {self.colbert_dim} exceeds "
+                f"Milvus' maximum vector dimension {MAX_VECTOR_DIM}"
+            )
+
+    @property
+    def colbert_index(self) -> dict[str, Any]:
+        return COLBERT_INDEX if self.colbert_block == 1 else COLBERT_BLOCK_INDEX
 
     @property
     def colbert_collection(self) -> str:

@@ -80,9 +80,7 @@ CORPUS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory, tiny_models, encoder) -> Iterator[HybridSearcher]:  # type: ignore[no-untyped-def]
-    d: Path = tmp_path_factory.mktemp("search")
+def make_env(d: Path, tiny_models, encoder, **more) -> HybridSearcher:  # type: ignore[no-untyped-def]
     s = Settings(
         _env_file=None,  # type: ignore[call-arg]
         milvus_uri=str(d / "m.db"),
@@ -91,6 +89,7 @@ def env(tmp_path_factory, tiny_models, encoder) -> Iterator[HybridSearcher]:  # 
         device="cpu",
         max_chunk_tokens=64,
         chunk_overlap_tokens=8,
+        **more,
     )
     src = d / "corpus.jsonl"
     src.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in CORPUS), "utf-8")
@@ -100,7 +99,23 @@ def env(tmp_path_factory, tiny_models, encoder) -> Iterator[HybridSearcher]:  # 
         read_paths([src])
     )
     reranker = BGEReranker(str(tiny_models.reranker_model), device="cpu")
-    searcher = HybridSearcher(store, encoder, reranker, collection=s.collection, settings=s)
+    return HybridSearcher(store, encoder, reranker, collection=s.collection, settings=s)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, tiny_models, encoder) -> Iterator[HybridSearcher]:  # type: ignore[no-untyped-def]
+    """The default layout: ColBERT token vectors packed 16 per row (rescoring only)."""
+    searcher = make_env(tmp_path_factory.mktemp("search"), tiny_models, encoder)
+    yield searcher
+    searcher.close()
+
+
+@pytest.fixture(scope="module")
+def env_token_rows(tmp_path_factory, tiny_models, encoder) -> Iterator[HybridSearcher]:  # type: ignore[no-untyped-def]
+    """One token vector per row: ColBERT can also generate candidates by token ANN."""
+    searcher = make_env(
+        tmp_path_factory.mktemp("search1"), tiny_models, encoder, colbert_block_tokens=1
+    )
     yield searcher
     searcher.close()
 
@@ -155,10 +170,25 @@ def test_chinese_and_mixed_queries_use_the_same_analyzer(env) -> None:  # type: 
     )
 
 
-def test_colbert_maxsim_equals_flag_colbert_score(env, encoder) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("layout", "routes"),
+    [("packed", ["dense", "colbert"]), ("token_rows", ["colbert"]), ("token_rows", None)],
+)
+def test_colbert_maxsim_equals_flag_colbert_score(
+    env, env_token_rows, encoder, layout, routes
+) -> None:  # type: ignore[no-untyped-def]
+    env = env if layout == "packed" else env_token_rows
     q = "rank fusion of lists"
-    r = env.search(q, routes=["colbert"], rerank=False, group_by_doc=False, top_k=5)
-    assert r.hits
+    r = env.search(
+        q,
+        routes=routes,
+        rerank=False,
+        group_by_doc=False,
+        top_k=5,
+        fusion="weighted",
+        weights={"colbert": 1.0, "dense": 0.0, "sparse": 0.0, "bm25": 0.0},
+    )
+    assert r.hits and all("colbert" in h.routes for h in r.hits)
     flag = encoder.flag_model
     qv = flag.encode_queries([q], return_dense=False, return_colbert_vecs=True)["colbert_vecs"][0]
     rows = {x[C.CHUNK_ID_FIELD]: x for x in stored(env)}
@@ -331,3 +361,10 @@ def test_search_many_equals_search_and_threads_agree(env) -> None:  # type: igno
         t.join()
     for i, ids in results.items():
         assert ids == results[i % 4]
+
+
+def test_colbert_alone_on_packed_blocks_is_a_clear_error(env) -> None:  # type: ignore[no-untyped-def]
+    from hybrid_search.errors import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError, match="colbert_block_tokens=1"):
+        env.search("rank fusion", routes=["colbert"], rerank=False)

@@ -46,13 +46,13 @@ def stats(
         store = build_store(s)
         st = store.stats(s.collection, tenant)
         store.close()
-        out = {"documents": st.documents, "chunks": st.chunks, "token_vectors": st.token_vectors}
+        out = {"documents": st.documents, "chunks": st.chunks, "colbert_rows": st.colbert_rows}
         if as_json:
             emit_json(out)
         else:
             typer.echo(
                 f"{s.collection}: {st.documents} documents, {st.chunks} chunks, "
-                f"{st.token_vectors} ColBERT token vectors"
+                f"{st.colbert_rows} ColBERT rows"
             )
 
     handle_errors(as_json, run)

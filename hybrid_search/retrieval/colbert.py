@@ -4,10 +4,12 @@ Score = MaxSim as `BGEM3FlagModel.colbert_score` computes it: for every query to
 inner product with any passage token, summed and divided by the number of query tokens. Vectors
 are L2-normalised by BGE-M3, so each term is a cosine and the score lies in [-1, 1].
 
-Candidates come from two places: the union of the other routes' candidates (rescoring), and the
-route's own generator, which searches the token collection with every query token vector and
-keeps the chunks those nearest tokens belong to (ColBERT v1's end-to-end retrieval, Khattab &
-Zaharia, SIGIR 2020). Both sets are then scored exactly.
+Candidates come from the union of the other routes' candidates (rescoring) and, when the
+collection stores one token vector per row (`colbert_block_tokens=1`), from the route's own
+generator, which searches the token collection with every query token vector and keeps the
+chunks those nearest tokens belong to (ColBERT v1's end-to-end retrieval, Khattab & Zaharia,
+SIGIR 2020). With packed blocks (the default) there is no token index to search, so ColBERT
+only rescores. Either way candidates are then scored exactly.
 """
 
 from __future__ import annotations
@@ -41,10 +43,19 @@ class ColbertRoute:
         self._token_collection = collection + C.COLBERT_SUFFIX
         self._per_token = tokens_per_query_token
 
+    def can_generate(self) -> bool:
+        return self._store.describe(self._collection).colbert_block == 1
+
     def generate(self, query: QueryVectors, *, limit: int, tenant: str | None) -> list[str]:
         """Chunk pks whose tokens are nearest to the query's tokens, by best token match."""
         if query.colbert is None or len(query.colbert) == 0:
             raise RouteError("colbert: the query has no token vectors")
+        if not self.can_generate():
+            raise RouteError(
+                "colbert: this collection packs token vectors in blocks, so ColBERT can only "
+                "rescore other routes' candidates; add another route (or ingest with "
+                "colbert_block_tokens=1 for ColBERT candidate generation)"
+            )
         k = max(self._per_token, limit)
         hits = self._store.search(
             self._token_collection,

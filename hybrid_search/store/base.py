@@ -62,7 +62,7 @@ class DocState:
 class StoreStats:
     documents: int
     chunks: int
-    token_vectors: int | None = None
+    colbert_rows: int | None = None  # blocks of ColBERT token vectors (see schemas.collection)
 
 
 class ChunkStore(Protocol):

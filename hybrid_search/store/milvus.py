@@ -65,6 +65,7 @@ class MilvusStore:
         self._timeout = timeout_s
         self.retries = RetryCounter()
         self._loaded: set[str] = set()
+        self._specs: dict[str, C.CollectionSpec] = {}
         self._lock = threading.Lock()
         if self.is_lite:
             ensure_parent_dir(uri)
@@ -144,6 +145,10 @@ class MilvusStore:
             problems.append(f"dense dim {found.dense_dim} != model's {want.dense_dim}")
         if found.colbert_dim != want.colbert_dim:
             problems.append(f"ColBERT dim {found.colbert_dim} != model's {want.colbert_dim}")
+        elif want.colbert_dim and found.colbert_block != want.colbert_block:
+            problems.append(
+                f"ColBERT block of {found.colbert_block} tokens != configured {want.colbert_block}"
+            )
         if _model_id(found.model) != _model_id(want.model):
             problems.append(f"written by model '{found.model}', configured '{want.model}'")
         if found.analyzer != want.analyzer or found.stop_words != want.stop_words:
@@ -161,7 +166,16 @@ class MilvusStore:
             )
 
     def describe(self, name: str) -> C.CollectionSpec:
-        """Read the spec hybrid-search recorded in the collection's description."""
+        """Read the spec hybrid-search recorded in the collection's properties (cached: a
+        collection's spec never changes while it exists)."""
+        cached = self._specs.get(name)
+        if cached is not None:
+            return cached
+        spec = self._describe(name)
+        self._specs[name] = spec
+        return spec
+
+    def _describe(self, name: str) -> C.CollectionSpec:
         if not self.has_collection(name):
             raise CollectionNotFoundError(
                 f"collection '{name}' not found at {self.uri}; run `hybrid-search ingest` first",
@@ -187,6 +201,7 @@ class MilvusStore:
             model=str(meta.get("model", "")),
             analyzer=str(meta.get("analyzer", "jieba")),
             stop_words=bool(meta.get("stop_words", True)),
+            colbert_block=int(meta.get("colbert_block", 1)),
         )
 
     def _create_chunks(self, spec: C.CollectionSpec) -> None:
@@ -238,6 +253,7 @@ class MilvusStore:
                 "colbert_dim": spec.colbert_dim,
                 "analyzer": spec.analyzer,
                 "stop_words": spec.stop_words,
+                "colbert_block": spec.colbert_block,
             }
             self.client.create_collection(
                 spec.name, schema=s, index_params=ip, properties={_META_PROPERTY: json.dumps(meta)}
@@ -250,6 +266,7 @@ class MilvusStore:
         from pymilvus import DataType
 
         assert spec.colbert_dim is not None
+        dim = spec.colbert_dim * spec.colbert_block
 
         def create() -> None:
             s = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -259,11 +276,12 @@ class MilvusStore:
             s.add_field(C.TOKEN_CHUNK_FIELD, DataType.VARCHAR, max_length=C.MAX_PK_BYTES)
             s.add_field(C.DOC_ID_FIELD, DataType.VARCHAR, max_length=C.MAX_ID_BYTES)
             s.add_field(C.TENANT_FIELD, DataType.VARCHAR, max_length=64, is_partition_key=True)
-            s.add_field(C.TOKEN_INDEX_FIELD, DataType.INT64)
+            s.add_field(C.BLOCK_INDEX_FIELD, DataType.INT64)
+            s.add_field(C.BLOCK_TOKENS_FIELD, DataType.INT64)
             s.add_field(C.CONTENT_HASH_FIELD, DataType.VARCHAR, max_length=64)
-            s.add_field(C.COLBERT_FIELD, DataType.FLOAT_VECTOR, dim=spec.colbert_dim)
+            s.add_field(C.COLBERT_FIELD, DataType.FLOAT_VECTOR, dim=dim)
             ip = self.client.prepare_index_params()
-            ip.add_index(C.COLBERT_FIELD, **C.COLBERT_INDEX)
+            ip.add_index(C.COLBERT_FIELD, **spec.colbert_index)
             ip.add_index(C.TOKEN_CHUNK_FIELD, index_type="INVERTED")
             ip.add_index(C.DOC_ID_FIELD, index_type="INVERTED")
             meta = {_MARKER: C.SCHEMA_VERSION, "role": "colbert", "chunks": spec.name}
@@ -281,6 +299,7 @@ class MilvusStore:
             if self.has_collection(n):
                 self._call(lambda n=n: self.client.drop_collection(n), f"drop {n}")  # type: ignore[misc]
             self._loaded.discard(n)
+            self._specs.pop(n, None)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -350,8 +369,8 @@ class MilvusStore:
         t = f"{C.TENANT_FIELD} == {string_literal(tenant)}" if tenant else None
         chunks = self.count(name, t or "")
         docs = self.count(name, and_expressions(t, f"{C.CHUNK_INDEX_FIELD} == 0") or "")
-        tokens = self.count(spec.colbert_collection, t or "") if spec.colbert_dim else None
-        return StoreStats(documents=docs, chunks=chunks, token_vectors=tokens)
+        blocks = self.count(spec.colbert_collection, t or "") if spec.colbert_dim else None
+        return StoreStats(documents=docs, chunks=chunks, colbert_rows=blocks)
 
     def get_chunks(self, name: str, tenant: str, doc_id: str) -> list[dict[str, Any]]:
         fields = [*C.HIT_FIELDS, C.CHUNK_COUNT_FIELD, C.CONTENT_HASH_FIELD]
@@ -365,23 +384,26 @@ class MilvusStore:
         tenant: str | None = None,
         token_counts: Mapping[str, int] | None = None,
     ) -> dict[str, FloatArray]:
-        """Stored token vectors per chunk pk, in token order. With `token_counts` the chunks are
-        fetched in groups that each fit one query (no count round trip, no iterator)."""
+        """Stored token vectors per chunk pk, in token order, padding removed. With
+        `token_counts` the chunks are fetched in groups that each fit one query (no count round
+        trip, no iterator)."""
         if not chunk_pks:
             return {}
+        spec = self.describe(name)
+        block = spec.colbert_block
         groups: list[list[str]] = [[]]
         budget = 0
         for pk in chunk_pks:
-            n = (token_counts or {}).get(pk, _QUERY_CAP)
+            n = -(-(token_counts or {}).get(pk, _QUERY_CAP * block) // block)  # blocks, rounded up
             if groups[-1] and budget + n > _QUERY_CAP:
                 groups.append([])
                 budget = 0
             groups[-1].append(pk)
             budget += n
         tenant_expr = f"{C.TENANT_FIELD} == {string_literal(tenant)}" if tenant else None
-        per_chunk: dict[str, list[tuple[int, Any]]] = {}
-        fields = [C.TOKEN_PK_FIELD, C.TOKEN_CHUNK_FIELD, C.TOKEN_INDEX_FIELD, C.COLBERT_FIELD]
-        collection = name + C.COLBERT_SUFFIX
+        per_chunk: dict[str, list[tuple[int, FloatArray]]] = {}
+        fields = [C.TOKEN_CHUNK_FIELD, C.BLOCK_INDEX_FIELD, C.BLOCK_TOKENS_FIELD, C.COLBERT_FIELD]
+        collection = spec.colbert_collection
         self._ensure_loaded(collection)
         for group in groups:
             expr = (
@@ -400,11 +422,12 @@ class MilvusStore:
             else:
                 rows = self.query_all(collection, expr, fields)
             for row in rows:
+                vectors = np.asarray(row[C.COLBERT_FIELD], dtype=np.float32).reshape(block, -1)
                 per_chunk.setdefault(row[C.TOKEN_CHUNK_FIELD], []).append(
-                    (int(row[C.TOKEN_INDEX_FIELD]), row[C.COLBERT_FIELD])
+                    (int(row[C.BLOCK_INDEX_FIELD]), vectors[: int(row[C.BLOCK_TOKENS_FIELD])])
                 )
         return {
-            pk: np.asarray([v for _, v in sorted(items, key=lambda t: t[0])], dtype=np.float32)
+            pk: np.concatenate([v for _, v in sorted(items, key=lambda t: t[0])])
             for pk, items in per_chunk.items()
         }
 
@@ -468,7 +491,11 @@ class MilvusStore:
     def write_token_vectors(self, spec: C.CollectionSpec, rows: Sequence[ChunkRow]) -> None:
         """Step 1 of a document write: its ColBERT token vectors, before any chunk row."""
         if spec.colbert_dim:
-            self._upsert_batched(spec.colbert_collection, self._token_rows(rows), spec.colbert_dim)
+            self._upsert_batched(
+                spec.colbert_collection,
+                self._token_rows(rows, spec.colbert_block),
+                spec.colbert_dim * spec.colbert_block,
+            )
 
     def commit_documents(
         self,
@@ -546,24 +573,29 @@ class MilvusStore:
             if r.token_count is not None
             else (0 if r.colbert is None else len(r.colbert)),
             C.DENSE_FIELD: r.dense,
-            C.SPARSE_FIELD: r.sparse,
+            C.SPARSE_FIELD: r.sparse or C.EMPTY_SPARSE_ROW,
         }
 
     @staticmethod
-    def _token_rows(rows: Sequence[ChunkRow]) -> Iterator[dict[str, Any]]:
+    def _token_rows(rows: Sequence[ChunkRow], block: int) -> Iterator[dict[str, Any]]:
         for r in rows:
             if r.colbert is None:
                 continue
             pk = r.pk
-            for i, vec in enumerate(r.colbert):
+            tokens = np.asarray(r.colbert, dtype=np.float32)
+            for b, start in enumerate(range(0, len(tokens), block)):
+                part = tokens[start : start + block]
+                padded = np.zeros((block, tokens.shape[1]), dtype=np.float32)
+                padded[: len(part)] = part
                 yield {
-                    C.TOKEN_PK_FIELD: f"{pk}:{i}",
+                    C.TOKEN_PK_FIELD: f"{pk}:{b}",
                     C.TOKEN_CHUNK_FIELD: pk,
                     C.DOC_ID_FIELD: r.doc_id,
                     C.TENANT_FIELD: r.tenant,
-                    C.TOKEN_INDEX_FIELD: i,
+                    C.BLOCK_INDEX_FIELD: b,
+                    C.BLOCK_TOKENS_FIELD: len(part),
                     C.CONTENT_HASH_FIELD: r.content_hash,
-                    C.COLBERT_FIELD: vec,
+                    C.COLBERT_FIELD: padded.reshape(-1),
                 }
 
     def _upsert_batched(self, name: str, rows: Iterator[dict[str, Any]] | Any, dim: int) -> None:

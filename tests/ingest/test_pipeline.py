@@ -54,7 +54,9 @@ def all_rows(store, spec):  # type: ignore[no-untyped-def]
         ],
     )
     tokens = store.query_all(
-        spec.colbert_collection, "", [C.TOKEN_CHUNK_FIELD, C.CONTENT_HASH_FIELD]
+        spec.colbert_collection,
+        "",
+        [C.TOKEN_CHUNK_FIELD, C.CONTENT_HASH_FIELD, C.BLOCK_TOKENS_FIELD],
     )
     return chunks, tokens
 
@@ -111,7 +113,9 @@ def test_rerun_is_unchanged_and_changed_doc_leaves_no_orphans(
         assert t[C.CONTENT_HASH_FIELD] == pks[t[C.TOKEN_CHUNK_FIELD]][C.CONTENT_HASH_FIELD]
     per_chunk: dict[str, int] = {}
     for t in tokens:
-        per_chunk[t[C.TOKEN_CHUNK_FIELD]] = per_chunk.get(t[C.TOKEN_CHUNK_FIELD], 0) + 1
+        per_chunk[t[C.TOKEN_CHUNK_FIELD]] = (
+            per_chunk.get(t[C.TOKEN_CHUNK_FIELD], 0) + t[C.BLOCK_TOKENS_FIELD]
+        )
     assert per_chunk == {pk: r[C.TOKEN_COUNT_FIELD] for pk, r in pks.items()}
     assert len(tokens) < len(tokens_before)
 
@@ -124,7 +128,7 @@ def test_delete_removes_chunks_and_token_vectors(tmp_path, store, encoder, spec,
     assert {r[C.DOC_ID_FIELD] for r in chunks} == {"zh-1", "mix-1"}
     assert all(not t[C.TOKEN_CHUNK_FIELD].startswith("default/en-1#") for t in tokens)
     st = store.stats(spec.name)
-    assert (st.documents, st.chunks, st.token_vectors) == (2, len(chunks), len(tokens))
+    assert (st.documents, st.chunks, st.colbert_rows) == (2, len(chunks), len(tokens))
 
 
 def test_tenants_are_separate(tmp_path, store, encoder, spec, settings):  # type: ignore[no-untyped-def]
