@@ -4,4 +4,26 @@ Heavy modules (torch, FlagEmbedding, pymilvus) load only when used, so importing
 and running `hybrid-search --help` stay fast.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+__all__ = ["HybridSearcher", "Settings", "__version__"]
+
+if TYPE_CHECKING:
+    from hybrid_search.searcher import HybridSearcher
+    from hybrid_search.settings import Settings
+
+
+def __getattr__(name: str) -> Any:
+    """`from hybrid_search import HybridSearcher` without paying for pymilvus at package import."""
+    if name == "HybridSearcher":
+        from hybrid_search.searcher import HybridSearcher
+
+        return HybridSearcher
+    if name == "Settings":
+        from hybrid_search.settings import Settings
+
+        return Settings
+    raise AttributeError(f"module 'hybrid_search' has no attribute {name!r}")

@@ -111,6 +111,12 @@ class HybridSearcher:
             settings=settings,
         )
 
+    def __enter__(self) -> HybridSearcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._rerank_pool.shutdown(wait=False, cancel_futures=True)
