@@ -325,7 +325,8 @@ class HybridSearcher:
             generated, gen_s = colbert_gen.result() if colbert_gen is not None else ([], 0.0)
             t = time.perf_counter()
             if generated is not None or "colbert" not in errors:
-                pool = [c.pk for lst in ranked.values() for c in lst] + [
+                per_route = self.settings.colbert_rescore_per_route
+                pool = [c.pk for lst in ranked.values() for c in lst[:per_route]] + [
                     c.pk for c in generated or []
                 ]
                 result, _score_s = timed(

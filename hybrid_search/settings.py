@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     #: token vectors packed per Milvus row; 1 = one row per token, which lets the colbert route
     #: also generate candidates by token ANN search, at ~3.5x the write cost (see README)
     colbert_block_tokens: int = Field(16, ge=1, le=64)
+    #: ColBERT rescores the union of each other route's top N candidates (its token vectors are
+    #: read from Milvus per candidate: the cost grows with N)
+    colbert_rescore_per_route: int = Field(40, ge=1, le=16384)
 
     #: Milvus analyzer for the BM25 text field; jieba segments Chinese and splits English on words
     bm25_analyzer: Literal["jieba", "standard", "english", "chinese"] = "jieba"

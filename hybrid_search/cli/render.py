@@ -9,17 +9,18 @@ from schemas.api import SearchResponse
 
 
 def print_response(response: SearchResponse) -> None:
-    console = Console()
+    # at least 120 columns: piped output would otherwise squeeze the text into a ribbon
+    console = Console(width=max(150, Console().width))
     table = Table(title=f"{response.query!r} — fusion {response.fusion}", show_lines=False)
-    table.add_column("#", justify="right")
-    table.add_column("doc / chunk")
-    table.add_column("title / text", overflow="fold", max_width=60)
+    table.add_column("#", justify="right", min_width=2)
+    table.add_column("chunk", no_wrap=True, overflow="ellipsis", max_width=16)
+    table.add_column("title / text", no_wrap=True, overflow="ellipsis", max_width=40)
     for name in response.routes:
-        table.add_column(name, justify="right")
-    table.add_column("fused", justify="right")
-    table.add_column("rerank", justify="right")
+        table.add_column(f"{name}\nrank:score", justify="right", no_wrap=True, min_width=10)
+    table.add_column("fused", justify="right", no_wrap=True, min_width=7)
+    table.add_column("rerank", justify="right", no_wrap=True, min_width=7)
     for i, h in enumerate(response.hits, start=1):
-        snippet = (h.title + " — " if h.title else "") + h.text.replace("\n", " ")[:160]
+        snippet = (h.title + " — " if h.title else "") + " ".join(h.text.split())[:200]
         cells = [
             f"{h.routes[r].rank}: {h.routes[r].score:.3f}" if r in h.routes else "—"
             for r in response.routes

@@ -47,6 +47,17 @@ def _model_id(model: str) -> str:
     return model.rstrip("/").rsplit("/", 1)[-1]
 
 
+def _quiet_jieba() -> None:
+    """Milvus Lite's Chinese analyzer runs jieba in this process, and jieba sets its own logger
+    to DEBUG on import: its dictionary-loading chatter would land in CLI output."""
+    try:
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+    except ImportError:  # the analyzer then fails with Milvus' own message
+        pass
+
+
 class MilvusStore:
     """One MilvusClient shared by all threads (its gRPC channel is thread-safe)."""
 
@@ -69,6 +80,7 @@ class MilvusStore:
         self._lock = threading.Lock()
         if self.is_lite:
             ensure_parent_dir(uri)
+            _quiet_jieba()
 
         def connect() -> Any:
             from pymilvus import MilvusClient
@@ -385,8 +397,9 @@ class MilvusStore:
         token_counts: Mapping[str, int] | None = None,
     ) -> dict[str, FloatArray]:
         """Stored token vectors per chunk pk, in token order, padding removed. With
-        `token_counts` the chunks are fetched in groups that each fit one query (no count round
-        trip, no iterator)."""
+        `token_counts` the block rows' primary keys are known and fetched by key, in groups that
+        each fit one query (measured 2x faster than filtering on chunk_pk on Milvus Lite);
+        without, by chunk_pk."""
         if not chunk_pks:
             return {}
         spec = self.describe(name)
@@ -406,12 +419,24 @@ class MilvusStore:
         collection = spec.colbert_collection
         self._ensure_loaded(collection)
         for group in groups:
-            expr = (
-                and_expressions(
+            if token_counts is not None:
+                keys = [
+                    f"{pk}:{b}" for pk in group for b in range(-(-token_counts.get(pk, 0) // block))
+                ]
+                if not keys:
+                    continue
+                # keys begin with "{tenant}/" (tenants cannot contain "/"), so they confine
+                # the read to the tenant already; adding the tenant condition made Milvus Lite
+                # scan instead of looking keys up (measured 2.5 s vs 0.3 s for 3k rows)
+                if tenant is not None:
+                    prefix = f"{tenant}/"
+                    keys = [k for k in keys if k.startswith(prefix)]
+                expr = f"{C.TOKEN_PK_FIELD} in {string_list_literal(keys)}"
+            else:
+                expr = and_expressions(
                     tenant_expr, f"{C.TOKEN_CHUNK_FIELD} in {string_list_literal(group)}"
                 )
-                or ""
-            )
+            assert expr is not None
             if token_counts is not None:
                 rows = self._call(
                     lambda expr=expr: self.client.query(  # type: ignore[misc]
