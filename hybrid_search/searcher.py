@@ -35,6 +35,7 @@ from hybrid_search.store.filters import (
     and_expressions,
     compile_filter,
     parse_filter,
+    string_list_literal,
     string_literal,
 )
 from hybrid_search.store.milvus import MilvusStore
@@ -385,7 +386,12 @@ class HybridSearcher:
             if reranked:
                 scored = sorted(to_score, key=lambda h: -rerank_scores[h.key])
                 head = scored + [h for h in fused[plan.rerank_top_n :]]
-        hits = [self._hit(h, rows[h.key], rerank_scores.get(h.key)) for h in head[: plan.top_k]]
+        final = head[: plan.top_k]
+        if plan.options.explain and final:
+            t = time.perf_counter()
+            self._explain(q, final, ranked, rows, plan)
+            timings["explain"] = _ms(time.perf_counter() - t)
+        hits = [self._hit(h, rows[h.key], rerank_scores.get(h.key)) for h in final]
         timings["total"] = _ms(time.perf_counter() - t_start)
         return SearchResponse(
             query=original,
@@ -399,6 +405,52 @@ class HybridSearcher:
             reasons=reasons,
             query_truncated=truncated,
         )
+
+    def _explain(
+        self,
+        q: QueryVectors,
+        hits: list[FusedHit],
+        ranked: dict[str, list[Candidate]],
+        rows: dict[str, dict[str, Any]],
+        plan: _Plan,
+    ) -> None:
+        """Score returned hits on the routes that did not reach them (rank None), so every hit
+        explains itself on every route; fusion has already happened and is not touched."""
+        jobs = {}
+        for name in ranked:
+            missing = [h.key for h in hits if name not in h.routes]
+            if not missing:
+                continue
+            if name == "colbert":
+                jobs[name] = self._pool.submit(
+                    self._colbert.score,
+                    q,
+                    missing,
+                    rows=rows,
+                    expr=plan.expr,
+                    tenant=plan.tenant,
+                    limit=len(missing),
+                )
+            else:
+                expr = and_expressions(plan.expr, f"{C.PK_FIELD} in {string_list_literal(missing)}")
+                jobs[name] = self._pool.submit(
+                    self._search_route, self._routes[name], q, len(missing), expr
+                )
+        for name, fut in jobs.items():
+            try:
+                found = {c.pk: c.score for c in fut.result()}
+            except HybridSearchError as exc:  # an explanation never fails the search
+                logger.warning("explaining route %s failed: %s", name, exc)
+                continue
+            for h in hits:
+                if name not in h.routes and h.key in found:
+                    h.routes[name] = (None, found[h.key])
+
+    @staticmethod
+    def _search_route(
+        route: Route, q: QueryVectors, limit: int, expr: str | None
+    ) -> list[Candidate]:
+        return route.search([q], limit=limit, expr=expr)[0]
 
     def _rerank(self, query: str, rows: list[dict[str, Any]], plan: _Plan) -> dict[str, float]:
         assert self.reranker is not None

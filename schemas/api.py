@@ -33,6 +33,11 @@ class SearchOptions(BaseModel):
     rerank_timeout_ms: int | None = Field(None, ge=1, le=600_000)
     filter: dict[str, Any] | None = Field(None, description="structured filter, see README")
     group_by_doc: bool = Field(True, description="best chunk per document (false: chunks)")
+    explain: bool = Field(
+        True,
+        description="score every returned hit on every route, also where the hit was beyond a "
+        "route's candidate depth (rank null); one filtered search per route",
+    )
     tenant: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
 
     @field_validator("routes")
@@ -63,7 +68,10 @@ class BatchSearchRequest(SearchOptions):
 
 
 class RouteScore(BaseModel):
-    rank: int = Field(description="1-based rank within the route")
+    rank: int | None = Field(
+        description="1-based rank within the route's candidates; null: scored for the "
+        "explanation only, beyond the route's candidate depth (it did not count in fusion)"
+    )
     score: float = Field(
         description="raw route score (dense/sparse: inner product, bm25: BM25, colbert: MaxSim)"
     )

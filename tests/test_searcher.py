@@ -368,3 +368,22 @@ def test_colbert_alone_on_packed_blocks_is_a_clear_error(env) -> None:  # type: 
 
     with pytest.raises(InvalidRequestError, match="colbert_block_tokens=1"):
         env.search("rank fusion", routes=["colbert"], rerank=False)
+
+
+def test_every_hit_is_explained_on_every_route(env, encoder) -> None:  # type: ignore[no-untyped-def]
+    q = "Beijing capital city"
+    shallow = env.search(q, rerank=False, top_k=8, candidates=2, group_by_doc=False)
+    assert {"dense", "sparse", "colbert"} <= set(shallow.routes)
+    for h in shallow.hits:
+        assert {"dense", "colbert"} <= set(h.routes)  # scored even where beyond depth 2
+    late = [h for h in shallow.hits if h.routes["dense"].rank is None]
+    assert late, "some hit must come from beyond the dense route's depth"
+    qv = encoder.encode_queries([q]).dense[0]
+    rows = {x[C.CHUNK_ID_FIELD]: x for x in stored(env)}
+    for h in late:
+        want = float(np.dot(qv, np.asarray(rows[h.chunk_id][C.DENSE_FIELD])))
+        assert h.routes["dense"].score == pytest.approx(want, abs=1e-5)
+    bare = env.search(q, rerank=False, top_k=8, candidates=2, group_by_doc=False, explain=False)
+    assert [h.chunk_id for h in bare.hits] == [h.chunk_id for h in shallow.hits]
+    assert all(r.rank is not None for h in bare.hits for r in h.routes.values())
+    assert "explain" in shallow.timings_ms and "explain" not in bare.timings_ms

@@ -22,7 +22,7 @@ def print_response(response: SearchResponse) -> None:
     for i, h in enumerate(response.hits, start=1):
         snippet = (h.title + " — " if h.title else "") + " ".join(h.text.split())[:200]
         cells = [
-            f"{h.routes[r].rank}: {h.routes[r].score:.3f}" if r in h.routes else "—"
+            f"{_rank(h.routes[r].rank)}: {h.routes[r].score:.3f}" if r in h.routes else "—"
             for r in response.routes
         ]
         table.add_row(
@@ -38,3 +38,8 @@ def print_response(response: SearchResponse) -> None:
     console.print(f"[dim]timings ms: {timings}[/dim]")
     for reason in response.reasons:
         console.print(f"[yellow]note: {reason}[/yellow]")
+
+
+def _rank(rank: int | None) -> str:
+    """A hit scored only for its explanation was beyond the route's candidate depth."""
+    return "-" if rank is None else str(rank)

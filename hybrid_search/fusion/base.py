@@ -27,7 +27,9 @@ class FusedHit:
 
     key: str
     score: float  # fused score
-    routes: dict[str, tuple[int, float]]  # route -> (1-based rank, raw score), routes that found it
+    #: route -> (1-based rank, raw score) for the routes that found it; rank None: scored only
+    #: for the explanation, after fusion (see HybridSearcher._explain)
+    routes: dict[str, tuple[int | None, float]]
 
 
 class Fusion(Protocol):

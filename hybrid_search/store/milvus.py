@@ -419,6 +419,7 @@ class MilvusStore:
         collection = spec.colbert_collection
         self._ensure_loaded(collection)
         for group in groups:
+            expr: str | None
             if token_counts is not None:
                 keys = [
                     f"{pk}:{b}" for pk in group for b in range(-(-token_counts.get(pk, 0) // block))
