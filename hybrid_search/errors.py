@@ -125,6 +125,12 @@ class OverloadedError(HybridSearchError):
     retryable = True
 
 
+class RateLimitedError(OverloadedError):
+    """One API key sent more requests than its per-minute allowance (HTTP 429)."""
+
+    code = "rate_limited"
+
+
 class ClientError(HybridSearchError):
     code = "client_error"
 

@@ -54,6 +54,9 @@ class ServiceSettings(BaseModel):
     max_top_k: int = Field(100, ge=1, le=1000)
     max_batch: int = Field(64, ge=1)
     max_documents_per_request: int = Field(1000, ge=1)
+    #: requests per minute per API key (a token bucket allowing bursts of the same size);
+    #: over it: 429 with Retry-After. None: no per-key limit (the concurrency gate still holds)
+    rate_limit_per_minute: int | None = Field(None, ge=1)
 
 
 class Settings(BaseSettings):

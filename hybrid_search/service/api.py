@@ -58,6 +58,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         403: "the key may not act on the named tenant, or the filter names the tenant",
         413: "request body too large",
         422: "the body does not match the schema, or an invalid filter",
+        429: "this API key's per-minute rate limit is reached; retry after Retry-After",
         503: "overloaded or Milvus unavailable; retry after the Retry-After header",
     }.items()
 }

@@ -25,7 +25,7 @@ from hybrid_search.service.api import ops_router, v1_router
 from hybrid_search.service.auth import Authenticator, is_loopback_host
 from hybrid_search.service.deps import ServiceState
 from hybrid_search.service.errors import CatchAllMiddleware, install_error_handlers
-from hybrid_search.service.limits import BodySizeLimitMiddleware, ConcurrencyGate
+from hybrid_search.service.limits import BodySizeLimitMiddleware, ConcurrencyGate, RateLimiter
 from hybrid_search.service.metrics import Metrics, MetricsMiddleware
 from hybrid_search.settings import Settings
 from schemas.collection import CollectionSpec
@@ -109,6 +109,8 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.auth = auth
+    per_minute = settings.service.rate_limit_per_minute
+    app.state.rate_limiter = RateLimiter(per_minute) if per_minute else None
     app.state.service = None
     install_error_handlers(app)
     app.include_router(v1_router)

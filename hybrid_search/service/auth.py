@@ -160,7 +160,13 @@ async def current_principal(
     _key_doc: Annotated[str | None, Depends(_key_scheme)],
 ) -> Principal:
     auth: Authenticator = request.app.state.auth
-    return auth.authenticate(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    principal = auth.authenticate(
+        request.headers.get("authorization"), request.headers.get("x-api-key")
+    )
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:
+        limiter.check(f"{principal.tenant}|{principal.name}|{principal.admin}")
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

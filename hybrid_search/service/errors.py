@@ -30,6 +30,7 @@ from hybrid_search.errors import (
     InvalidFilterError,
     InvalidRequestError,
     OverloadedError,
+    RateLimitedError,
     SchemaMismatchError,
     StoreError,
     StoreUnavailableError,
@@ -80,6 +81,7 @@ STATUS: dict[type[HybridSearchError], StatusRule] = {
     DocumentNotFoundError: StatusRule(404),
     CollectionNotFoundError: StatusRule(404, "collection not found; ingest documents first"),
     PayloadTooLargeError: StatusRule(413),
+    RateLimitedError: StatusRule(429),
     OverloadedError: StatusRule(503),
     StoreUnavailableError: StatusRule(503, "the vector store is unavailable; retry later"),
     SchemaMismatchError: StatusRule(500, _INTERNAL),
@@ -127,8 +129,11 @@ async def _our_error(request: Request, exc: Exception) -> JSONResponse:
     m = mapping_for(exc)
     headers: dict[str, str] = {}
     details = dict(exc.details)
-    if m.status == 503:
-        headers.update(_retry_after(request.app))
+    if m.status in (429, 503):
+        retry_after = exc.details.get("retry_after_s")
+        headers.update(
+            {"Retry-After": str(retry_after)} if retry_after else _retry_after(request.app)
+        )
     if m.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     if m.status >= 500:

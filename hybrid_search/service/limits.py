@@ -8,6 +8,9 @@ once with 503 + Retry-After, which load balancers and our client understand.
 
 from __future__ import annotations
 
+import math
+import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -15,10 +18,10 @@ import anyio
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hybrid_search.errors import OverloadedError
+from hybrid_search.errors import OverloadedError, RateLimitedError
 from hybrid_search.service.errors import error_response
 
-__all__ = ["BodySizeLimitMiddleware", "ConcurrencyGate"]
+__all__ = ["BodySizeLimitMiddleware", "ConcurrencyGate", "RateLimiter"]
 
 T = TypeVar("T")
 
@@ -62,6 +65,37 @@ class ConcurrencyGate:
             return await anyio.to_thread.run_sync(fn, limiter=self._limiter)
         finally:
             self._admitted -= 1
+
+
+class RateLimiter:
+    """A token bucket per API key: `per_minute` requests a minute, bursts up to `per_minute`.
+
+    Keeps one noisy tenant from taking the whole concurrency gate from the others; the gate
+    protects the process, this protects tenants from each other.
+    """
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> None:
+        """Take one token for `key`, or raise RateLimitedError with the wait in seconds."""
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                wait = max(1, math.ceil((1.0 - tokens) / self.rate))
+                raise RateLimitedError(
+                    f"rate limit of {int(self.capacity)} requests per minute for this API key "
+                    f"reached; retry in {wait}s",
+                    details={"retry_after_s": wait, "limit_per_minute": int(self.capacity)},
+                )
+            self._buckets[key] = (tokens - 1.0, now)
 
 
 class BodySizeLimitMiddleware:

@@ -169,3 +169,46 @@ def test_streamed_body_is_counted_without_content_length(echo) -> None:  # type:
 def test_lying_content_length_is_rejected_up_front(echo) -> None:  # type: ignore[no-untyped-def]
     r = echo.post("/echo", content=b"small", headers={"Content-Length": "999999"})
     assert r.status_code == 413
+
+
+# -- per-key rate limit ----------------------------------------------------------------------
+
+
+def test_rate_limiter_refills_at_its_rate() -> None:
+    from hybrid_search.errors import RateLimitedError
+    from hybrid_search.service.limits import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(per_minute=2, clock=lambda: now[0])
+    limiter.check("a")
+    limiter.check("a")
+    with pytest.raises(RateLimitedError) as err:
+        limiter.check("a")
+    assert err.value.details["retry_after_s"] == 30  # one token per 30 s
+    limiter.check("b")  # keys are separate buckets
+    now[0] = 30.0
+    limiter.check("a")
+
+
+def test_over_the_rate_limit_is_429_with_retry_after(tmp_path, tiny_models, encoder) -> None:  # type: ignore[no-untyped-def]
+    from hybrid_search.settings import ApiKey, hash_api_key
+
+    keys = [ApiKey(sha256=hash_api_key(k), tenant=t) for k, t in (("key-a", "a"), ("key-b", "b"))]
+    s = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        milvus_uri=str(tmp_path / "m.db"),
+        embedding_model=str(tiny_models.embedding_model),
+        reranker_model=str(tiny_models.reranker_model),
+        device="cpu",
+        service=ServiceSettings(api_keys=keys, rate_limit_per_minute=2),
+    )
+    searcher = HybridSearcher(build_store(s), encoder, None, collection=s.collection, settings=s)
+    with TestClient(create_app(s, searcher=searcher), raise_server_exceptions=False) as client:
+        a = {"X-API-Key": "key-a"}
+        assert client.get("/v1/documents/x", headers=a).status_code == 404
+        assert client.get("/v1/documents/x", headers=a).status_code == 404
+        r = client.get("/v1/documents/x", headers=a)
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+        assert r.json()["error"]["code"] == "rate_limited"
+        assert client.get("/v1/documents/x", headers={"X-API-Key": "key-b"}).status_code == 404
+    searcher.close()
