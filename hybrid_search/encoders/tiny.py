@@ -57,23 +57,20 @@ def _frequent_chinese_words(n: int = 20000, per_line: int = 40) -> list[str]:
 
 
 def _write_tokenizer(out: Path, vocab_size: int) -> int:
-    """Train an XLM-R-style Unigram tokenizer and save it as XLMRobertaTokenizerFast."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from tokenizers.trainers import UnigramTrainer
+    """Train an XLM-R-style tokenizer (Metaspace, <s> </s> specials) as a fast tokenizer.
 
-    tokenizer = Tokenizer(models.Unigram())
+    Saved as a generic `PreTrainedTokenizerFast`: transformers' XLMRobertaTokenizer rebuilds a
+    Unigram model from the vocabulary, and ours is BPE (see below)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers.trainers import BpeTrainer
+
+    # BPE, not XLM-R's Unigram: the tokenizers Unigram trainer is not deterministic (its
+    # piece scores vary run to run), and the same call must always write the same model
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
     tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC()])
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
-    trainer = UnigramTrainer(
-        vocab_size=vocab_size,
-        special_tokens=_SPECIAL_TOKENS,
-        unk_token="<unk>",
-        shrinking_factor=0.75,
-        max_piece_length=8,
-        n_sub_iterations=2,
-        show_progress=False,
-    )
+    trainer = BpeTrainer(vocab_size=vocab_size, special_tokens=_SPECIAL_TOKENS, show_progress=False)
     tokenizer.train_from_iterator(_training_text(), trainer=trainer)
     tokenizer.add_special_tokens(["<mask>"])
     bos, eos = tokenizer.token_to_id("<s>"), tokenizer.token_to_id("</s>")
@@ -84,7 +81,7 @@ def _write_tokenizer(out: Path, vocab_size: int) -> int:
     )
     tokenizer.save(str(out / "tokenizer.json"))
     config = {
-        "tokenizer_class": "XLMRobertaTokenizer",
+        "tokenizer_class": "PreTrainedTokenizerFast",
         "bos_token": "<s>",
         "eos_token": "</s>",
         "sep_token": "</s>",
