@@ -60,7 +60,17 @@ class SearchOptions(BaseModel):
 
 
 class SearchRequest(SearchOptions):
-    query: str = Field(description="the query text")
+    query: str = Field(
+        description="the query text (at least one non-space character)",
+        json_schema_extra={"pattern": r"\S"},
+    )
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query is empty: give at least one non-space character")
+        return value
 
 
 class BatchSearchRequest(SearchOptions):

@@ -372,10 +372,11 @@ def test_colbert_alone_on_packed_blocks_is_a_clear_error(env) -> None:  # type: 
 
 def test_every_hit_is_explained_on_every_route(env, encoder) -> None:  # type: ignore[no-untyped-def]
     q = "Beijing capital city"
-    shallow = env.search(q, rerank=False, top_k=8, candidates=2, group_by_doc=False)
+    depth = {"dense": 1, "sparse": 6, "bm25": 6, "colbert": 6}
+    shallow = env.search(q, rerank=False, top_k=8, candidates=depth, group_by_doc=False)
     assert {"dense", "sparse", "colbert"} <= set(shallow.routes)
     for h in shallow.hits:
-        assert {"dense", "colbert"} <= set(h.routes)  # scored even where beyond depth 2
+        assert {"dense", "colbert"} <= set(h.routes)  # scored even where beyond depth
     late = [h for h in shallow.hits if h.routes["dense"].rank is None]
     assert late, "some hit must come from beyond the dense route's depth"
     qv = encoder.encode_queries([q]).dense[0]
@@ -383,7 +384,7 @@ def test_every_hit_is_explained_on_every_route(env, encoder) -> None:  # type: i
     for h in late:
         want = float(np.dot(qv, np.asarray(rows[h.chunk_id][C.DENSE_FIELD])))
         assert h.routes["dense"].score == pytest.approx(want, abs=1e-5)
-    bare = env.search(q, rerank=False, top_k=8, candidates=2, group_by_doc=False, explain=False)
+    bare = env.search(q, rerank=False, top_k=8, candidates=depth, group_by_doc=False, explain=False)
     assert [h.chunk_id for h in bare.hits] == [h.chunk_id for h in shallow.hits]
     assert all(r.rank is not None for h in bare.hits for r in h.routes.values())
     assert "explain" in shallow.timings_ms and "explain" not in bare.timings_ms
