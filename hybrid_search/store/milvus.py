@@ -267,9 +267,7 @@ class MilvusStore:
                 "stop_words": spec.stop_words,
                 "colbert_block": spec.colbert_block,
             }
-            self.client.create_collection(
-                spec.name, schema=s, index_params=ip, properties={_META_PROPERTY: json.dumps(meta)}
-            )
+            self._create_indexed(spec.name, s, ip, meta)
 
         self._call(create, f"create {spec.name}")
         logger.info("created collection %s (dense dim %d)", spec.name, spec.dense_dim)
@@ -297,14 +295,18 @@ class MilvusStore:
             ip.add_index(C.TOKEN_CHUNK_FIELD, index_type="INVERTED")
             ip.add_index(C.DOC_ID_FIELD, index_type="INVERTED")
             meta = {_MARKER: C.SCHEMA_VERSION, "role": "colbert", "chunks": spec.name}
-            self.client.create_collection(
-                spec.colbert_collection,
-                schema=s,
-                index_params=ip,
-                properties={_META_PROPERTY: json.dumps(meta)},
-            )
+            self._create_indexed(spec.colbert_collection, s, ip, meta)
 
         self._call(create, f"create {spec.colbert_collection}")
+
+    def _create_indexed(self, name: str, schema: Any, index: Any, meta: dict[str, Any]) -> None:
+        """Create, then index without waiting: pymilvus' synchronous index wait sleeps 0.5 s
+        per index (and calls AllocTimestamp, which Milvus Lite lacks); an empty collection's
+        index is built at once, and load works as soon as the index exists."""
+        self.client.create_collection(
+            name, schema=schema, properties={_META_PROPERTY: json.dumps(meta)}
+        )
+        self.client.create_index(name, index, sync=False)
 
     def drop(self, name: str) -> None:
         for n in (name, name + C.COLBERT_SUFFIX):
