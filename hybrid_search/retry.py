@@ -65,6 +65,27 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+#: Milvus' "collection not loaded" status (CollectionNotLoaded)
+_NOT_LOADED_CODE = 101
+_NOT_LOADED_MARKERS = ("call load()", "not loaded", "state 'released'")
+
+
+def needs_reload(exc: BaseException) -> bool:
+    """The collection is back but released: Milvus Lite's gRPC server forgets which collections
+    were loaded when it restarts (standalone and cluster reload them by themselves). Loading it
+    again repairs the error; retrying the same call alone never would."""
+    for err in (exc, exc.__cause__):
+        if err is None:
+            continue
+        if getattr(err, "code", None) == _NOT_LOADED_CODE:
+            return True
+        if type(err).__name__ == "MilvusException":
+            text = str(err).lower()
+            if any(marker in text for marker in _NOT_LOADED_MARKERS):
+                return True
+    return False
+
+
 class RetryCounter:
     """Counts retries across threads so the ingest summary can say what it retried."""
 
@@ -100,3 +121,29 @@ def call_with_retry(
     )
     logger.debug("milvus call: %s", what)
     return retrying(fn)
+
+
+def call_with_recovery(
+    fn: Callable[[], T],
+    recover: Callable[[BaseException], bool],
+    *,
+    attempts: int,
+    what: str,
+    counter: RetryCounter | None = None,
+) -> T:
+    """Job-level retry above `call_with_retry`, for idempotent units of work (a window's writes).
+
+    When `fn` fails, `recover(exc)` may repair the cause (wait for Milvus, reload a released
+    collection) and return True; then `fn` runs again, at most `attempts` times in all. Errors
+    `recover` cannot repair, and the last failure, are raised unchanged.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except Exception as exc:
+            if attempt >= attempts or not recover(exc):
+                raise
+            logger.warning("%s failed (%s); recovered, running it again", what, exc)
+            if counter is not None:
+                counter.add()
+    raise AssertionError("unreachable: the loop returns or raises")

@@ -16,12 +16,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from hybrid_search.encoders.base import EncodedBatch, Encoder
 from hybrid_search.errors import HybridSearchError, IngestError, StoreUnavailableError
+from hybrid_search.retry import call_with_recovery, needs_reload
 from hybrid_search.store.base import ChunkRow, DocState
 from hybrid_search.store.milvus import MilvusStore
 from ingest.chunking import Chunk, chunk_text
@@ -30,6 +31,7 @@ from schemas.collection import CollectionSpec
 from schemas.documents import Document, IngestErrorItem, IngestSummary
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: the summary lists at most this many errors; `failed` still counts them all
 MAX_REPORTED_ERRORS = 1000
@@ -46,6 +48,9 @@ class IngestOptions:
     window_tokens: int = 262_144
     strict: bool = False
     delete_missing: bool = False
+    #: runs of one window's read or write when Milvus went away (each run already retries
+    #: transient errors per call): the job rides out a Milvus restart instead of failing
+    recover_attempts: int = 3
 
 
 def content_hash(doc: Document, tenant: str, options: IngestOptions, model: str) -> str:
@@ -234,8 +239,9 @@ class IngestJob:
 
     def _ingest_window(self, window: list[SourceDoc], writer: _Writer, outcome: _Outcome) -> None:
         summary, opts = outcome.summary, self.options
-        states: dict[str, DocState] = self.store.doc_states(
-            self.spec.name, opts.tenant, [w.doc.id for w in window]
+        ids = [w.doc.id for w in window]
+        states: dict[str, DocState] = self._recovering(
+            lambda: self.store.doc_states(self.spec.name, opts.tenant, ids), "read document states"
         )
         pending: list[_Pending] = []
         tokenizer = self.encoder.tokenizer
@@ -275,7 +281,8 @@ class IngestJob:
                     token_counts[(i, c.index)] = len(enc.colbert[j])
                     token_rows.append(self._row(pending[i], c, enc.dense[j], {}, enc.colbert[j]))
             if token_rows and self.spec.colbert_dim:
-                writer.submit(partial(self.store.write_token_vectors, self.spec, token_rows))
+                write = partial(self.store.write_token_vectors, self.spec, token_rows)
+                writer.submit(partial(self._recovering, write, "write token vectors"))
 
         rows = [
             self._row(
@@ -293,7 +300,10 @@ class IngestJob:
 
         def commit() -> None:
             try:
-                self.store.commit_documents(self.spec, opts.tenant, rows, hashes)
+                self._recovering(
+                    lambda: self.store.commit_documents(self.spec, opts.tenant, rows, hashes),
+                    "commit documents",
+                )
             except StoreUnavailableError:
                 raise
             except HybridSearchError as exc:  # a permanent error fails this window, not the job
@@ -311,6 +321,34 @@ class IngestJob:
                             summary.redone += 1
 
         writer.submit(commit)
+
+    def _recovering(self, fn: Callable[[], T], what: str) -> T:
+        """Run one idempotent read or write, riding out a Milvus restart (see `_recover`)."""
+        return call_with_recovery(
+            fn,
+            self._recover,
+            attempts=self.options.recover_attempts,
+            what=what,
+            counter=self.store.retries,
+        )
+
+    def _recover(self, exc: BaseException) -> bool:
+        """Milvus went away (retries exhausted) or came back with the collections released (a
+        restarted Milvus Lite server): wait for it, load the collections again, and say whether
+        the failed work is worth running again. Writes are upserts by deterministic keys and
+        document commits are idempotent, so running them twice is safe."""
+        if not isinstance(exc, StoreUnavailableError) and not needs_reload(exc):
+            return False
+        names = [self.spec.name]
+        if self.spec.colbert_dim:
+            names.append(self.spec.colbert_collection)
+        try:
+            self.store.ping()  # retries transient errors itself
+            for name in names:
+                self.store.client.load_collection(name)
+        except Exception as err:  # still down: the next run of the work retries again
+            logger.warning("Milvus not back yet: %s", err)
+        return True
 
     def _row(
         self,
