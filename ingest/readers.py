@@ -91,6 +91,14 @@ def read_jsonl(path: Path) -> Iterator[Record]:
                 continue
             if not raw.strip():
                 continue
+            if b"\x00" in raw:
+                yield IngestError(
+                    f"raw NUL byte at byte {raw.index(0)} of the line (JSON never holds one): "
+                    "UTF-16 without a byte-order mark, or binary data? Re-encode as UTF-8",
+                    source=source,
+                    line=lineno,
+                )
+                continue
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -106,6 +114,9 @@ def read_jsonl(path: Path) -> Iterator[Record]:
                 yield IngestError(
                     f"malformed JSON at column {exc.colno}: {exc.msg}", source=source, line=lineno
                 )
+                continue
+            except RecursionError:
+                yield IngestError("JSON nested too deeply to parse", source=source, line=lineno)
                 continue
             yield record_from_object(obj, source, lineno)
 

@@ -70,11 +70,29 @@ class SearchRequest(SearchOptions):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("query is empty: give at least one non-space character")
-        return value
+        return _encodable(value)
 
 
 class BatchSearchRequest(SearchOptions):
     queries: list[str] = Field(min_length=1)
+
+    @field_validator("queries")
+    @classmethod
+    def _encodable(cls, value: list[str]) -> list[str]:
+        return [_encodable(q, f"queries[{i}]") for i, q in enumerate(value)]
+
+
+def _encodable(query: str, what: str = "query") -> str:
+    """A lone surrogate (JSON allows "\\ud800") cannot be tokenized: refuse it here, as a
+    request error, rather than fail in the encoder."""
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{what} holds an unpaired surrogate U+{ord(query[exc.start]):04X} at character "
+            f"{exc.start}, which is not valid Unicode"
+        ) from None
+    return query
 
 
 class RouteScore(BaseModel):
