@@ -40,7 +40,7 @@ from schemas.api import (
     SearchRequest,
     SearchResponse,
 )
-from schemas.documents import IngestSummary
+from schemas.documents import IngestSummary, check_doc_id
 from schemas.rag import RagRequest, RagResponse
 
 __all__ = ["ops_router", "v1_router"]
@@ -87,6 +87,15 @@ def _check_search(opts: SearchOptions, queries: list[str], state: ServiceState) 
             )
     if opts.filter is not None:
         check_filter_scope(opts.filter)
+
+
+def _check_doc_id(doc_id: str) -> None:
+    """An id no stored document can have (control characters, too long) is a request error,
+    answered before the id reaches a Milvus expression."""
+    try:
+        check_doc_id(doc_id)
+    except ValueError as exc:
+        raise InvalidRequestError(f"doc_id: {exc}", details={"field": "doc_id"}) from None
 
 
 def _scoped_search(body: SearchRequest, principal: Principal, state: ServiceState) -> SearchRequest:
@@ -209,6 +218,7 @@ async def get_document(
 ) -> DocumentResponse:
     """A document's stored chunks, without vectors."""
     scope = principal.tenant_for(tenant, state.settings.tenant)
+    _check_doc_id(doc_id)
     searcher = state.searcher
     rows = await state.gate.run(
         lambda: searcher.store.get_chunks(searcher.collection, scope, doc_id)
@@ -239,6 +249,7 @@ async def delete_document(
 ) -> DeleteResponse:
     """Delete a document's chunks and ColBERT vectors."""
     scope = principal.tenant_for(tenant, state.settings.tenant)
+    _check_doc_id(doc_id)
     searcher = state.searcher
     deleted = await state.gate.run(
         lambda: searcher.store.delete_documents(searcher.collection, scope, [doc_id])
