@@ -78,7 +78,7 @@ class BatchSearchRequest(SearchOptions):
 
     @field_validator("queries")
     @classmethod
-    def _encodable(cls, value: list[str]) -> list[str]:
+    def _each_encodable(cls, value: list[str]) -> list[str]:
         return [_encodable(q, f"queries[{i}]") for i, q in enumerate(value)]
 
 
