@@ -6,7 +6,9 @@ from __future__ import annotations
 from hybrid_search.cli import (  # noqa: F401  (registers commands)
     commands,
     demo_cmd,
+    eval_cmd,
     ingest_cmd,
+    negatives_cmd,
     search_cmd,
     serve_cmd,
 )

@@ -1,0 +1,89 @@
+"""BEIR-format datasets: `corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`.
+
+Only the queries judged in the split are evaluated (BEIR keeps every split's queries in one
+file). The corpus is not loaded here: ingestion streams it through `ingest.readers`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from hybrid_search.errors import ConfigError
+
+Qrels = dict[str, dict[str, int]]
+
+
+@dataclass(frozen=True)
+class BeirDataset:
+    """One split of a BEIR dataset: the judged queries and their relevance judgements."""
+
+    root: Path
+    split: str
+    queries: dict[str, str]  # query id -> text, judged queries only, in qrels order
+    qrels: Qrels  # query id -> {doc id: relevance}
+
+    @property
+    def name(self) -> str:
+        return self.root.resolve().name
+
+    @property
+    def corpus(self) -> Path:
+        return self.root / "corpus.jsonl"
+
+
+def read_qrels(path: Path) -> Qrels:
+    """`query-id<TAB>corpus-id<TAB>score` with a header line, as BEIR writes it."""
+    qrels: Qrels = {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = csv.reader(fh, delimiter="\t")
+        for i, row in enumerate(rows):
+            if not row or (i == 0 and not row[-1].strip().lstrip("-").isdigit()):
+                continue  # blank line or the header
+            if len(row) < 3:
+                raise ConfigError(f"{path}:{i + 1}: expected 3 tab-separated columns")
+            qrels.setdefault(row[0], {})[row[1]] = int(row[2])
+    return qrels
+
+
+def read_queries(path: Path, keep: set[str] | None = None) -> dict[str, str]:
+    queries: dict[str, str] = {}
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                qid, text = str(obj["_id"]), str(obj["text"])
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ConfigError(f"{path}:{lineno}: not a BEIR query line ({exc})") from None
+            if keep is None or qid in keep:
+                queries[qid] = text
+    return queries
+
+
+def load_beir(root: Path | str, split: str = "test") -> BeirDataset:
+    """Load one split. Raises ConfigError naming the missing file or the unknown query ids."""
+    root = Path(root)
+    qrels_path = root / "qrels" / f"{split}.tsv"
+    for p in (root / "corpus.jsonl", root / "queries.jsonl", qrels_path):
+        if not p.is_file():
+            raise ConfigError(
+                f"{p} not found: a BEIR dataset directory has corpus.jsonl, queries.jsonl and "
+                f"qrels/{split}.tsv",
+                details={"path": str(p)},
+            )
+    # positive judgements only define relevance; zero-score pairs stay (ranx ignores them)
+    qrels = read_qrels(qrels_path)
+    queries = read_queries(root / "queries.jsonl", set(qrels))
+    missing = [q for q in qrels if q not in queries]
+    if missing:
+        raise ConfigError(
+            f"{len(missing)} query ids in {qrels_path} are not in queries.jsonl "
+            f"(first: {missing[0]!r})",
+            details={"missing": missing[:20]},
+        )
+    ordered = {q: queries[q] for q in qrels}
+    return BeirDataset(root=root, split=split, queries=ordered, qrels=qrels)
