@@ -167,7 +167,9 @@ class _BaseClient:
     ) -> dict[str, Any]:
         if isinstance(queries, BatchSearchRequest):
             return _body(queries)
-        return _body(_validate(BatchSearchRequest, {"queries": list(queries), **options}))
+        # a str is a Sequence[str] too: list("abc") would search "a", "b" and "c"
+        batch = queries if isinstance(queries, str) else list(queries)
+        return _body(_validate(BatchSearchRequest, {"queries": batch, **options}))
 
     @staticmethod
     def _rag(query: str, token_budget: int, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -178,7 +180,18 @@ class _BaseClient:
     def _documents(
         docs: Iterable[Document | Mapping[str, Any]], tenant: str | None
     ) -> dict[str, Any]:
-        items = [d.model_dump(mode="json") if isinstance(d, Document) else dict(d) for d in docs]
+        if isinstance(docs, str | bytes | Mapping):
+            raise InvalidRequestError(
+                f"documents: expected a list of documents, got one {type(docs).__name__}",
+                details={"field": "documents"},
+            )
+        # anything but a Document or a mapping goes as it is: the service reports it by index
+        items = [
+            d.model_dump(mode="json")
+            if isinstance(d, Document)
+            else (dict(d) if isinstance(d, Mapping) else d)
+            for d in docs
+        ]
         body: dict[str, Any] = {"documents": items}
         if tenant is not None:
             body["tenant"] = tenant

@@ -141,7 +141,9 @@ class HybridSearcher:
         if isinstance(queries, BatchSearchRequest):
             request = queries
         else:
-            request = self._validate(BatchSearchRequest, {"queries": list(queries), **options})
+            # a str is a Sequence[str] too: list("abc") would search "a", "b" and "c"
+            batch = queries if isinstance(queries, str) else list(queries)
+            request = self._validate(BatchSearchRequest, {"queries": batch, **options})
         opts = SearchOptions.model_validate(request.model_dump(exclude={"queries"}))
         return self._run(request.queries, opts)
 

@@ -99,3 +99,18 @@ def test_http_rejects_what_would_fail_deeper(client: TestClient) -> None:
         r = client.request(method, "/v1/documents/a%00b", headers=H)
         assert r.status_code == 400, r.text
         assert r.json()["error"]["details"] == {"field": "doc_id"}
+
+
+def test_client_refuses_a_string_or_a_single_document_where_lists_go(client: TestClient) -> None:
+    from hybrid_search.client import HybridSearchClient
+    from hybrid_search.errors import InvalidRequestError
+
+    remote = HybridSearchClient("http://testserver", KEY, http_client=client, retries=0)
+    with pytest.raises(InvalidRequestError, match="queries"):
+        remote.search_many("abc")  # not three one-letter searches
+    for docs in ("abc", {"id": "x", "text": "y"}):
+        with pytest.raises(InvalidRequestError, match="expected a list of documents"):
+            remote.upsert_documents(docs)  # type: ignore[arg-type]
+    summary = remote.upsert_documents([7, {"id": "fine", "text": "ok"}])  # type: ignore[list-item]
+    assert (summary.inserted, summary.failed) == (1, 1)
+    assert summary.errors[0].line == 0 and "got int" in summary.errors[0].message
