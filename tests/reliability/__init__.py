@@ -1,0 +1,1 @@
+"""The reliability suite: crash/resume, hostile input, tenant isolation and load (`make reliability`)."""

@@ -1,0 +1,192 @@
+"""The service sections: one `milvus-lite server` and one `hybrid-search serve` with three
+tenant keys; seed data; then hostile input, tenant attacks and load; then prove the seed data
+is exactly as it was (counts and content hashes of every chunk and its token vectors)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from hybrid_search.factory import build_encoder, build_store, collection_spec
+from hybrid_search.settings import Settings, hash_api_key
+from hybrid_search.store.milvus import MilvusStore
+from ingest.pipeline import IngestOptions
+from tests.reliability import snapshot
+from tests.reliability.cases import CaseResult
+from tests.reliability.procs import MilvusServer, ServeProcess, Workspace, base_env, log, tail
+from tests.reliability.tenants import seed_documents
+
+COLLECTION = "svc"
+CHUNKING = {"max_chunk_tokens": "64", "chunk_overlap_tokens": "8"}
+#: tenant -> API key; "hostile" takes the hostile input, A attacks B, B is the victim
+KEYS = {
+    "A": "reliability-key-tenant-a",
+    "B": "reliability-key-tenant-b",
+    "hostile": "reliability-key-h",
+}
+SEED_IDS_HOSTILE = [f"seed-{i}" for i in range(5)]
+
+
+@dataclass
+class Service:
+    ws: Workspace
+    milvus: MilvusServer
+    serve: ServeProcess
+    store: MilvusStore
+
+    def seed_snapshot(self) -> dict[str, str]:
+        """Digests of the seed data: all of B (the victim), the seed documents of A and of the
+        hostile tenant (which legitimately gain documents during the run)."""
+        out = {}
+        for tenant in KEYS:
+            snap = snapshot.take(self.store, COLLECTION, tenant)
+            if tenant != "B":
+                seeds = (
+                    {d["id"] for d in seed_documents(tenant)}
+                    if tenant == "A"
+                    else set(SEED_IDS_HOSTILE)
+                )
+                snap.chunks = {pk: c for pk, c in snap.chunks.items() if c.doc_id in seeds}
+                snap.orphans = []
+            out[tenant] = snap.digest()
+            out[f"{tenant}_chunks"] = str(len(snap.chunks))
+        return out
+
+    def b_digest(self) -> str:
+        return snapshot.take(self.store, COLLECTION, "B").digest()
+
+
+def _start(ws: Workspace) -> Service:
+    d = ws.dir("service")
+    milvus = MilvusServer(d / "milvus", d / "milvus.log")
+    milvus.start()
+    keys = [{"sha256": hash_api_key(k), "tenant": t, "name": t} for t, k in KEYS.items()]
+    env = base_env(
+        ws.models,
+        milvus.uri,
+        collection=COLLECTION,
+        service__api_keys=json.dumps(keys),
+        **CHUNKING,
+    )
+    serve = ServeProcess(env, d)
+    serve.start()
+    return Service(ws, milvus, serve, MilvusStore(milvus.uri))
+
+
+def _seed(svc: Service) -> None:
+    with httpx.Client(base_url=svc.serve.url, timeout=300) as http:
+        for tenant, key in KEYS.items():
+            docs = (
+                seed_documents(tenant)
+                if tenant != "hostile"
+                else [
+                    {"id": i, "text": f"Seed document {i} of the hostile tenant, 熊猫 zebra."}
+                    for i in SEED_IDS_HOSTILE
+                ]
+            )
+            r = http.post("/v1/documents", json={"documents": docs}, headers={"X-API-Key": key})
+            body = r.json()
+            if r.status_code != 200 or body.get("failed") or body.get("inserted") != len(docs):
+                raise RuntimeError(f"seeding {tenant} failed: {r.status_code} {r.text[:500]}")
+
+
+def _hostile(svc: Service) -> list[CaseResult]:
+    from tests.reliability.hostile_api import run_client_cases, run_http_cases
+    from tests.reliability.hostile_ingest import run_ingest_cases
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        milvus_uri=svc.milvus.uri,
+        collection=COLLECTION,
+        embedding_model=str(svc.ws.models.embedding),
+        device="cpu",
+        max_chunk_tokens=int(CHUNKING["max_chunk_tokens"]),
+        chunk_overlap_tokens=int(CHUNKING["chunk_overlap_tokens"]),
+    )
+    encoder = build_encoder(settings)
+    store = build_store(settings)
+    try:
+        options = IngestOptions(
+            tenant="hostile",
+            max_chunk_tokens=settings.max_chunk_tokens,
+            chunk_overlap_tokens=settings.chunk_overlap_tokens,
+        )
+        spec = collection_spec(settings, encoder, COLLECTION)
+        results = run_ingest_cases(store, encoder, spec, options, svc.ws.root)
+    finally:
+        store.close()
+    log(f"hostile ingest: {sum(not r.ok for r in results)} failures of {len(results)}")
+    keys: dict[str, str | None] = {"H": KEYS["hostile"], "none": None, "bad": "not-a-key"}
+    results += run_http_cases(svc.serve.url, keys)
+    results += run_client_cases(svc.serve.url, KEYS["hostile"])
+    return results
+
+
+def run_service_sections(
+    ws: Workspace, only: set[str], load_seconds: float | None
+) -> tuple[dict[str, Any], bool]:
+    """Run hostile / tenants / load as selected; returns the JSON fields and whether all passed."""
+    result: dict[str, Any] = {}
+    ok = True
+    report: dict[str, Any] = {}
+    svc = _start(ws)
+    try:
+        _seed(svc)
+        before = svc.seed_snapshot()
+        if "hostile" in only:
+            cases = _hostile(svc)
+            failures = [r for r in cases if not r.ok]
+            result["bad_inputs"] = len(cases)
+            result["bad_input_failures"] = len(failures)
+            report["hostile_failures"] = {f"{r.area}/{r.id}": r.problems for r in failures}
+            report["hostile_slowest"] = sorted(((r.seconds, r.id) for r in cases), reverse=True)[:5]
+            ok &= not failures
+            for r in failures:
+                log(f"bad input FAIL {r.area}/{r.id}: {'; '.join(r.problems)[:400]}")
+            log(f"hostile input: {len(cases)} cases, {len(failures)} failures")
+        if "tenants" in only:
+            from tests.reliability.tenants import run_tenants
+
+            t = run_tenants(svc.serve.url, KEYS["A"], KEYS["B"], svc.b_digest)
+            result["tenant_attempts"] = t.attempts
+            result["tenant_breaches"] = len(t.breaches)
+            report["tenant_breaches"], report["tenant_unexpected"] = t.breaches, t.unexpected
+            ok &= not t.breaches and not t.unexpected
+            for line in [*t.breaches, *t.unexpected]:
+                log(f"tenant FAIL {line}")
+            log(
+                f"tenants: {t.attempts} attempts, {len(t.breaches)} breaches, {len(t.unexpected)} unexpected"
+            )
+        if "load" in only:
+            from tests.reliability.load import RSS_GROWTH_BOUND_MIB, run_load
+
+            seconds = load_seconds or (10.0 if ws.quick else 60.0)
+            keys = [KEYS["A"], KEYS["B"]]
+            load = run_load(svc.serve.url, keys, svc.serve.pid, seconds)
+            result["load"] = load.summary()
+            report["load"] = load.details()
+            growth_ok = load.rss_mib["growth"] <= RSS_GROWTH_BOUND_MIB
+            ok &= load.errors == 0 and load.ok > 0 and growth_ok
+            log(f"load: {json.dumps(load.details())}")
+        after = svc.seed_snapshot()
+        result["data_intact"] = after == before
+        report["seed_snapshot"] = {"before": before, "after": after}
+        ok &= after == before
+        alive = svc.serve.proc is not None and svc.serve.proc.poll() is None
+        ok &= alive
+        report["serve_alive"] = alive
+    finally:
+        code = svc.serve.stop()
+        svc.store.close()
+        svc.milvus.stop()
+    log_text = tail(svc.serve.log_path, 10_000_000)
+    report["serve_exit"] = code
+    report["serve_tracebacks"] = log_text.count("Traceback")
+    ok &= report["serve_tracebacks"] == 0
+    if report["serve_tracebacks"]:
+        log(f"serve logged {report['serve_tracebacks']} tracebacks; see {svc.serve.log_path}")
+    (ws.root / "service-report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    return result, ok
