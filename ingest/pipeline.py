@@ -24,9 +24,11 @@ from hybrid_search.encoders.base import EncodedBatch, Encoder
 from hybrid_search.errors import HybridSearchError, IngestError, StoreUnavailableError
 from hybrid_search.retry import call_with_recovery, needs_reload
 from hybrid_search.store.base import ChunkRow, DocState
+from hybrid_search.store.filters import string_list_literal, string_literal
 from hybrid_search.store.milvus import MilvusStore
 from ingest.chunking import Chunk, chunk_text
 from ingest.readers import Record, SourceDoc
+from schemas import collection as C
 from schemas.collection import CollectionSpec
 from schemas.documents import Document, IngestErrorItem, IngestSummary
 
@@ -243,6 +245,8 @@ class IngestJob:
         states: dict[str, DocState] = self._recovering(
             lambda: self.store.doc_states(self.spec.name, opts.tenant, ids), "read document states"
         )
+        new = [i for i in ids if i not in states]
+        interrupted = self._recovering(lambda: self._interrupted(new), "read interrupted documents")
         pending: list[_Pending] = []
         tokenizer = self.encoder.tokenizer
         for item in window:
@@ -252,7 +256,10 @@ class IngestJob:
             if state is not None and state.is_complete(h):
                 summary.unchanged += 1
                 continue
-            kind = "inserted" if state is None else ("redone" if h in state.hashes else "replaced")
+            if state is None:
+                kind = "redone" if doc.id in interrupted else "inserted"
+            else:
+                kind = "redone" if h in state.hashes else "replaced"
             chunks = chunk_text(
                 doc.text,
                 doc.title,
@@ -321,6 +328,18 @@ class IngestJob:
                             summary.redone += 1
 
         writer.submit(commit)
+
+    def _interrupted(self, doc_ids: list[str]) -> set[str]:
+        """Documents with ColBERT rows but no chunk row: a run stopped between writing their
+        token vectors and committing them. Writing them again is a redo, and counted as one."""
+        if not doc_ids or not self.spec.colbert_dim:
+            return set()
+        expr = (
+            f"{C.TENANT_FIELD} == {string_literal(self.options.tenant)} and "
+            f"{C.DOC_ID_FIELD} in {string_list_literal(doc_ids)}"
+        )
+        rows = self.store.query_all(self.spec.colbert_collection, expr, [C.DOC_ID_FIELD])
+        return {str(r[C.DOC_ID_FIELD]) for r in rows}
 
     def _recovering(self, fn: Callable[[], T], what: str) -> T:
         """Run one idempotent read or write, riding out a Milvus restart (see `_recover`)."""

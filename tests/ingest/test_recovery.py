@@ -88,3 +88,30 @@ def test_ingest_survives_a_restarted_milvus(store, encoder, spec, settings) -> N
     assert (summary.inserted, summary.failed, summary.retries) == (5, 0, 2), summary
     assert spec.name in flaky.loaded and not flaky.failures
     assert store.stats(spec.name).documents == 5
+
+
+def test_documents_cut_off_before_their_commit_are_counted_redone(
+    store, encoder, spec, settings
+) -> None:  # type: ignore[no-untyped-def]
+    """A run killed between the token vectors and the commit leaves ColBERT rows without
+    chunks; the next run writes those documents again and says so in `redone`."""
+    opts = IngestOptions(max_chunk_tokens=settings.max_chunk_tokens, chunk_overlap_tokens=16)
+    docs = [
+        record_from_object({"id": f"r{i}", "text": f"redo {i} " * 20}, "t", i) for i in range(4)
+    ]
+
+    class DiesAtCommit:
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def commit_documents(self, *args: Any, **kwargs: Any) -> None:
+            raise KeyboardInterrupt  # the process dies here
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+    with pytest.raises(KeyboardInterrupt):
+        IngestJob(DiesAtCommit(store), encoder, spec, opts).run(docs[:2])  # type: ignore[arg-type]
+    assert store.stats(spec.name).documents == 0 and store.stats(spec.name).colbert_rows
+    summary = IngestJob(store, encoder, spec, opts).run(docs)
+    assert (summary.inserted, summary.redone, summary.failed) == (4, 2, 0), summary
