@@ -190,6 +190,11 @@ class _Crash:
         summary = self.resume(name, collection)
         self.report.check(summary.get("unchanged", 0) > 0, f"{name}: resume redid everything")
         self.report.check(summary.get("inserted", 0) > 0, f"{name}: nothing left to resume")
+        self.report.check(
+            bool(before.orphans) == (summary.get("redone", 0) > 0),
+            f"{name}: {len(before.orphans)} uncommitted token rows but redone = "
+            f"{summary.get('redone')}",
+        )
         log(f"{name}: resumed {summary.get('inserted')} documents after the SIGKILL")
         self.verify(name, collection, clean)
 
