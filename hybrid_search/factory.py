@@ -66,4 +66,6 @@ def build_reranker(settings: Settings) -> BGEReranker:
         use_fp16=settings.resolved_fp16(),
         max_length=settings.rerank_max_length,
         batch_tokens=settings.rerank_batch_tokens,
+        single_pass=settings.rerank_single_pass,
+        quantize=settings.rerank_quantize,
     )

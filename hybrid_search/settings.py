@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     rerank_max_length: int = Field(512, ge=16, le=BGE_M3_MAX_TOKENS)
     rerank_timeout_s: float = Field(30.0, gt=0)
     rerank_normalize: bool = False
+    #: score each batch with one forward pass of FlagReranker's own model and tokenization;
+    #: FlagReranker.compute_score (FlagEmbedding 1.4) runs its first batch twice to probe memory
+    rerank_single_pass: bool = True
+    #: CPU only: dynamic int8 quantisation of the reranker's Linear layers (faster, scores shift
+    #: slightly; `hybrid-search bench` measures the speed-up and the agreement)
+    rerank_quantize: bool = False
     candidates_per_route: int = Field(100, ge=1, le=16384)
     rrf_k: int = Field(60, ge=1)
 

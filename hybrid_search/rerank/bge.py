@@ -1,8 +1,17 @@
-"""bge-reranker through FlagEmbedding's FlagReranker, batched by token budget."""
+"""bge-reranker through FlagEmbedding's FlagReranker, batched by token budget.
+
+Two CPU options (settings `rerank_single_pass`, `rerank_quantize`):
+- single pass: each batch is tokenized exactly as `FlagReranker.compute_score` does (its own
+  tokenizer, query truncation and pair builder) and scored by one forward pass of its model.
+  `compute_score` itself first runs the longest batch once to probe for out-of-memory errors and
+  then scores every batch, so a one-batch call costs two forward passes.
+- dynamic int8 quantisation of the model's Linear layers (`torch.ao.quantization`), CPU only.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -26,12 +35,16 @@ class BGEReranker:
         use_fp16: bool = False,
         max_length: int = 512,
         batch_tokens: int = 8192,
+        single_pass: bool = False,
+        quantize: bool = False,
     ) -> None:
         self._model_name = model
         self._device = device
         self._use_fp16 = use_fp16
         self.max_length = max_length
         self.batch_tokens = batch_tokens
+        self.single_pass = single_pass
+        self.quantize = quantize
         self._lock = threading.RLock()
         self._model: Any = None
 
@@ -59,6 +72,8 @@ class BGEReranker:
                     )
                 except Exception as exc:
                     raise EncoderError(f"cannot load reranker from {path}: {exc}") from exc
+                if self.quantize and self._device == "cpu":
+                    quantize_linear_int8(self._model)
             return self._model
 
     @property
@@ -93,12 +108,15 @@ class BGEReranker:
             pairs = [(query, passages[i]) for i in batch]
             with self._lock:
                 try:
-                    out = model.compute_score(
-                        pairs,
-                        batch_size=len(pairs) + 1,
-                        max_length=self.max_length,
-                        normalize=normalize,
-                    )
+                    if self.single_pass:
+                        out = self._forward(model, pairs, normalize)
+                    else:
+                        out = model.compute_score(
+                            pairs,
+                            batch_size=len(pairs) + 1,
+                            max_length=self.max_length,
+                            normalize=normalize,
+                        )
                 except Exception as exc:
                     raise EncoderError(f"rerank failed: {exc}") from exc
             values = out if isinstance(out, list) else [out]
@@ -114,3 +132,62 @@ class BGEReranker:
         if batch:
             flush()
         return scores
+
+    def _forward(self, model: Any, pairs: list[tuple[str, str]], normalize: bool) -> list[float]:
+        """`compute_score_single_gpu` of FlagEmbedding 1.4 for one batch, minus its probe pass:
+        the same instruction formatting, query truncation (3/4 of max_length unless set), pair
+        building and padding helpers, then one forward pass."""
+        import torch
+        from FlagEmbedding.utils.tokenizer_compat import pad_with_compat, prepare_for_model_compat
+
+        tok = model.tokenizer
+        device = model.target_devices[0]
+        query_max = model.query_max_length or self.max_length * 3 // 4
+        detailed = model.get_detailed_inputs([list(p) for p in pairs])
+        q_ids = tok(
+            [p[0] for p in detailed],
+            return_tensors=None,
+            add_special_tokens=False,
+            max_length=query_max,
+            truncation=True,
+        )["input_ids"]
+        p_ids = tok(
+            [p[1] for p in detailed],
+            return_tensors=None,
+            add_special_tokens=False,
+            max_length=self.max_length,
+            truncation=True,
+        )["input_ids"]
+        items = [
+            prepare_for_model_compat(
+                tok, q, p, truncation="only_second", max_length=self.max_length, padding=False
+            )
+            for q, p in zip(q_ids, p_ids, strict=True)
+        ]
+        inputs = pad_with_compat(tok, items, padding=True, return_tensors="pt").to(device)
+        net = model.model
+        if not getattr(self, "_placed", False):
+            if model.use_fp16 and device != "cpu":
+                net.half()
+            net.to(device)
+            net.eval()
+            self._placed = True
+        with torch.inference_mode():
+            logits = net(**inputs, return_dict=True).logits.view(-1).float()
+        scores = [float(v) for v in logits.cpu().tolist()]
+        if normalize:
+            scores = [1.0 / (1.0 + math.exp(-v)) for v in scores]
+        return scores
+
+
+def quantize_linear_int8(flag_reranker: Any) -> None:
+    """Replace the reranker's Linear layers by dynamically quantised int8 ones, in place."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its successor
+        flag_reranker.model = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+            flag_reranker.model.eval(), {torch.nn.Linear}, dtype=torch.qint8
+        )
