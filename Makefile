@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 MODELS ?= models/tiny
 PYTEST_ARGS ?=
 
-.PHONY: install install-minilm demo test test-quick lint fmt type check reliability bench eval-scifact clean
+.PHONY: install install-minilm demo test test-quick lint fmt type check reliability bench bench-quick eval-scifact eval-scifact-minilm eval-cmrc-minilm clean
 
 install: $(STAMP)
 
@@ -50,8 +50,27 @@ check: test
 reliability: install
 	$(BIN)/python -m tests.reliability.run
 
+# every figure of docs/benchmarks.md (about 30 min on 2 CPU cores; builds models/real-size once)
 bench: install
-	$(BIN)/hybrid-search bench --json
+	mkdir -p out
+	$(BIN)/hybrid-search bench --json --markdown docs/benchmarks.md > out/bench.json
+	@cat docs/benchmarks.md
+
+bench-quick: install
+	$(BIN)/hybrid-search bench --quick
+
+# BM25 alone on SciFact test: BEIR's published BM25 is nDCG@10 0.665
+eval-scifact: install
+	$(BIN)/hybrid-search eval ../shared/datasets/scifact --routes bm25 --no-rerank --json
+
+MINILM_ENV = HYBRID_SEARCH_EMBEDDING_MODEL=minilm HYBRID_SEARCH_EMBEDDING_KIND=dense HYBRID_SEARCH_POOLING=mean
+
+# dense (all-MiniLM-L6-v2) vs BM25 vs their fusion; chart and table land in out/eval/
+eval-scifact-minilm: install-minilm
+	$(MINILM_ENV) $(BIN)/hybrid-search eval ../shared/datasets/scifact --ablation --no-rerank --out out/eval/scifact-minilm
+
+eval-cmrc-minilm: install-minilm
+	$(MINILM_ENV) $(BIN)/hybrid-search eval ../shared/datasets/cmrc2018-trial --ablation --no-rerank --out out/eval/cmrc2018-minilm
 
 clean:
 	rm -rf $(VENV) data models .pytest_cache .mypy_cache .ruff_cache

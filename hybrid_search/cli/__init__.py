@@ -4,6 +4,7 @@ so `hybrid-search --help` answers without loading torch, FlagEmbedding or pymilv
 from __future__ import annotations
 
 from hybrid_search.cli import (  # noqa: F401  (registers commands)
+    bench_cmd,
     commands,
     demo_cmd,
     eval_cmd,

@@ -1,0 +1,160 @@
+"""The bench report as README-ready Markdown: every number comes from the report passed in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _f(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float | int):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _lat(d: dict[str, Any] | None) -> str:
+    if not d:
+        return "n/a"
+    return f"{_f(d.get('p50_ms'))} / {_f(d.get('p95_ms'))} ms"
+
+
+def _skipped(d: Any) -> str | None:
+    return d.get("skipped") if isinstance(d, dict) and "skipped" in d else None
+
+
+def render_markdown(r: dict[str, Any]) -> str:
+    m = r.get("machine", {})
+    v = m.get("versions", {})
+    lines = [
+        f"Measured by `hybrid-search bench{' --quick' if r.get('mode') == 'quick' else ''}` "
+        f"in {_f(r.get('seconds'), 0)} s on: {m.get('cpu')}, {m.get('cores')} cores "
+        f"(torch threads {m.get('torch_threads')}), {_f(m.get('memory_gb'))} GB RAM, "
+        f"GPU: {m.get('gpu') or 'none'}; " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
+        "",
+    ]
+    c = r.get("corpus", {})
+    a = r.get("search_overhead", {})
+    lines += [
+        f"Corpus: {c.get('name')}, {c.get('documents')} documents ({c.get('chunks')} chunks), "
+        "Milvus Lite in the same process, tiny models unless stated.",
+        "",
+        "| measurement | hybrid-search | baseline | ratio (goal) |",
+        "|---|---|---|---|",
+        f"| (a) search p50 / p95: routes {'+'.join(a.get('routes', []))}, RRF, top "
+        f"{a.get('top_k')} from {a.get('candidates_per_route')} per route, same precomputed "
+        f"query vectors, no rerank ({a.get('queries')} queries) | {_lat(a.get('project'))} | "
+        f"bare pymilvus `hybrid_search` + `RRFRanker`: {_lat(a.get('bare_pymilvus'))} | "
+        f"{_f(a.get('ratio_p50'), 2)} / {_f(a.get('ratio_p95'), 2)} (≤ 1.10) |",
+    ]
+    ing = r.get("ingest_throughput", {})
+    for key, label in (("tiny", "tiny models"), ("real_size", "real-size model, CPU")):
+        d = ing.get(key, {})
+        if _skipped(d):
+            lines.append(f"| (b) ingest, {label} | skipped: {_skipped(d)} | | |")
+            continue
+        lines.append(
+            f"| (b) ingest, {label}: {d.get('documents')} docs, {d.get('chunks')} chunks, "
+            f"ColBERT {'on' if d.get('store_colbert') else 'off'} | "
+            f"{_f(d.get('full_ingest', {}).get('docs_per_s'))} docs/s | "
+            f"`BGEM3FlagModel.encode` alone: {_f(d.get('encode_only', {}).get('docs_per_s'))} "
+            f"docs/s | {_f(d.get('ratio'), 2)} (≥ 0.90) |"
+        )
+    mem = r.get("memory", {})
+    if _skipped(mem):
+        lines.append(f"| (c) peak RSS | skipped: {_skipped(mem)} | | |")
+    else:
+        n, k = mem.get("documents"), mem.get("copies")
+        for key, label in (
+            ("embedded", "Milvus Lite embedded (process holds the database)"),
+            ("served", "Milvus Lite as a separate server (the ingest process alone)"),
+        ):
+            d = mem.get(key)
+            if not d:
+                continue
+            lines.append(
+                f"| (c) peak RSS ingesting {n} docs ×{k} vs ×1, {label} | "
+                f"{_f(d.get(f'x{k}', {}).get('peak_rss_mb'), 0)} MB | "
+                f"×1: {_f(d.get('x1', {}).get('peak_rss_mb'), 0)} MB | "
+                f"{_f(d.get('ratio'), 2)} (≤ 1.2) |"
+            )
+    lines.append("")
+    lines += _real_size(r.get("real_size_cpu", {}), r.get("rerank_int8_agreement_tiny", {}))
+    e = r.get("search_stages", {})
+    if e:
+        lines += [
+            "",
+            f"Per-stage latency of the end-to-end search, tiny models, routes "
+            f"{'+'.join(e.get('routes', []))}, RRF, rerank top "
+            f"{e.get('options', {}).get('rerank_top_n')}, explanations on, one query per request "
+            f"({e.get('queries')} queries, {e.get('degraded', 0)} degraded):",
+            "",
+            "| stage | p50 ms | p95 ms |",
+            "|---|---:|---:|",
+        ]
+        for stage, d in e.get("stages", {}).items():
+            lines.append(f"| {stage} | {_f(d.get('p50_ms'), 2)} | {_f(d.get('p95_ms'), 2)} |")
+        lines.append(
+            f"| wall clock | {_f(e['wall']['p50_ms'], 2)} | {_f(e['wall']['p95_ms'], 2)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _real_size(d: dict[str, Any], tiny: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    if _skipped(d):
+        out.append(f"Real-size CPU costs: skipped ({_skipped(d)}).")
+    elif d:
+        enc, rr = d.get("encoder", {}), d.get("reranker", {})
+        out += [
+            f"Real-size CPU costs ({d.get('layers')} layers; {d.get('architecture')}; "
+            "loaded through `BGEM3FlagModel` / `FlagReranker`):",
+            "",
+            "| figure | value |",
+            "|---|---|",
+            f"| passage encode, `BGEM3FlagModel.encode` (dense + sparse + ColBERT), "
+            f"{enc.get('passages')} × {enc.get('passage_tokens')} tokens | "
+            f"{_f(enc.get('encode_tokens_per_s'))} tokens/s |",
+            f"| the same batch, one forward pass of the same model | "
+            f"{_f(enc.get('forward_tokens_per_s'))} tokens/s (encode takes "
+            f"{_f(enc.get('encode_vs_forward'), 2)}× a forward pass) |",
+            f"| query encode, {enc.get('query_tokens')} tokens, p50 / p95 | "
+            f"{_lat(enc.get('query_encode'))} |",
+        ]
+        for top in ("top20", "top100"):
+            sp = rr.get("speedup", {}).get(top)
+            if sp is None:
+                continue
+            cells = [
+                _f(rr.get(k, {}).get(top, {}).get("p50_ms"), 0)
+                if top in rr.get(k, {})
+                else "not timed"
+                for k in ("compute_score", "single_pass", "single_pass_int8")
+            ]
+            out.append(
+                f"| rerank {top.replace('top', 'top-')} at 256 tokens, p50 ms: "
+                f"`compute_score` / single pass / single pass + int8 | "
+                + " / ".join(cells)
+                + f" (single pass {_f(sp.get('single_pass'), 2)}×, int8 on top "
+                f"{_f(sp.get('int8_over_single_pass'), 2)}×) |"
+            )
+        ag = rr.get("agreement_int8", {})
+        out.append(
+            f"| int8 vs float32 scores, real-size random weights (top-100 list) | Spearman "
+            f"{_f(ag.get('spearman'), 3)}, top-10 overlap {_f(ag.get('top10_overlap'), 2)} |"
+        )
+        out.append(
+            f"| single pass vs `compute_score`, max abs score difference | "
+            f"{rr.get('single_pass_max_abs_diff')} |"
+        )
+    if tiny:
+        out += [
+            "",
+            f"int8 reranker agreement on the tiny reranker ({tiny.get('queries')} queries × "
+            f"{tiny.get('passages_per_query')} passages): mean Spearman "
+            f"{_f(tiny.get('spearman_mean'), 3)} (min {_f(tiny.get('spearman_min'), 3)}), "
+            f"top-5 overlap {_f(tiny.get('top5_overlap_mean'), 2)}, top-10 overlap "
+            f"{_f(tiny.get('top10_overlap_mean'), 2)}, max |Δscore| "
+            f"{_f(tiny.get('max_abs_score_diff'), 3)} (scores span {tiny.get('score_range')}).",
+        ]
+    return out

@@ -1,0 +1,270 @@
+"""`hybrid-search bench`: every measurement in one run, as JSON with units, and as Markdown.
+
+Units are in the key names: `_ms` milliseconds, `seconds`, `_mb` MiB, `docs_per_s` documents
+per second, `tokens_per_s` tokens per second; `ratio` and `speedup` are dimensionless.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from hybrid_search.benchmarks.corpus import BenchCorpus, from_path, synthetic
+
+
+@dataclass(frozen=True)
+class Sizes:
+    docs: int  # search collection for (a) and (e)
+    queries: int
+    warmup: int
+    ingest_docs: int  # (b) with tiny models
+    ingest_real_docs: int  # (b) with the real-size model
+    memory_docs: int  # (c), x1 and x10
+    passages: int  # (d) encode throughput batch
+    query_reps: int
+    rerank_reps: dict[int, int]  # (d) top-N -> repetitions
+    rerank_tops: dict[str, tuple[int, ...]]  # (d) reranker option -> top-N lists it is timed on
+    agreement_queries: int  # (5) on the tiny reranker
+
+
+#: on 2 CPU cores a 24-layer model forwards roughly 40-80 tokens/s: `compute_score` over the
+#: top 100 (two passes of ~27k tokens) would take most of an hour, so it is timed on the top 20
+_TOPS = {"compute_score": (20,), "single_pass": (20, 100), "single_pass_int8": (20, 100)}
+FULL = Sizes(2000, 200, 10, 500, 4, 300, 8, 10, {20: 1, 100: 1}, _TOPS, 50)
+QUICK = Sizes(60, 10, 2, 20, 2, 6, 2, 2, {20: 1, 100: 1}, {k: (20,) for k in _TOPS}, 5)
+UNITS = {
+    "_ms": "milliseconds",
+    "seconds": "seconds",
+    "_mb": "MiB (resident set)",
+    "docs_per_s": "documents per second",
+    "tokens_per_s": "tokens per second",
+    "ratio / speedup / spearman / overlap": "dimensionless",
+}
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    quick: bool = False
+    models_dir: Path = Path("models/tiny")
+    real_size_dir: Path = Path("models/real-size")
+    #: layers of the real-size models; None: 24 (full run), 0 in quick mode (skipped)
+    real_size_layers: int | None = None
+    corpus: Path | None = None  # BEIR dir or JSONL; None: the seeded synthetic corpus
+    work_dir: Path | None = None  # scratch space; None: a temporary directory
+    memory: bool = True
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        memory_gb: float | None = round(psutil.virtual_memory().total / 2**30, 1)
+    except ImportError:
+        memory_gb = None
+    import torch
+
+    versions = {}
+    for pkg in (
+        "hybrid-search",
+        "torch",
+        "transformers",
+        "FlagEmbedding",
+        "pymilvus",
+        "milvus-lite",
+    ):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "memory_gb": memory_gb,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+def _corpus(options: BenchOptions, n_docs: int, n_queries: int) -> BenchCorpus:
+    if options.corpus is not None:
+        return from_path(options.corpus, n_docs, n_queries)
+    return synthetic(n_docs, n_queries)
+
+
+def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+    from hybrid_search.benchmarks.env import open_env, tiny_settings
+    from hybrid_search.benchmarks.ingest_ratio import measure_ingest
+    from hybrid_search.benchmarks.overhead import measure_overhead
+    from hybrid_search.benchmarks.quantization import measure_int8_agreement
+    from hybrid_search.benchmarks.stages import measure_stages
+    from hybrid_search.encoders.bge_m3 import quiet_transformers
+    from hybrid_search.encoders.tiny import build_tiny_models
+
+    quiet_transformers()
+    started = time.perf_counter()
+    sizes = QUICK if options.quick else FULL
+    layers = options.real_size_layers
+    if layers is None:
+        layers = 0 if options.quick else 24
+    tiny = build_tiny_models(options.models_dir)
+    scratch = None
+    if options.work_dir is None:
+        scratch = tempfile.TemporaryDirectory(prefix="hybrid-search-bench-")
+        work = Path(scratch.name)
+    else:
+        work = options.work_dir
+        work.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"mode": "quick" if options.quick else "full", "units": UNITS}
+    report["machine"] = machine()
+    try:
+        corpus = _corpus(options, sizes.docs, sizes.queries)
+        report["corpus"] = {"name": corpus.name, "documents": len(corpus.docs)}
+
+        log(f"(a)+(e) ingesting {len(corpus.docs)} documents with the tiny models")
+        env = open_env(tiny_settings(work, tiny), corpus, "bench_search")
+        report["corpus"]["chunks"] = env.chunks
+        report["corpus"]["ingest_seconds"] = round(env.ingest_seconds, 2)
+        try:
+            log(f"(a) search overhead vs bare pymilvus, {len(corpus.queries)} queries")
+            report["search_overhead"] = measure_overhead(env, corpus.queries, warmup=sizes.warmup)
+            log("(e) per-stage latency, end to end with the tiny models")
+            report["search_stages"] = measure_stages(env, corpus.queries, warmup=sizes.warmup)
+        finally:
+            env.close()
+
+        log(f"(b) ingest vs encode alone, tiny models, {sizes.ingest_docs} documents")
+        ingest = {
+            "tiny": measure_ingest(
+                tiny_settings(work, tiny), _corpus(options, sizes.ingest_docs, 1), "bench_ingest"
+            )
+        }
+        report["ingest_throughput"] = ingest
+
+        if options.memory:
+            from hybrid_search.benchmarks.memory import measure_memory
+
+            log(f"(c) peak RSS, {sizes.memory_docs} documents x1 and x10, in child processes")
+            report["memory"] = measure_memory(
+                _corpus(options, sizes.memory_docs, 1).docs, work, options.models_dir
+            )
+        else:
+            report["memory"] = {"skipped": "--no-memory"}
+
+        log(f"(5) int8 reranker agreement on the tiny reranker, {sizes.agreement_queries} queries")
+        report["rerank_int8_agreement_tiny"] = measure_int8_agreement(
+            tiny.reranker_model,
+            _corpus(options, 400, sizes.agreement_queries),
+            queries=sizes.agreement_queries,
+        )
+
+        if layers > 0:
+            report["real_size_cpu"] = _real_size(options, tiny, layers, sizes, work, log)
+            ingest["real_size"] = report["real_size_cpu"].pop("ingest")
+        else:
+            reason = "quick mode: real-size models skipped (--real-size-layers N to include)"
+            report["real_size_cpu"] = {"skipped": reason}
+            ingest["real_size"] = {"skipped": reason}
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+    report["ratios"] = ratios(report)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def _real_size(
+    options: BenchOptions,
+    tiny: Any,
+    layers: int,
+    sizes: Sizes,
+    work: Path,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    from transformers import AutoTokenizer
+
+    from hybrid_search.benchmarks.corpus import _words
+    from hybrid_search.benchmarks.env import tiny_settings
+    from hybrid_search.benchmarks.ingest_ratio import measure_ingest
+    from hybrid_search.benchmarks.realsize import (
+        build_real_size,
+        exact_length_texts,
+        measure_encoder,
+        measure_reranker,
+    )
+
+    log(f"(d) building (or reusing) {layers}-layer real-size models in {options.real_size_dir}")
+    models = build_real_size(options.real_size_dir, tiny.embedding_model, layers=layers)
+    tok = AutoTokenizer.from_pretrained(str(models.embedding_model))
+    top = max(n for t in sizes.rerank_tops.values() for n in t)
+    passages = exact_length_texts(tok, _words(), max(top, sizes.passages), 256)
+    query = "does vitamin D supplementation reduce the risk of bone fractures in older adults"
+    out: dict[str, Any] = {
+        "layers": layers,
+        "architecture": "XLM-RoBERTa large shape, random weights: hidden 1024, 16 heads, "
+        "intermediate 4096, 8194 positions, vocabulary 250002",
+        "device": "cpu",
+    }
+    log(f"(d) encode {sizes.passages} passages of 256 tokens, query latency x{sizes.query_reps}")
+    out["encoder"] = measure_encoder(
+        models.embedding_model, passages[: sizes.passages], query, sizes.query_reps
+    )
+    log(f"(d)+(5) rerank latency at 256 tokens: {sizes.rerank_tops}")
+    out["reranker"] = measure_reranker(
+        models.reranker_model, query, passages, sizes.rerank_tops, sizes.rerank_reps
+    )
+    log(f"(b) ingest vs encode alone, real-size model, {sizes.ingest_real_docs} documents")
+    settings = tiny_settings(work, tiny).model_copy(
+        update={"embedding_model": str(models.embedding_model)}
+    )
+    out["ingest"] = measure_ingest(
+        settings, _corpus(options, sizes.ingest_real_docs, 1), "bench_ingest_real"
+    )
+    return out
+
+
+def _get(d: Any, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def ratios(report: dict[str, Any]) -> dict[str, Any]:
+    """The headline ratios, each with its goal where the issue sets one."""
+    return {
+        "search_overhead_p50": _get(report, "search_overhead", "ratio_p50"),
+        "search_overhead_p95": _get(report, "search_overhead", "ratio_p95"),
+        "ingest_vs_encode_tiny": _get(report, "ingest_throughput", "tiny", "ratio"),
+        "ingest_vs_encode_real_size": _get(report, "ingest_throughput", "real_size", "ratio"),
+        "memory_x10_embedded": _get(report, "memory", "embedded", "ratio"),
+        "memory_x10_served": _get(report, "memory", "served", "ratio"),
+        "rerank_single_pass_speedup_top20": _get(
+            report, "real_size_cpu", "reranker", "speedup", "top20", "single_pass"
+        ),
+        "rerank_int8_speedup_top20": _get(
+            report, "real_size_cpu", "reranker", "speedup", "top20", "int8_over_single_pass"
+        ),
+        "goals": {
+            "search_overhead": "<= 1.10",
+            "ingest_vs_encode": ">= 0.90",
+            "memory_x10": "<= 1.2",
+        },
+    }

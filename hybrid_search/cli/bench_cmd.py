@@ -1,0 +1,78 @@
+"""`hybrid-search bench`: the project timed against bare pymilvus and bare FlagEmbedding."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from hybrid_search.cli.app import app, emit_json, handle_errors
+
+
+@app.command()
+def bench(
+    quick: bool = typer.Option(
+        False, "--quick", help="Small sizes, real-size models skipped: a smoke run of every part."
+    ),
+    models_dir: Path = typer.Option(Path("models/tiny"), help="Tiny models (built if missing)."),
+    real_size_dir: Path = typer.Option(
+        Path("models/real-size"), help="Where the real-size random models are built and reused."
+    ),
+    real_size_layers: int = typer.Option(
+        None, help="Layers of the real-size models (default 24; 0 in --quick: skipped)."
+    ),
+    corpus: Path = typer.Option(
+        None, help="BEIR dir or JSONL to benchmark on (default: a seeded synthetic corpus)."
+    ),
+    work_dir: Path = typer.Option(None, help="Scratch directory (default: a temporary one)."),
+    memory: bool = typer.Option(True, "--memory/--no-memory", help="Run the peak-RSS part."),
+    markdown: Path = typer.Option(
+        None,
+        help="Also write the results as Markdown here (between the file's bench markers if it "
+        "has them, else the whole file).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print every figure as JSON."),
+) -> None:
+    """Search-path overhead vs bare pymilvus, ingest vs encode alone, peak RSS x1 vs x10,
+    real-size CPU encode/rerank costs, reranker CPU options, per-stage search latency."""
+
+    def run() -> None:
+        os.environ.setdefault("TQDM_DISABLE", "1")  # FlagEmbedding's bars would garble output
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from hybrid_search.benchmarks.report import render_markdown
+        from hybrid_search.benchmarks.suite import BenchOptions, run_bench
+
+        options = BenchOptions(
+            quick=quick,
+            models_dir=models_dir,
+            real_size_dir=real_size_dir,
+            real_size_layers=real_size_layers,
+            corpus=corpus,
+            work_dir=work_dir,
+            memory=memory,
+        )
+        report = run_bench(options, log=lambda m: typer.echo(f"bench: {m}", err=True))
+        text = render_markdown(report)
+        if markdown is not None:
+            write_markdown(markdown, text)
+        if as_json:
+            emit_json(report)
+        else:
+            typer.echo(text)
+
+    handle_errors(as_json, run)
+
+
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def write_markdown(path: Path, text: str) -> None:
+    """Replace what lies between the START and END markers, keeping the prose around them."""
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if START in old and END in old.split(START, 1)[1]:
+        head, rest = old.split(START, 1)
+        tail = rest.split(END, 1)[1]
+        text = f"{head}{START}\n{text}{END}{tail}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")

@@ -1,0 +1,99 @@
+"""`hybrid-search bench --quick` end to end, and the parts it skips in quick mode on tiny models.
+Figures are printed, never asserted: timings depend on the machine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hybrid_search.cli import app
+
+
+@pytest.mark.slow
+def test_quick_bench_prints_every_part(tiny_models, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    md = tmp_path / "bench.md"
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench", "--quick", "--no-memory", "--json",
+            "--models-dir", str(tiny_models.embedding_model.parent),
+            "--work-dir", str(tmp_path / "work"), "--markdown", str(md),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads([x for x in result.stdout.splitlines() if x.startswith("{")][-1])
+    print(md.read_text())
+    a = report["search_overhead"]
+    assert a["project"]["n"] == a["bare_pymilvus"]["n"] == a["queries"] > 0
+    assert {"p50_ms", "p95_ms"} <= set(a["project"]) and a["ratio_p50"] is not None
+    assert 0.0 <= a["top_k_overlap"] <= 1.0
+    assert {"dense", "sparse", "bm25", "colbert", "fuse", "rerank", "total"} <= set(
+        report["search_stages"]["stages"]
+    )
+    tiny = report["ingest_throughput"]["tiny"]
+    assert tiny["full_ingest"]["docs_per_s"] > 0 and tiny["encode_only"]["docs_per_s"] > 0
+    assert "skipped" in report["real_size_cpu"] and "skipped" in report["memory"]
+    assert -1.0 <= report["rerank_int8_agreement_tiny"]["spearman_mean"] <= 1.0
+    assert set(report["ratios"]) >= {"search_overhead_p50", "ingest_vs_encode_tiny"}
+    assert report["machine"]["cores"] >= 1
+    assert "| (a) search p50 / p95" in md.read_text()
+
+
+@pytest.mark.slow
+def test_memory_children_report_their_own_peak(tiny_models, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from hybrid_search.benchmarks.corpus import synthetic
+    from hybrid_search.benchmarks.memory import measure_memory
+
+    # the served setup: the same child as the embedded one, plus a milvus-lite server process
+    out = measure_memory(
+        synthetic(3, 1).docs, tmp_path, tiny_models.embedding_model.parent, setups=("served",)
+    )
+    print(json.dumps(out, indent=1))
+    for setup in ("served",):
+        assert out[setup]["x1"]["documents"] == 3 and out[setup]["x10"]["documents"] == 30
+        assert out[setup]["x10"]["failed"] == 0 and out[setup]["ratio"] is not None
+    assert all(v is not None for v in out["served"]["server_peak_rss_mb"].values())
+
+
+def test_real_size_measurements_run_on_tiny_models(tiny_models) -> None:  # type: ignore[no-untyped-def]
+    """The real-size code path (encode, forward, query latency, reranker options, agreement) on
+    the tiny models: the same functions the full bench runs on the 24-layer models."""
+    from transformers import AutoTokenizer
+
+    from hybrid_search.benchmarks.corpus import _words
+    from hybrid_search.benchmarks.realsize import (
+        exact_length_texts,
+        measure_encoder,
+        measure_reranker,
+    )
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_models.embedding_model))
+    passages = exact_length_texts(tok, _words(), 6, 64)
+    assert [len(tok(p)["input_ids"]) for p in passages] == [64] * 6
+    enc = measure_encoder(tiny_models.embedding_model, passages[:3], "a short query", 2)
+    assert enc["passage_tokens"] == 64 and enc["encode_tokens_per_s"] > 0
+    rr = measure_reranker(
+        tiny_models.reranker_model,
+        "a short query",
+        passages,
+        {"compute_score": (3,), "single_pass": (3, 6), "single_pass_int8": (3, 6)},
+        {3: 1, 6: 1},
+    )
+    print(json.dumps({"encoder": enc, "reranker": rr}, indent=1))
+    assert rr["single_pass_max_abs_diff"] < 1e-4  # one pass gives compute_score's scores
+    assert rr["speedup"]["top6"]["single_pass"] is None  # compute_score not timed on top 6
+    assert -1.0 <= rr["agreement_int8"]["spearman"] <= 1.0
+
+
+def test_markdown_goes_between_the_markers(tmp_path: Path) -> None:
+    from hybrid_search.cli.bench_cmd import END, START, write_markdown
+
+    path = tmp_path / "b.md"
+    write_markdown(path, "table 1\n")
+    assert path.read_text() == "table 1\n"
+    path.write_text(f"# Benchmarks\nprose\n{START}\nold\n{END}\nmore prose\n")
+    write_markdown(path, "table 2\n")
+    assert path.read_text() == f"# Benchmarks\nprose\n{START}\ntable 2\n{END}\nmore prose\n"
