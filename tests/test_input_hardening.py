@@ -114,3 +114,36 @@ def test_client_refuses_a_string_or_a_single_document_where_lists_go(client: Tes
     summary = remote.upsert_documents([7, {"id": "fine", "text": "ok"}])  # type: ignore[list-item]
     assert (summary.inserted, summary.failed) == (1, 1)
     assert summary.errors[0].line == 0 and "got int" in summary.errors[0].message
+
+
+def test_degraded_answers_show_no_store_internals_and_empty_ones_are_503() -> None:
+    from hybrid_search.errors import StoreUnavailableError
+    from hybrid_search.service.api import _public
+    from schemas.api import SearchHit, SearchResponse
+
+    leak = "StoreError: Milvus call failed: search svc.dense: <MilvusException: (code=101)>"
+    hit = SearchHit(
+        doc_id="d",
+        chunk_id="d#0",
+        chunk_index=0,
+        title="",
+        text="t",
+        metadata={},
+        routes={},
+        fused_score=1.0,
+    )
+    response = SearchResponse(
+        query="q",
+        hits=[hit],
+        timings_ms={},
+        fusion="rrf",
+        routes=["bm25"],
+        route_errors={"dense": leak, "sparse": "route sparse: the encoder has no sparse output"},
+        degraded=True,
+        reasons=[f"route dense failed: {leak}"],
+    )
+    public = _public(response)
+    assert "Milvus" not in public.model_dump_json() and public.degraded
+    assert public.route_errors["sparse"] == response.route_errors["sparse"]
+    with pytest.raises(StoreUnavailableError):
+        _public(response.model_copy(update={"hits": []}))

@@ -15,7 +15,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from hybrid_search.errors import InvalidRequestError
+from hybrid_search.errors import InvalidRequestError, StoreUnavailableError
 from hybrid_search.rag import build_context
 from hybrid_search.service.auth import Principal, PrincipalDep, check_filter_scope
 from hybrid_search.service.deps import MetricsDep, ServiceState, StateDep
@@ -89,6 +89,36 @@ def _check_search(opts: SearchOptions, queries: list[str], state: ServiceState) 
         check_filter_scope(opts.filter)
 
 
+#: route errors from the store carry Milvus' own text; clients get this sentence, the log the rest
+_ROUTE_STORE_FAILURE = "the vector store failed on this route"
+_STORE_ERRORS = ("StoreError", "StoreUnavailableError", "SchemaMismatchError")
+
+
+def _public(response: SearchResponse) -> SearchResponse:
+    """A degraded answer as clients may see it: store failures in our own words, and no
+    answer at all (503 + Retry-After) when routes failed and nothing was found, because an
+    empty hit list would read as "no match" while it means "could not search"."""
+    if not response.route_errors:
+        return response
+    logger.warning("search degraded: %s", response.route_errors)
+    if not response.hits:
+        raise StoreUnavailableError(
+            f"no hits while routes {sorted(response.route_errors)} failed",
+            details={"routes": sorted(response.route_errors)},
+        )
+    public = {
+        route: _ROUTE_STORE_FAILURE if message.startswith(_STORE_ERRORS) else message
+        for route, message in response.route_errors.items()
+    }
+    reasons = []
+    for reason in response.reasons:
+        for route, message in response.route_errors.items():
+            if reason == f"route {route} failed: {message}":
+                reason = f"route {route} failed: {public[route]}"
+        reasons.append(reason)
+    return response.model_copy(update={"route_errors": public, "reasons": reasons})
+
+
 def _check_doc_id(doc_id: str) -> None:
     """An id no stored document can have (control characters, too long) is a request error,
     answered before the id reaches a Milvus expression."""
@@ -115,7 +145,7 @@ async def search(
     request = _scoped_search(body, principal, state)
     response = await state.gate.run(lambda: state.searcher.search(request))
     metrics.observe_search(response)
-    return response
+    return _public(response)
 
 
 @v1_router.post("/search/batch", tags=["search"])
@@ -137,7 +167,7 @@ async def search_batch(
     for r in results:
         metrics.observe_search(r)
     total = round((time.perf_counter() - started) * 1000.0, 3)
-    return BatchSearchResponse(results=results, timings_ms={"total": total})
+    return BatchSearchResponse(results=[_public(r) for r in results], timings_ms={"total": total})
 
 
 @v1_router.post("/rag/context", tags=["rag"])
@@ -151,7 +181,7 @@ async def rag_context(
     searcher = state.searcher
 
     def run() -> RagResponse:
-        response = searcher.search(request)
+        response = _public(searcher.search(request))
         ctx = build_context(
             response,
             token_budget=body.token_budget,
