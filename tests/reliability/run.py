@@ -84,6 +84,9 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
             from tests.reliability.service import run_service_sections
 
             service_result, service_ok = run_service_sections(ws, only, args.load_seconds)
+            # a Milvus restart under the live service is part of crash/resume
+            if not service_result.pop("service_survives_milvus_restart", True):
+                result["crash_resume"] = "fail"
             result.update(service_result)
             ok &= service_ok
     finally:

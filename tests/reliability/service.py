@@ -5,6 +5,7 @@ is exactly as it was (counts and content hashes of every chunk and its token vec
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,8 @@ from tests.reliability.tenants import seed_documents
 COLLECTION = "svc"
 CHUNKING = {"max_chunk_tokens": "64", "chunk_overlap_tokens": "8"}
 #: tenant -> API key; "hostile" takes the hostile input, A attacks B, B is the victim
+#: seconds the service may take to serve again after Milvus comes back
+RECOVERY_S = 60.0
 KEYS = {
     "A": "reliability-key-tenant-a",
     "B": "reliability-key-tenant-b",
@@ -125,6 +128,38 @@ def _hostile(svc: Service) -> list[CaseResult]:
     return results
 
 
+def _milvus_restart(svc: Service) -> dict[str, Any]:
+    """SIGKILL Milvus under the live service: while it is down, searches must answer 503 with
+    Retry-After (never 500, never empty hits presented as an answer); after the restart the
+    service must be ready and find documents again by itself, within RECOVERY_S."""
+    out: dict[str, Any] = {"passed": False}
+    headers = {"X-API-Key": KEYS["A"]}
+    body = {"query": "zebra migration notes", "top_k": 3}
+    with httpx.Client(base_url=svc.serve.url, timeout=120) as http:
+        svc.milvus.kill()
+        down = http.post("/v1/search", json=body, headers=headers)
+        out["while_down"] = {
+            "status": down.status_code,
+            "retry_after": down.headers.get("retry-after"),
+        }
+        out["ready_while_down"] = http.get("/readyz").status_code
+        svc.milvus.start()
+        restarted = time.monotonic()
+        while time.monotonic() - restarted < RECOVERY_S:
+            r = http.post("/v1/search", json=body, headers=headers)
+            hits = r.json().get("hits") if r.status_code == 200 else None
+            if hits and http.get("/readyz").status_code == 200:
+                out["recovered_after_s"] = round(time.monotonic() - restarted, 1)
+                break
+            out["last"] = {"status": r.status_code, "body": r.text[:300]}
+            time.sleep(1.0)
+    svc.store.close()
+    svc.store = MilvusStore(svc.milvus.uri)  # this process's client must load them again too
+    shed = out["while_down"]["status"] == 503 and out["while_down"]["retry_after"] is not None
+    out["passed"] = shed and out["ready_while_down"] == 503 and "recovered_after_s" in out
+    return out
+
+
 def run_service_sections(
     ws: Workspace, only: set[str], load_seconds: float | None
 ) -> tuple[dict[str, Any], bool]:
@@ -171,6 +206,11 @@ def run_service_sections(
             growth_ok = load.rss_mib["growth"] <= RSS_GROWTH_BOUND_MIB
             ok &= load.errors == 0 and load.ok > 0 and growth_ok
             log(f"load: {json.dumps(load.details())}")
+        restart = _milvus_restart(svc)
+        report["milvus_restart"] = restart
+        result["service_survives_milvus_restart"] = restart["passed"]
+        ok &= restart["passed"]
+        log(f"milvus restart under serve: {json.dumps(restart)[:600]}")
         after = svc.seed_snapshot()
         result["data_intact"] = after == before
         report["seed_snapshot"] = {"before": before, "after": after}
