@@ -52,7 +52,7 @@ class _Crash:
     def __init__(self, ws: Workspace, report: CrashReport) -> None:
         self.ws, self.report = ws, report
         self.dir = ws.dir("crash")
-        self.n_docs = 400 if ws.quick else 2000
+        self.n_docs = 200 if ws.quick else 2000
         self.corpus = self.dir / "corpus.jsonl"
         self.ids = write_corpus(self.corpus, self.n_docs)
         self.server = MilvusServer(self.dir / "milvus", self.dir / "milvus.log")
