@@ -96,12 +96,15 @@ _STORE_ERRORS = ("StoreError", "StoreUnavailableError", "SchemaMismatchError")
 
 def _public(response: SearchResponse) -> SearchResponse:
     """A degraded answer as clients may see it: store failures in our own words, and no
-    answer at all (503 + Retry-After) when routes failed and nothing was found, because an
-    empty hit list would read as "no match" while it means "could not search"."""
+    answer at all (503 + Retry-After) when the store failed and nothing was found, because an
+    empty hit list would read as "no match" while it means "could not search". A route that
+    had nothing to search (an all-unknown-token query on `sparse`) is not a failure of the
+    service: that answer stays a 200 that says why it is empty."""
     if not response.route_errors:
         return response
     logger.warning("search degraded: %s", response.route_errors)
-    if not response.hits:
+    store_failed = any(m.startswith(_STORE_ERRORS) for m in response.route_errors.values())
+    if not response.hits and store_failed:
         raise StoreUnavailableError(
             f"no hits while routes {sorted(response.route_errors)} failed",
             details={"routes": sorted(response.route_errors)},

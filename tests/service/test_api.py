@@ -434,3 +434,12 @@ def test_metrics_count_requests_stages_and_errors(env) -> None:  # type: ignore[
     assert "hybrid_search_http_requests_in_flight" in text
     assert "hybrid_search_jobs_waiting 0.0" in text
     assert 'endpoint="/v1/documents/{doc_id:path}"' in text  # templates, never ids
+
+
+def test_a_route_with_nothing_to_search_is_a_200_that_says_why(env) -> None:  # type: ignore[no-untyped-def]
+    client, _ = env
+    r = client.post("/v1/search", json={"query": "😀😀😀", "routes": ["sparse"]}, headers=HEADERS)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["hits"] == [] and body["degraded"] is True
+    assert "sparse" in body["route_errors"]
