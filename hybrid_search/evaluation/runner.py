@@ -267,6 +267,14 @@ def markdown_table(report: EvalReport, metrics: Sequence[str] = METRICS) -> str:
     return "".join(lines)
 
 
+def chart_title(report: EvalReport) -> str:
+    model = str(report.setup.get("embedding_model", "")).rstrip("/").rsplit("/", 1)[-1]
+    return (
+        f"{report.dataset} ({report.split}, {report.queries} queries): embedding model {model}, "
+        f"BM25 analyzer {report.setup.get('bm25_analyzer')}, RRF k {report.setup.get('rrf_k')}"
+    )
+
+
 def write_outputs(report: EvalReport, out: Path) -> dict[str, str]:
     """report.json, results.md, runs/<configuration>.trec and, for 2+ configurations,
     ablation.png. Returns {kind: path}."""
@@ -292,8 +300,7 @@ def write_outputs(report: EvalReport, out: Path) -> dict[str, str]:
             {n: r.metrics for n, r in results.items()},
             METRICS,
             out / "ablation.png",
-            title=f"{report.dataset} ({report.split}, {report.queries} queries): "
-            f"{report.setup.get('embedding_model', '')}",
+            title=chart_title(report),
         )
         written["chart"] = str(png)
     path = out / "report.json"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,8 +22,6 @@ from hybrid_search.evaluation.runner import (
 )
 from hybrid_search.settings import BGE_M3_MAX_TOKENS, Settings
 from schemas.documents import IngestSummary
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -73,8 +70,8 @@ BM25_ONLY_CHUNK_TOKENS = BGE_M3_MAX_TOKENS
 
 def prepare_settings(settings: Settings, request: EvalRequest) -> tuple[Settings, list[str]]:
     """A BM25-only run stores no ColBERT vectors (nothing reads them), indexes documents whole
-    unless max_chunk_tokens was set explicitly (measured on SciFact: 512-token chunks of the tiny
-    tokenizer cost 0.010 nDCG@10), and, when the embedding weights are missing, runs on tiny
+    unless max_chunk_tokens was set explicitly (split documents cost BM25 nDCG@10 on SciFact, see
+    docs/evaluation.md), and, when the embedding weights are missing, runs on tiny
     models: BM25 ranks by the analyzer alone. Any other run needs the configured model."""
     notes: list[str] = []
     if not request.bm25_only:
