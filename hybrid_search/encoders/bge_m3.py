@@ -7,57 +7,19 @@ Text Embeddings Through Self-Knowledge Distillation", 2024.
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Sequence
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hybrid_search.encoders.base import EncodedBatch, FloatArray, Representation, SparseVector
-from hybrid_search.errors import EncoderError, ModelNotFoundError
+from hybrid_search.encoders.loading import LazyModel
+from hybrid_search.encoders.loading import quiet_transformers as quiet_transformers
+from hybrid_search.encoders.loading import resolve_model_path as resolve_model_path
+from hybrid_search.errors import EncoderError
 
 logger = logging.getLogger(__name__)
-
-
-def quiet_transformers() -> None:
-    """Silence load reports and progress bars that would garble a CLI's JSON output."""
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    except ImportError:  # pragma: no cover - transformers is a core dependency
-        pass
-
-
-def resolve_model_path(name_or_path: str) -> str:
-    """A local directory as is; a hub name only if it is already in the local HF cache or
-    downloadable. Fails fast with ModelNotFoundError instead of a long network stack trace."""
-    if Path(name_or_path).expanduser().is_dir():
-        return str(Path(name_or_path).expanduser())
-    if name_or_path.startswith((".", "/", "~")):
-        raise ModelNotFoundError(f"model directory not found: {name_or_path}")
-    try:
-        from huggingface_hub import snapshot_download
-
-        try:
-            return str(snapshot_download(name_or_path, local_files_only=True))
-        except Exception:  # not cached: try the hub unless offline
-            if os.environ.get("HF_HUB_OFFLINE") == "1":
-                raise
-            return str(snapshot_download(name_or_path))
-    except Exception as exc:
-        raise ModelNotFoundError(
-            f"cannot load model '{name_or_path}': not a local directory, not in the Hugging Face "
-            f"cache and not downloadable here ({type(exc).__name__}). Point the setting at a local "
-            "directory with the weights, or build tiny test models with "
-            "`hybrid-search models tiny DIR`."
-        ) from exc
 
 
 class HFTokenizer:
@@ -74,9 +36,10 @@ class HFTokenizer:
         return len(self._tok(text, add_special_tokens=False, verbose=False)["input_ids"])
 
 
-class BGEM3Encoder:
-    """Loads BGEM3FlagModel on first use, once per instance; calls are serialised by a lock
-    because FlagEmbedding moves the model between devices inside `encode`."""
+class BGEM3Encoder(LazyModel):
+    """BGEM3FlagModel, loaded on first use (see LazyModel)."""
+
+    kind = "BGE-M3"
 
     def __init__(
         self,
@@ -87,41 +50,24 @@ class BGEM3Encoder:
         max_passage_tokens: int = 8192,
         max_query_tokens: int = 512,
     ) -> None:
-        self._model_name = model
-        self._device = device
-        self._use_fp16 = use_fp16
+        super().__init__(model, device=device, use_fp16=use_fp16)
         self._max_passage_tokens = max_passage_tokens
         self._max_query_tokens = max_query_tokens
-        self._lock = threading.RLock()
-        self._model: Any = None
-
-    @property
-    def name(self) -> str:
-        return self._model_name
 
     @property
     def representations(self) -> frozenset[Representation]:
         return frozenset({"dense", "sparse", "colbert"})
 
-    def load(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                path = resolve_model_path(self._model_name)
-                quiet_transformers()
-                try:
-                    from FlagEmbedding import BGEM3FlagModel
+    def _build(self, path: str) -> Any:
+        from FlagEmbedding import BGEM3FlagModel
 
-                    self._model = BGEM3FlagModel(
-                        path,
-                        use_fp16=self._use_fp16,
-                        devices=self._device,
-                        passage_max_length=self._max_passage_tokens,
-                        query_max_length=self._max_query_tokens,
-                    )
-                except Exception as exc:
-                    raise EncoderError(f"cannot load BGE-M3 from {path}: {exc}") from exc
-                logger.info("loaded BGE-M3 %s on %s", self._model_name, self._device)
-            return self._model
+        return BGEM3FlagModel(
+            path,
+            use_fp16=self._use_fp16,
+            devices=self._device,
+            passage_max_length=self._max_passage_tokens,
+            query_max_length=self._max_query_tokens,
+        )
 
     @cached_property
     def _hidden(self) -> tuple[int, int]:
@@ -139,11 +85,6 @@ class BGEM3Encoder:
     @cached_property
     def tokenizer(self) -> HFTokenizer:
         return HFTokenizer(self.load().tokenizer)
-
-    @property
-    def flag_model(self) -> Any:
-        """The underlying BGEM3FlagModel, for tests and benchmarks that compare against it."""
-        return self.load()
 
     def encode_documents(self, texts: Sequence[str]) -> EncodedBatch:
         return self._encode(texts, self._max_passage_tokens)

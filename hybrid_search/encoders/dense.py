@@ -7,7 +7,6 @@ reported as unavailable by the searcher, never approximated.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
@@ -15,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from hybrid_search.encoders.base import EncodedBatch, Representation
-from hybrid_search.encoders.bge_m3 import HFTokenizer, quiet_transformers, resolve_model_path
+from hybrid_search.encoders.bge_m3 import HFTokenizer
+from hybrid_search.encoders.loading import LazyModel, resolve_model_path
 from hybrid_search.errors import EncoderError
 
 logger = logging.getLogger(__name__)
@@ -41,10 +41,12 @@ def resolve_dense_model(name_or_path: str) -> str:
     return resolve_model_path(name_or_path)
 
 
-class DenseEncoder:
+class DenseEncoder(LazyModel):
     """FlagModel loaded on first use. `query_instruction` is prepended to queries only (for
     example `为这个句子生成表示以用于检索相关文章：` for bge-*-zh-v1.5); `pooling` is `cls` for
     BGE v1.5 and `mean` for sentence-transformers models such as MiniLM."""
+
+    kind = "dense model"
 
     def __init__(
         self,
@@ -57,50 +59,38 @@ class DenseEncoder:
         max_passage_tokens: int = 512,
         max_query_tokens: int = 512,
     ) -> None:
-        self._model_name = model
-        self._device = device
-        self._use_fp16 = use_fp16
+        super().__init__(model, device=device, use_fp16=use_fp16)
         self._instruction = query_instruction or None
         self._pooling = pooling
         self._max_passage_tokens = max_passage_tokens
         self._max_query_tokens = max_query_tokens
-        self._lock = threading.RLock()
-        self._model: Any = None
-
-    @property
-    def name(self) -> str:
-        return self._model_name
 
     @property
     def representations(self) -> frozenset[Representation]:
         return frozenset({"dense"})
 
-    def load(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                path = resolve_dense_model(self._model_name)
-                quiet_transformers()
-                try:
-                    from FlagEmbedding import FlagModel
+    def _resolve(self, name: str) -> str:
+        return resolve_dense_model(name)
 
-                    model = FlagModel(
-                        path,
-                        normalize_embeddings=True,
-                        use_fp16=self._use_fp16,
-                        query_instruction_for_retrieval=self._instruction,
-                        devices=self._device,
-                        pooling_method=self._pooling,
-                        query_max_length=self._max_query_tokens,
-                        passage_max_length=self._max_passage_tokens,
-                    )
-                except Exception as exc:
-                    raise EncoderError(f"cannot load dense model from {path}: {exc}") from exc
-                limit = int(getattr(model.model.config, "max_position_embeddings", 512))
-                self._max_passage_tokens = min(self._max_passage_tokens, limit)
-                self._max_query_tokens = min(self._max_query_tokens, limit)
-                self._model = model
-                logger.info("loaded dense model %s on %s", self._model_name, self._device)
-            return self._model
+    def _build(self, path: str) -> Any:
+        from FlagEmbedding import FlagModel
+
+        return FlagModel(
+            path,
+            normalize_embeddings=True,
+            use_fp16=self._use_fp16,
+            query_instruction_for_retrieval=self._instruction,
+            devices=self._device,
+            pooling_method=self._pooling,
+            query_max_length=self._max_query_tokens,
+            passage_max_length=self._max_passage_tokens,
+        )
+
+    def _loaded(self, model: Any) -> Any:
+        limit = int(getattr(model.model.config, "max_position_embeddings", 512))
+        self._max_passage_tokens = min(self._max_passage_tokens, limit)
+        self._max_query_tokens = min(self._max_query_tokens, limit)
+        return model
 
     @cached_property
     def dense_dim(self) -> int:
@@ -113,10 +103,6 @@ class DenseEncoder:
     @cached_property
     def tokenizer(self) -> HFTokenizer:
         return HFTokenizer(self.load().tokenizer)
-
-    @property
-    def flag_model(self) -> Any:
-        return self.load()
 
     def encode_documents(self, texts: Sequence[str]) -> EncodedBatch:
         return self._encode(texts, queries=False)

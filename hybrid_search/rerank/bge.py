@@ -12,20 +12,22 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from hybrid_search.encoders.bge_m3 import quiet_transformers, resolve_model_path
+from hybrid_search.encoders.loading import LazyModel
 from hybrid_search.errors import EncoderError
 from hybrid_search.rerank.base import RerankDeadlineExceeded
 
 logger = logging.getLogger(__name__)
 
 
-class BGEReranker:
-    """Loads FlagReranker lazily, once; one forward pass per token-budget batch."""
+class BGEReranker(LazyModel):
+    """FlagReranker loaded on first use (see LazyModel); one forward pass per token-budget
+    batch."""
+
+    kind = "reranker"
 
     def __init__(
         self,
@@ -38,47 +40,23 @@ class BGEReranker:
         single_pass: bool = False,
         quantize: bool = False,
     ) -> None:
-        self._model_name = model
-        self._device = device
-        self._use_fp16 = use_fp16
+        super().__init__(model, device=device, use_fp16=use_fp16)
         self.max_length = max_length
         self.batch_tokens = batch_tokens
         self.single_pass = single_pass
         self.quantize = quantize
-        self._lock = threading.RLock()
-        self._model: Any = None
 
-    @property
-    def name(self) -> str:
-        return self._model_name
+    def _build(self, path: str) -> Any:
+        from FlagEmbedding import FlagReranker
 
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
+        return FlagReranker(
+            path, use_fp16=self._use_fp16, devices=self._device, max_length=self.max_length
+        )
 
-    def load(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                path = resolve_model_path(self._model_name)
-                quiet_transformers()
-                try:
-                    from FlagEmbedding import FlagReranker
-
-                    self._model = FlagReranker(
-                        path,
-                        use_fp16=self._use_fp16,
-                        devices=self._device,
-                        max_length=self.max_length,
-                    )
-                except Exception as exc:
-                    raise EncoderError(f"cannot load reranker from {path}: {exc}") from exc
-                if self.quantize and self._device == "cpu":
-                    quantize_linear_int8(self._model)
-            return self._model
-
-    @property
-    def flag_model(self) -> Any:
-        return self.load()
+    def _loaded(self, model: Any) -> Any:
+        if self.quantize and self._device == "cpu":
+            quantize_linear_int8(model)
+        return model
 
     def _lengths(self, query: str, passages: Sequence[str]) -> list[int]:
         tok = self.load().tokenizer

@@ -1,0 +1,107 @@
+"""Loading FlagEmbedding models: lazily, once per instance, offline-friendly.
+
+Encoders and rerankers share this: importing FlagEmbedding costs seconds, so nothing loads
+until first use, and a model that cannot be found fails fast with ModelNotFoundError.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from hybrid_search.errors import EncoderError, ModelNotFoundError
+
+logger = logging.getLogger(__name__)
+
+
+def quiet_transformers() -> None:
+    """Silence load reports and progress bars that would garble a CLI's JSON output."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    except ImportError:  # pragma: no cover - transformers is a core dependency
+        pass
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """A local directory as is; a hub name only if it is already in the local HF cache or
+    downloadable. Fails fast with ModelNotFoundError instead of a long network stack trace."""
+    if Path(name_or_path).expanduser().is_dir():
+        return str(Path(name_or_path).expanduser())
+    if name_or_path.startswith((".", "/", "~")):
+        raise ModelNotFoundError(f"model directory not found: {name_or_path}")
+    try:
+        from huggingface_hub import snapshot_download
+
+        try:
+            return str(snapshot_download(name_or_path, local_files_only=True))
+        except Exception:  # not cached: try the hub unless offline
+            if os.environ.get("HF_HUB_OFFLINE") == "1":
+                raise
+            return str(snapshot_download(name_or_path))
+    except Exception as exc:
+        raise ModelNotFoundError(
+            f"cannot load model '{name_or_path}': not a local directory, not in the Hugging Face "
+            f"cache and not downloadable here ({type(exc).__name__}). Point the setting at a local "
+            "directory with the weights, or build tiny test models with "
+            "`hybrid-search models tiny DIR`."
+        ) from exc
+
+
+class LazyModel:
+    """A FlagEmbedding model built on first `load()`, once, under a lock; subclasses say how
+    (`_build`) and where from (`_resolve`). Calls into the model are serialised by the same
+    lock because FlagEmbedding moves models between devices inside its encode calls."""
+
+    #: what the model is, for messages
+    kind = "model"
+
+    def __init__(self, model: str, *, device: str = "cpu", use_fp16: bool = False) -> None:
+        self._model_name = model
+        self._device = device
+        self._use_fp16 = use_fp16
+        self._lock = threading.RLock()
+        self._model: Any = None
+
+    @property
+    def name(self) -> str:
+        return self._model_name
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def flag_model(self) -> Any:
+        """The underlying FlagEmbedding object, for tests and benchmarks that compare to it."""
+        return self.load()
+
+    def load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                path = self._resolve(self._model_name)
+                quiet_transformers()
+                try:
+                    model = self._build(path)
+                except Exception as exc:
+                    raise EncoderError(f"cannot load {self.kind} from {path}: {exc}") from exc
+                self._model = self._loaded(model)
+                logger.info("loaded %s %s on %s", self.kind, self._model_name, self._device)
+            return self._model
+
+    def _resolve(self, name: str) -> str:
+        return resolve_model_path(name)
+
+    def _build(self, path: str) -> Any:
+        raise NotImplementedError
+
+    def _loaded(self, model: Any) -> Any:
+        """Adjust the freshly built model (or settings that depend on it); returns the model."""
+        return model
