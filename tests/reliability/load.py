@@ -43,6 +43,8 @@ class LoadReport:
     error_samples: list[str] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
     rss_mib: dict[str, float] = field(default_factory=dict)
+    #: one client alone, before the load: the service time without queueing
+    unloaded_p50_ms: float | None = None
 
     def percentile(self, p: float) -> float | None:
         if not self.latencies_ms:
@@ -69,6 +71,7 @@ class LoadReport:
             "shed_503": self.shed,
             "throughput_rps": round(self.ok / self.seconds, 1) if self.seconds else None,
             "mean_ms": None if mean is None else round(mean, 1),
+            "unloaded_p50_ms": self.unloaded_p50_ms,
             "rss_mib": self.rss_mib,
             "rss_bound_mib": RSS_GROWTH_BOUND_MIB,
             "error_samples": self.error_samples[:5],
@@ -144,6 +147,8 @@ def run_load(
     base_url: str, keys: list[str], pid: int, seconds: float, clients: int = 16
 ) -> LoadReport:
     """Warm up (every client a few requests), then `seconds` of load from `clients` threads."""
+    alone = LoadReport(1, 0.0)
+    _run_clients(base_url, keys, 1, 5.0, alone)
     warmup = LoadReport(clients, 0.0)
     _run_clients(base_url, keys, clients, 5.0, warmup)
     sampler = _Sampler(pid)
@@ -155,8 +160,9 @@ def run_load(
     sampler.join()
     end = sampler.rss()
     peak = max([end, *(rss for _, rss in sampler.samples)])
-    report.errors += warmup.errors
-    report.error_samples += warmup.error_samples
+    report.errors += warmup.errors + alone.errors
+    report.error_samples += warmup.error_samples + alone.error_samples
+    report.unloaded_p50_ms = alone.percentile(50)
     report.rss_mib = {
         "after_warmup": round(baseline, 1),
         "end": round(end, 1),
