@@ -223,11 +223,7 @@ class HybridSearcher:
                     "query is empty" if len(queries) == 1 else f"queries[{i}] is empty",
                     details={"field": "query"},
                 )
-        if not self.store.has_collection(self.collection):
-            raise CollectionNotFoundError(
-                f"collection '{self.collection}' not found; ingest documents first",
-                details={"collection": self.collection},
-            )
+        self.spec()  # CollectionNotFoundError until the collection exists; then cached, no RPC
         plan = self._plan(opts)
         texts, truncated = self._truncate(queries)
         t_enc = time.perf_counter()
