@@ -116,6 +116,7 @@ def measure_overhead(
     for q in queries[: min(len(queries), 50)]:  # where the project's time goes
         for stage, ms in searcher.search(q, **options).timings_ms.items():
             stages.setdefault(stage, []).append(ms / 1000.0)
+    breakdown = _breakdown(env, vectors, depth, top_k, expr, n=min(len(queries), 100))
     searcher._pool.shutdown(wait=False)
     searcher._rerank_pool.shutdown(wait=False)
     mine_s, bare_s = summarize(t_project), summarize(t_bare)
@@ -130,4 +131,60 @@ def measure_overhead(
         "ratio_p95": ratio(mine_s["p95_ms"], bare_s["p95_ms"]),
         "top_k_overlap": round(agree / (top_k * max(1, len(queries))), 3),
         "project_stages": {k: summarize(v) for k, v in stages.items()},
+        "breakdown": breakdown,
     }
+
+
+def _breakdown(
+    env: BenchEnv, vectors: list[QueryVectors], depth: int, top_k: int, expr: str, *, n: int
+) -> dict[str, Any]:
+    """Where the gap comes from, in bare pymilvus calls (no project code): the project's three
+    route searches as it issues them (in parallel, every hit with its stored fields), and the
+    same searches returning keys only followed by one read of the top_k rows by key."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    s = env.settings
+    client = env.store.client
+    pool = ThreadPoolExecutor(max_workers=3)
+
+    def searches(q: QueryVectors, fields: list[str]) -> list[Any]:
+        reqs = bare_requests(q, depth, expr)
+        return [
+            f.result()
+            for f in [
+                pool.submit(
+                    client.search,
+                    s.collection,
+                    data=r.data,
+                    anns_field=r.anns_field,
+                    limit=depth,
+                    filter=expr,
+                    output_fields=fields,
+                    search_params=r.param,
+                )
+                for r in reqs
+            ]
+        ]
+
+    def keys_then_rows(q: QueryVectors) -> None:
+        lists = searches(q, [C.PK_FIELD, C.DOC_ID_FIELD])
+        keys = list(dict.fromkeys(h[C.PK_FIELD] for hits in lists for h in hits[0]))[:top_k]
+        quoted = ", ".join(f'"{k}"' for k in keys)
+        client.query(s.collection, filter=f"{C.PK_FIELD} in [{quoted}]", output_fields=C.HIT_FIELDS)
+
+    variants = {
+        "three_searches_with_fields": lambda q: searches(q, C.HIT_FIELDS),
+        "three_searches_keys_then_top_k_rows": keys_then_rows,
+    }
+    out: dict[str, Any] = {}
+    try:
+        for name, fn in variants.items():
+            samples = []
+            for q in vectors[:n]:
+                t = time.perf_counter()
+                fn(q)
+                samples.append(time.perf_counter() - t)
+            out[name] = summarize(samples)
+    finally:
+        pool.shutdown(wait=False)
+    return out

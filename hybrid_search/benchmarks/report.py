@@ -47,6 +47,15 @@ def render_markdown(r: dict[str, Any]) -> str:
         f"bare pymilvus `hybrid_search` + `RRFRanker`: {_lat(a.get('bare_pymilvus'))} | "
         f"{_f(a.get('ratio_p50'), 2)} / {_f(a.get('ratio_p95'), 2)} (≤ 1.10) |",
     ]
+    br = a.get("breakdown", {})
+    if br:
+        lines.append(
+            "| (a) where the gap is, bare pymilvus calls: the three route searches as the project "
+            "issues them (in parallel, every candidate with its stored fields) | "
+            f"{_lat(br.get('three_searches_with_fields'))} | the same searches returning keys "
+            f"only, then one read of the top {a.get('top_k')} rows by key: "
+            f"{_lat(br.get('three_searches_keys_then_top_k_rows'))} | |"
+        )
     ing = r.get("ingest_throughput", {})
     for key, label in (("tiny", "tiny models"), ("real_size", "real-size model, CPU")):
         d = ing.get(key, {})

@@ -38,7 +38,6 @@ def bench(
     real-size CPU encode/rerank costs, reranker CPU options, per-stage search latency."""
 
     def run() -> None:
-        os.environ.setdefault("TQDM_DISABLE", "1")  # FlagEmbedding's bars would garble output
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from hybrid_search.benchmarks.report import render_markdown
         from hybrid_search.benchmarks.suite import BenchOptions, run_bench
