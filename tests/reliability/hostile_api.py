@@ -14,7 +14,7 @@ import httpx
 
 from hybrid_search.client import HybridSearchClient
 from hybrid_search.errors import APIError, HybridSearchError
-from tests.reliability.cases import CASES, CaseResult, expand, leaks, load_jsonl
+from tests.reliability.case_data import CASES, CaseResult, expand, leaks, load_jsonl
 
 _MiB = 1024 * 1024
 

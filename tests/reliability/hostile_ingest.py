@@ -13,7 +13,7 @@ from ingest.readers import read_paths
 from schemas import collection as C
 from schemas.collection import CollectionSpec
 from schemas.documents import IngestSummary
-from tests.reliability.cases import CASES, CaseResult, generate, load_ingest
+from tests.reliability.case_data import CASES, CaseResult, generate, load_ingest
 
 _COUNTS = ("documents", "inserted", "replaced", "unchanged", "failed")
 

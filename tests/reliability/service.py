@@ -16,7 +16,7 @@ from hybrid_search.settings import Settings, hash_api_key
 from hybrid_search.store.milvus import MilvusStore
 from ingest.pipeline import IngestOptions
 from tests.reliability import snapshot
-from tests.reliability.cases import CaseResult
+from tests.reliability.case_data import CaseResult
 from tests.reliability.procs import MilvusServer, ServeProcess, Workspace, base_env, log
 from tests.reliability.tenants import seed_documents
 
@@ -105,7 +105,7 @@ def _hostile(svc: Service) -> list[CaseResult]:
     from tests.reliability.hostile_ingest import run_ingest_cases
 
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         milvus_uri=svc.milvus.uri,
         collection=COLLECTION,
         embedding_model=str(svc.ws.models.embedding),
