@@ -23,7 +23,7 @@ from hybrid_search.errors import (
     StoreError,
     StoreUnavailableError,
 )
-from hybrid_search.retry import RetryCounter, call_with_retry, is_transient
+from hybrid_search.retry import RetryCounter, call_with_retry, is_transient, needs_reload
 from hybrid_search.settings import RetrySettings, ensure_parent_dir, is_lite_uri
 from hybrid_search.store.base import ChunkRow, DocState, StoreStats
 from hybrid_search.store.filters import and_expressions, string_list_literal, string_literal
@@ -77,7 +77,7 @@ class MilvusStore:
         self.retries = RetryCounter()
         self._loaded: set[str] = set()
         self._specs: dict[str, C.CollectionSpec] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         if self.is_lite:
             ensure_parent_dir(uri)
             _quiet_jieba()
@@ -100,7 +100,12 @@ class MilvusStore:
 
     def _call(self, fn: Callable[[], T], what: str) -> T:
         try:
-            return call_with_retry(fn, self._retry, what=what, counter=self.retries)
+            try:
+                return call_with_retry(fn, self._retry, what=what, counter=self.retries)
+            except Exception as exc:
+                if not needs_reload(exc) or not self._reload():
+                    raise
+                return call_with_retry(fn, self._retry, what=what, counter=self.retries)
         except HybridSearchError:
             raise
         except Exception as exc:
@@ -109,6 +114,21 @@ class MilvusStore:
                     f"Milvus at {self.uri} unavailable: {what}: {exc}"
                 ) from exc
             raise StoreError(f"Milvus call failed: {what}: {exc}") from exc
+
+    def _reload(self) -> bool:
+        """Load again what this client had loaded: a restarted Milvus Lite server comes back
+        with every collection released (standalone and cluster reload by themselves)."""
+        with self._lock:
+            names = sorted(self._loaded)
+        for name in names:
+            call_with_retry(
+                lambda name=name: self.client.load_collection(name),  # type: ignore[misc]
+                self._retry,
+                what=f"reload {name}",
+                counter=self.retries,
+            )
+        logger.warning("reloaded %d released collections: %s", len(names), names)
+        return bool(names)
 
     def close(self) -> None:
         try:
