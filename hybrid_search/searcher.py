@@ -30,6 +30,7 @@ from hybrid_search.rerank.base import RerankDeadlineExceeded, Reranker
 from hybrid_search.retrieval.base import Candidate, QueryVectors, Route, RouteError
 from hybrid_search.retrieval.colbert import ColbertRoute
 from hybrid_search.retrieval.fields import bm25_route, dense_route, sparse_route
+from hybrid_search.retrieval.native import MilvusRRF, NativeResult
 from hybrid_search.settings import Settings
 from hybrid_search.store.filters import (
     and_expressions,
@@ -90,11 +91,13 @@ class HybridSearcher:
         self.reranker = reranker
         self.collection = collection
         self.settings = settings or Settings(_env_file=None)
-        self._routes: dict[str, Route] = {
+        field_routes = {
             "dense": dense_route(store, collection),
             "sparse": sparse_route(store, collection),
             "bm25": bm25_route(store, collection),
         }
+        self._routes: dict[str, Route] = dict(field_routes)
+        self._native = MilvusRRF(store, collection, field_routes)
         self._colbert = ColbertRoute(store, collection)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="route")
         self._rerank_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rerank")
@@ -154,8 +157,11 @@ class HybridSearcher:
         except ValidationError as exc:
             e = exc.errors()[0]
             where = ".".join(str(p) for p in e["loc"])
+            got = e.get("input")
+            shown = repr(got) if isinstance(got, str | int | float) else ""
+            msg = f"{where}: {e['msg']}" + (f", got {shown}" if 0 < len(shown) <= 80 else "")
             raise InvalidRequestError(
-                f"{where}: {e['msg']}", details={"field": where, "errors": len(exc.errors())}
+                msg, details={"field": where, "errors": len(exc.errors())}
             ) from None
 
     # -- planning ---------------------------------------------------------------------------
@@ -274,6 +280,122 @@ class HybridSearcher:
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
         errors: dict[str, str] = {}
+        head_size = max(plan.top_k, plan.rerank_top_n) if plan.rerank else plan.top_k
+        ranked: dict[str, list[Candidate]] = {}
+        fused_by_milvus = self._fused_by_milvus(q, plan, head_size, timings, errors)
+        if fused_by_milvus is not None:
+            fusion_name, fused, rows = "rrf", fused_by_milvus.hits, fused_by_milvus.rows
+            answered = fused_by_milvus.answered
+            t = time.perf_counter()
+        else:
+            ranked, rows = self._retrieve(q, plan, timings, errors)
+            answered = [r for r in plan.routes if r in ranked]
+            t = time.perf_counter()
+            fusion = make_fusion(
+                plan.options.fusion,
+                k=plan.options.rrf_k or self.settings.rrf_k,
+                weights=plan.options.weights,
+            )
+            fusion_name = fusion.name
+            fused = fusion.fuse(
+                {name: [RouteHit(c.pk, c.score) for c in lst] for name, lst in ranked.items()},
+                limit=sum(len(v) for v in ranked.values()) or 1,
+            )
+        if plan.options.group_by_doc:
+            fused = _best_chunk_per_doc(fused, rows)
+        timings["fuse"] = _ms(time.perf_counter() - t)
+        head = self._with_rows(fused, head_size, rows, timings)
+
+        reasons: list[str] = [f"route {n} failed: {m}" for n, m in errors.items()]
+        if truncated:
+            reasons.append(f"query truncated to {self.settings.max_query_tokens} tokens")
+        degraded = bool(errors)
+        rerank_scores: dict[str, float] = {}
+        reranked = False
+        if plan.rerank and head:
+            to_score = head[: plan.rerank_top_n]
+            t = time.perf_counter()
+            try:
+                rerank_scores = self._rerank(text, [rows[h.key] for h in to_score], plan)
+                reranked = True
+            except RerankDeadlineExceeded:
+                degraded = True
+                reasons.append(
+                    f"rerank deadline of {plan.rerank_timeout_s * 1000:.0f} ms passed; "
+                    "fused order kept"
+                )
+            except HybridSearchError as exc:
+                degraded = True
+                reasons.append(f"rerank failed ({exc.message}); fused order kept")
+            timings["rerank"] = _ms(time.perf_counter() - t)
+            if reranked:
+                head = sorted(to_score, key=lambda h: -rerank_scores[h.key]) + head[len(to_score) :]
+        final = head[: plan.top_k]
+        if plan.options.explain and final:
+            t = time.perf_counter()
+            self._explain(q, final, ranked, rows, plan)
+            timings["explain"] = _ms(time.perf_counter() - t)
+        hits = [self._hit(h, rows[h.key], rerank_scores.get(h.key)) for h in final]
+        timings["total"] = _ms(time.perf_counter() - t_start)
+        return SearchResponse(
+            query=original,
+            hits=hits,
+            timings_ms=timings,
+            fusion=fusion_name,
+            routes=answered,
+            route_errors=errors,
+            reranked=reranked,
+            degraded=degraded,
+            reasons=reasons,
+            query_truncated=truncated,
+        )
+
+    def _fused_by_milvus(
+        self,
+        q: QueryVectors,
+        plan: _Plan,
+        head_size: int,
+        timings: dict[str, float],
+        errors: dict[str, str],
+    ) -> NativeResult | None:
+        """Routes and RRF in one Milvus `hybrid_search`, where nothing needs per-route detail:
+        no explanations, no ColBERT, unweighted RRF over two or more routes. None: take the
+        per-route path (also when the call fails, so each route reports its own error)."""
+        o = plan.options
+        if (
+            o.explain
+            or o.fusion != "rrf"
+            or "colbert" in plan.routes
+            or len(plan.routes) < 2
+            or any(w != 1.0 for r, w in (o.weights or {}).items() if r in plan.routes)
+        ):
+            return None
+        # grouping needs every candidate's document: keys for all, full rows for the head later
+        group = o.group_by_doc
+        t = time.perf_counter()
+        try:
+            result = self._native.search(
+                q,
+                depth={r: plan.depth[r] for r in plan.routes},
+                expr=plan.expr,
+                k=o.rrf_k or self.settings.rrf_k,
+                limit=sum(plan.depth[r] for r in plan.routes) if group else head_size,
+                output_fields=C.KEY_FIELDS if group else C.HIT_FIELDS,
+            )
+        except CollectionNotFoundError:
+            raise
+        except StoreError as exc:
+            logger.warning("hybrid_search failed, searching route by route: %s", exc)
+            return None
+        timings["hybrid_search"] = _ms(time.perf_counter() - t)
+        errors.update(result.errors)
+        return result
+
+    def _retrieve(
+        self, q: QueryVectors, plan: _Plan, timings: dict[str, float], errors: dict[str, str]
+    ) -> tuple[dict[str, list[Candidate]], dict[str, dict[str, Any]]]:
+        """Each route's ranked candidates (Milvus routes in parallel, then ColBERT over their
+        heads) and the key fields of every candidate."""
         ranked: dict[str, list[Candidate]] = {}
         rows: dict[str, dict[str, Any]] = {}
 
@@ -343,66 +465,27 @@ class HybridSearcher:
                     ranked["colbert"] = result
                     errors.pop("colbert", None)
             timings["colbert"] = _ms(gen_s + time.perf_counter() - t)
+        return ranked, rows
 
+    def _with_rows(
+        self,
+        fused: list[FusedHit],
+        size: int,
+        rows: dict[str, dict[str, Any]],
+        timings: dict[str, float],
+    ) -> list[FusedHit]:
+        """The fused head, its stored fields read in one call where routes shipped keys only.
+        A chunk deleted between the search and this read is dropped from the answer."""
+        head = fused[:size]
+        missing = [h.key for h in head if C.TEXT_FIELD not in rows.get(h.key, {})]
+        if not missing:
+            return head
         t = time.perf_counter()
-        fusion = make_fusion(
-            plan.options.fusion,
-            k=plan.options.rrf_k or self.settings.rrf_k,
-            weights=plan.options.weights,
-        )
-        fused = fusion.fuse(
-            {name: [RouteHit(c.pk, c.score) for c in lst] for name, lst in ranked.items()},
-            limit=sum(len(v) for v in ranked.values()) or 1,
-        )
-        if plan.options.group_by_doc:
-            fused = _best_chunk_per_doc(fused, rows)
-        timings["fuse"] = _ms(time.perf_counter() - t)
-
-        reasons: list[str] = [f"route {n} failed: {m}" for n, m in errors.items()]
-        if truncated:
-            reasons.append(f"query truncated to {self.settings.max_query_tokens} tokens")
-        degraded = bool(errors)
-        rerank_scores: dict[str, float] = {}
-        reranked = False
-        head = fused[: max(plan.top_k, plan.rerank_top_n) if plan.rerank else plan.top_k]
-        if plan.rerank and head:
-            to_score = fused[: plan.rerank_top_n]
-            t = time.perf_counter()
-            try:
-                rerank_scores = self._rerank(text, [rows[h.key] for h in to_score], plan)
-                reranked = True
-            except RerankDeadlineExceeded:
-                degraded = True
-                reasons.append(
-                    f"rerank deadline of {plan.rerank_timeout_s * 1000:.0f} ms passed; "
-                    "fused order kept"
-                )
-            except HybridSearchError as exc:
-                degraded = True
-                reasons.append(f"rerank failed ({exc.message}); fused order kept")
-            timings["rerank"] = _ms(time.perf_counter() - t)
-            if reranked:
-                scored = sorted(to_score, key=lambda h: -rerank_scores[h.key])
-                head = scored + [h for h in fused[plan.rerank_top_n :]]
-        final = head[: plan.top_k]
-        if plan.options.explain and final:
-            t = time.perf_counter()
-            self._explain(q, final, ranked, rows, plan)
-            timings["explain"] = _ms(time.perf_counter() - t)
-        hits = [self._hit(h, rows[h.key], rerank_scores.get(h.key)) for h in final]
-        timings["total"] = _ms(time.perf_counter() - t_start)
-        return SearchResponse(
-            query=original,
-            hits=hits,
-            timings_ms=timings,
-            fusion=fusion.name,
-            routes=[r for r in plan.routes if r in ranked],
-            route_errors=errors,
-            reranked=reranked,
-            degraded=degraded,
-            reasons=reasons,
-            query_truncated=truncated,
-        )
+        found = self.store.get_rows(self.collection, missing)
+        for pk, row in found.items():
+            rows[pk] = {**rows.get(pk, {}), **row}
+        timings["fetch"] = _ms(time.perf_counter() - t)
+        return [h for h in head if C.TEXT_FIELD in rows.get(h.key, {})]
 
     def _explain(
         self,

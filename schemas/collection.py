@@ -87,6 +87,10 @@ HIT_FIELDS = [
 ]
 
 
+#: what a route candidate carries: enough to group by document and to read its ColBERT blocks
+KEY_FIELDS = [PK_FIELD, DOC_ID_FIELD, TOKEN_COUNT_FIELD]
+
+
 @dataclass(frozen=True)
 class CollectionSpec:
     """What a collection must look like for the configured model and analyzer."""

@@ -388,3 +388,70 @@ def test_every_hit_is_explained_on_every_route(env, encoder) -> None:  # type: i
     assert [h.chunk_id for h in bare.hits] == [h.chunk_id for h in shallow.hits]
     assert all(r.rank is not None for h in bare.hits for r in h.routes.values())
     assert "explain" in shallow.timings_ms and "explain" not in bare.timings_ms
+
+
+MILVUS_ROUTES = ["dense", "sparse", "bm25"]
+
+
+@pytest.mark.parametrize("group_by_doc", [False, True], ids=["chunks", "documents"])
+@pytest.mark.parametrize("q", ["Beijing capital city", "熊猫 bamboo", "rank fusion BM25 length"])
+def test_milvus_fuses_natively_and_agrees_with_own_rrf(env, q, group_by_doc) -> None:  # type: ignore[no-untyped-def]
+    """explain=False, unweighted RRF, no ColBERT: one Milvus hybrid_search instead of three
+    searches; same fused scores as the project's RRF over the per-route lists."""
+    opts = {"routes": MILVUS_ROUTES, "rerank": False, "top_k": 6, "group_by_doc": group_by_doc}
+    ours = env.search(q, **opts)
+    native = env.search(q, explain=False, **opts)
+    assert "hybrid_search" in native.timings_ms and not set(MILVUS_ROUTES) & set(native.timings_ms)
+    assert set(MILVUS_ROUTES) <= set(ours.timings_ms) and "hybrid_search" not in ours.timings_ms
+    assert native.fusion == "rrf" and native.routes == ours.routes  # a route may have no input
+    assert native.route_errors == ours.route_errors and native.degraded == ours.degraded
+    assert len(native.hits) == len(ours.hits) > 0
+    mine = {h.chunk_id: h.fused_score for h in ours.hits}
+    theirs = {h.chunk_id: h.fused_score for h in native.hits}
+    assert list(theirs.values()) == pytest.approx(list(mine.values()), rel=1e-5)
+    cut = min(mine.values()) + 1e-6  # hits tied with the last one may differ; the rest may not
+    assert {k for k, v in mine.items() if v > cut} == {k for k, v in theirs.items() if v > cut}
+    for h in native.hits:
+        assert h.routes == {} and h.text and h.title  # no route detail; the stored fields are there
+    if group_by_doc:
+        assert len({h.doc_id for h in native.hits}) == len(native.hits)
+        assert "fetch" in native.timings_ms  # keys for every candidate, rows for the head only
+
+
+def test_native_path_reranks_the_same_candidates(env) -> None:  # type: ignore[no-untyped-def]
+    q = "vitamin D fractures"
+    ours = env.search(q, routes=MILVUS_ROUTES, top_k=4, rerank_top_n=8, group_by_doc=False)
+    native = env.search(
+        q, routes=MILVUS_ROUTES, top_k=4, rerank_top_n=8, group_by_doc=False, explain=False
+    )
+    assert native.reranked and "hybrid_search" in native.timings_ms
+    assert [(h.chunk_id, h.rerank_score) for h in native.hits] == [
+        (h.chunk_id, pytest.approx(h.rerank_score, abs=1e-5)) for h in ours.hits
+    ]
+
+
+def test_native_path_reports_a_route_that_cannot_answer(env) -> None:  # type: ignore[no-untyped-def]
+    r = env.search("ꙮꙮꙮ ᚠᚢᚦ", routes=MILVUS_ROUTES, rerank=False, explain=False)
+    if "sparse" in r.route_errors:  # the tiny tokenizer gave these characters no lexical weight
+        assert r.degraded and "sparse" not in r.routes
+    assert r.hits and "dense" in r.routes
+
+
+def test_weights_colbert_or_explanations_keep_the_per_route_path(env) -> None:  # type: ignore[no-untyped-def]
+    q = "Milvus vector database"
+    base = {"rerank": False, "explain": False}
+    weighted = env.search(q, routes=MILVUS_ROUTES, weights={"bm25": 2.0}, **base)
+    with_colbert = env.search(q, **base)
+    minmax = env.search(q, routes=MILVUS_ROUTES, fusion="minmax", **base)
+    for r in (weighted, with_colbert, minmax):
+        assert "hybrid_search" not in r.timings_ms and "dense" in r.timings_ms
+        assert all(h.routes for h in r.hits)  # the routes that found a hit say so
+
+
+def test_route_candidates_carry_keys_and_rows_are_read_for_the_head(env) -> None:  # type: ignore[no-untyped-def]
+    r = env.search("Okapi BM25 ranking", rerank=False, top_k=2, group_by_doc=False)
+    assert "fetch" in r.timings_ms and len(r.hits) == 2
+    assert all(h.text and h.title and h.chunk_id for h in r.hits)
+    rows = env.store.get_rows(env.collection, [f'{env.settings.tenant}/quote"id#0', "nope/x#0"])
+    assert list(rows) == [f'{env.settings.tenant}/quote"id#0']
+    assert rows[f'{env.settings.tenant}/quote"id#0'][C.DOC_ID_FIELD] == 'quote"id'

@@ -92,7 +92,7 @@ class ColbertRoute:
             found = self._store.query_all(
                 self._collection,
                 and_expressions(expr, f"{C.PK_FIELD} in {string_list_literal(missing)}") or "",
-                C.HIT_FIELDS,
+                C.KEY_FIELDS,
             )
             for r in found:
                 rows[r[C.PK_FIELD]] = r

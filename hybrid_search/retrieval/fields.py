@@ -1,4 +1,9 @@
-"""Dense, sparse and BM25 routes: one Milvus ANN search over one vector field each."""
+"""Dense, sparse and BM25 routes: one Milvus ANN search over one vector field each.
+
+Routes return keys and scores only (plus what grouping and ColBERT need): stored text for a
+hundred candidates per route costs more to ship than the search itself, and only the fused head
+is ever shown. The searcher reads full rows for that head in one call.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,17 @@ class FieldRoute:
         self._store, self._collection, self._field = store, collection, field
         self._pick, self._params = pick, params
 
+    def request(self, query: QueryVectors, *, limit: int, expr: str | None) -> Any:
+        """This route as one `AnnSearchRequest` of a Milvus `hybrid_search` call."""
+        from pymilvus import AnnSearchRequest
+
+        data = self._pick(query)
+        if data is None:
+            raise RouteError(f"{self.name}: the query has nothing this route can search")
+        return AnnSearchRequest(
+            data=[data], anns_field=self._field, param=self._params(limit), limit=limit, expr=expr
+        )
+
     def search(
         self, queries: Sequence[QueryVectors], *, limit: int, expr: str | None
     ) -> list[list[Candidate]]:
@@ -44,7 +60,7 @@ class FieldRoute:
             data=[data[i] for i in answerable],
             limit=limit,
             expr=expr,
-            output_fields=C.HIT_FIELDS,
+            output_fields=C.KEY_FIELDS,
             params=self._params(limit),
         )
         for i, per_query in zip(answerable, hits, strict=True):

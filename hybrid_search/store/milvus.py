@@ -411,6 +411,23 @@ class MilvusStore:
         rows = list(self.query_all(name, self._docs_expr(tenant, [doc_id]), fields))
         return sorted(rows, key=lambda r: int(r[C.CHUNK_INDEX_FIELD]))
 
+    def get_rows(
+        self, name: str, pks: Sequence[str], fields: Sequence[str] = C.HIT_FIELDS
+    ) -> dict[str, dict[str, Any]]:
+        """Rows by primary key, one query (callers ask for a result page, far under the cap).
+        Primary keys carry the tenant, so no tenant condition is added: next to `pk in [...]`
+        it made Milvus Lite scan instead of looking the keys up."""
+        if not pks:
+            return {}
+        self._ensure_loaded(name)
+        expr = f"{C.PK_FIELD} in {string_list_literal(list(pks))}"
+        out_fields = list(dict.fromkeys([C.PK_FIELD, *fields]))
+        rows = self._call(
+            lambda: self.client.query(name, filter=expr, output_fields=out_fields, limit=len(pks)),
+            f"query {name}",
+        )
+        return {str(r[C.PK_FIELD]): dict(r) for r in rows}
+
     def fetch_colbert(
         self,
         name: str,
