@@ -29,7 +29,10 @@ def test_quick_bench_prints_every_part(tiny_models, tmp_path: Path) -> None:  # 
     a = report["search_overhead"]
     assert a["project"]["n"] == a["bare_pymilvus"]["n"] == a["queries"] > 0
     assert {"p50_ms", "p95_ms"} <= set(a["project"]) and a["ratio_p50"] is not None
-    assert 0.0 <= a["top_k_overlap"] <= 1.0
+    assert 0.0 <= a["top_k_overlap"] <= 1.0 and 0.0 <= a["explained_top_k_overlap"] <= 1.0
+    assert a["project_explained"]["n"] == a["queries"]
+    assert "hybrid_search" in a["project_stages"]["project"]  # Milvus fuses natively
+    assert "dense" in a["project_stages"]["project_explained"]  # route by route
     assert {"dense", "sparse", "bm25", "colbert", "fuse", "rerank", "total"} <= set(
         report["search_stages"]["stages"]
     )
