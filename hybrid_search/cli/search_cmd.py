@@ -32,6 +32,12 @@ def search(
     chunks: bool = typer.Option(
         False, "--chunks", help="Return chunks instead of the best chunk per document."
     ),
+    explain: bool = typer.Option(
+        True,
+        "--explain/--no-explain",
+        help="Score every hit on every route. Off: unweighted RRF without ColBERT runs as one "
+        "Milvus hybrid_search, and hits show only the routes that found them, or none.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="The full response as JSON."),
 ) -> None:
     """Search a collection: Milvus routes, RRF fusion, reranking; explained and timed."""
@@ -64,6 +70,7 @@ def search(
                 filter=flt,
                 tenant=tenant,
                 group_by_doc=not chunks,
+                explain=explain,
             )
         finally:
             searcher.close()
