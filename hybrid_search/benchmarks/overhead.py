@@ -21,32 +21,42 @@ ROUTES = ["dense", "sparse", "bm25"]
 
 
 def bare_requests(q: QueryVectors, depth: int, expr: str) -> list[Any]:
+    """The requests a careful pymilvus user would send. A query without lexical weights sends
+    no sparse request, as the project does: Milvus rejects an empty sparse vector, and the
+    stored placeholder row (`EMPTY_SPARSE_ROW`) must never be sent as a query, or it matches
+    exactly the chunks that have no lexical weights."""
     from pymilvus import AnnSearchRequest
 
     assert q.dense is not None
-    return [
+    requests = [
         AnnSearchRequest(
             data=[q.dense.tolist()],
             anns_field=C.DENSE_FIELD,
             param={"metric_type": "IP", "params": {"ef": max(64, depth)}},
             limit=depth,
             expr=expr,
-        ),
-        AnnSearchRequest(
-            data=[q.sparse or C.EMPTY_SPARSE_ROW],
-            anns_field=C.SPARSE_FIELD,
-            param={"metric_type": "IP", "params": {"drop_ratio_search": 0.0}},
-            limit=depth,
-            expr=expr,
-        ),
+        )
+    ]
+    if q.sparse:
+        requests.append(
+            AnnSearchRequest(
+                data=[q.sparse],
+                anns_field=C.SPARSE_FIELD,
+                param={"metric_type": "IP", "params": {"drop_ratio_search": 0.0}},
+                limit=depth,
+                expr=expr,
+            )
+        )
+    requests.append(
         AnnSearchRequest(
             data=[q.text],
             anns_field=C.BM25_FIELD,
             param={"metric_type": "BM25", "params": {}},
             limit=depth,
             expr=expr,
-        ),
-    ]
+        )
+    )
+    return requests
 
 
 def measure_overhead(
