@@ -25,7 +25,19 @@ from schemas.api import SearchResponse
 __all__ = ["CONTENT_TYPE_LATEST", "STAGES", "Metrics", "MetricsMiddleware"]
 
 #: the timings_ms keys a search response may carry, each observed as one stage
-STAGES = ("encode", "dense", "sparse", "bm25", "colbert", "fuse", "rerank", "total")
+STAGES = (
+    "encode",
+    "dense",
+    "sparse",
+    "bm25",
+    "colbert",
+    "hybrid_search",
+    "fuse",
+    "fetch",
+    "rerank",
+    "explain",
+    "total",
+)
 
 #: seconds; searches on CPU take 10 ms to a few seconds, batch ingests up to minutes
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)

@@ -420,7 +420,10 @@ def test_unexpected_error_is_a_generic_500_logged_server_side(env, monkeypatch, 
 def test_metrics_count_requests_stages_and_errors(env) -> None:  # type: ignore[no-untyped-def]
     client, _ = env
     client.post("/v1/search", json={"query": "Milvus", "top_k": 2}, headers=HEADERS)
+    fast = {"query": "Milvus", "routes": ["dense", "bm25"], "explain": False, "rerank": False}
+    client.post("/v1/search", json=fast, headers=HEADERS)  # one Milvus hybrid_search
     client.post("/v1/search", json={"query": "q"})  # 401
+    client.get("/v1/documents/some-id", headers=HEADERS)
     r = client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     text = r.text
@@ -429,8 +432,9 @@ def test_metrics_count_requests_stages_and_errors(env) -> None:  # type: ignore[
         in text
     )
     assert 'hybrid_search_errors_total{code="unauthorized"}' in text
-    for stage in ("encode", "dense", "bm25", "fuse", "rerank", "total"):
+    for stage in ("encode", "dense", "bm25", "fuse", "fetch", "rerank", "explain", "total"):
         assert f'hybrid_search_stage_duration_seconds_count{{stage="{stage}"}}' in text, stage
+    assert 'hybrid_search_stage_duration_seconds_count{stage="hybrid_search"} 1.0' in text
     assert "hybrid_search_http_requests_in_flight" in text
     assert "hybrid_search_jobs_waiting 0.0" in text
     assert 'endpoint="/v1/documents/{doc_id:path}"' in text  # templates, never ids
