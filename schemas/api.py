@@ -36,7 +36,9 @@ class SearchOptions(BaseModel):
     explain: bool = Field(
         True,
         description="score every returned hit on every route, also where the hit was beyond a "
-        "route's candidate depth (rank null); one filtered search per route",
+        "route's candidate depth (rank null); one filtered search per route. false: hits carry "
+        "only the routes that found them, and unweighted RRF without ColBERT runs as one Milvus "
+        "hybrid_search whose hits carry the fused score only",
     )
     tenant: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
 
