@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from hybrid_search.encoders.base import Encoder
 from hybrid_search.rerank.bge import BGEReranker
 from hybrid_search.settings import Settings
 from hybrid_search.store.milvus import MilvusStore
+from ingest.pipeline import IngestOptions
 from schemas.collection import CollectionSpec
 
 
@@ -57,6 +61,20 @@ def collection_spec(
         stop_words=settings.bm25_stop_words,
         colbert_block=settings.colbert_block_tokens,
     )
+
+
+def ingest_options(settings: Settings, **overrides: Any) -> IngestOptions:
+    """The ingest job's options from Settings, so every caller chunks and batches alike (the
+    content hash covers the chunking: a caller that chunked differently would re-ingest all)."""
+    options = IngestOptions(
+        tenant=settings.tenant,
+        max_chunk_tokens=settings.max_chunk_tokens,
+        chunk_overlap_tokens=settings.chunk_overlap_tokens,
+        batch_tokens=settings.batch_tokens,
+        batch_size=settings.batch_size,
+        window_documents=settings.window_documents,
+    )
+    return replace(options, **overrides)
 
 
 def build_reranker(settings: Settings) -> BGEReranker:

@@ -40,20 +40,15 @@ def tiny_settings(work: Path, models: Any, **more: Any) -> Settings:
 
 def open_env(settings: Settings, corpus: BenchCorpus, collection: str) -> BenchEnv:
     from hybrid_search.evaluation.runner import flush
-    from hybrid_search.factory import build_encoder, build_store, collection_spec
-    from ingest.pipeline import IngestJob, IngestOptions
+    from hybrid_search.factory import build_encoder, build_store, collection_spec, ingest_options
+    from ingest.pipeline import IngestJob
     from ingest.readers import SourceDoc
 
     s = settings.model_copy(update={"collection": collection})
     encoder = build_encoder(s)
     store = build_store(s)
     spec = collection_spec(s, encoder)
-    options = IngestOptions(
-        max_chunk_tokens=s.max_chunk_tokens,
-        chunk_overlap_tokens=s.chunk_overlap_tokens,
-        batch_tokens=s.batch_tokens,
-        batch_size=s.batch_size,
-    )
+    options = ingest_options(s)
     started = time.perf_counter()
     summary = IngestJob(store, encoder, spec, options).run(
         SourceDoc(d, "bench") for d in corpus.docs

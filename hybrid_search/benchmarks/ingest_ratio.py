@@ -18,9 +18,9 @@ from hybrid_search.settings import Settings
 
 def measure_ingest(settings: Settings, corpus: BenchCorpus, collection: str) -> dict[str, Any]:
     from hybrid_search.evaluation.runner import flush
-    from hybrid_search.factory import build_encoder, build_store, collection_spec
+    from hybrid_search.factory import build_encoder, build_store, collection_spec, ingest_options
     from ingest.chunking import chunk_text
-    from ingest.pipeline import IngestJob, IngestOptions
+    from ingest.pipeline import IngestJob
     from ingest.readers import SourceDoc
 
     s = settings.model_copy(update={"collection": collection})
@@ -54,12 +54,7 @@ def measure_ingest(settings: Settings, corpus: BenchCorpus, collection: str) -> 
     try:
         spec = collection_spec(s, encoder)
         store.drop(spec.name)
-        options = IngestOptions(
-            max_chunk_tokens=s.max_chunk_tokens,
-            chunk_overlap_tokens=s.chunk_overlap_tokens,
-            batch_tokens=s.batch_tokens,
-            batch_size=s.batch_size,
-        )
+        options = ingest_options(s)
         t = time.perf_counter()
         summary = IngestJob(store, encoder, spec, options).run(
             SourceDoc(d, "bench") for d in corpus.docs

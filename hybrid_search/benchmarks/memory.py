@@ -27,9 +27,9 @@ COPIES = 10
 
 
 def child_main(argv: list[str]) -> int:
-    from hybrid_search.factory import build_encoder, build_store, collection_spec
+    from hybrid_search.factory import build_encoder, build_store, collection_spec, ingest_options
     from hybrid_search.settings import Settings
-    from ingest.pipeline import IngestJob, IngestOptions
+    from ingest.pipeline import IngestJob
     from ingest.readers import read_paths
 
     jsonl, uri, model_dir = argv
@@ -47,13 +47,7 @@ def child_main(argv: list[str]) -> int:
         store,
         encoder,
         collection_spec(s, encoder),
-        IngestOptions(
-            max_chunk_tokens=s.max_chunk_tokens,
-            chunk_overlap_tokens=s.chunk_overlap_tokens,
-            batch_tokens=s.batch_tokens,
-            batch_size=s.batch_size,
-            window_documents=s.window_documents,
-        ),
+        ingest_options(s),
     ).run(read_paths([jsonl]))
     seconds = time.perf_counter() - started
     store.close()

@@ -36,9 +36,10 @@ def demo(
             build_reranker,
             build_store,
             collection_spec,
+            ingest_options,
         )
         from hybrid_search.searcher import HybridSearcher
-        from ingest.pipeline import IngestJob, IngestOptions
+        from ingest.pipeline import IngestJob
         from ingest.readers import read_paths
 
         console = Console(stderr=True)
@@ -74,13 +75,7 @@ def demo(
         )
         encoder = build_encoder(s)
         store = build_store(s)
-        options = IngestOptions(
-            tenant=s.tenant,
-            max_chunk_tokens=s.max_chunk_tokens,
-            chunk_overlap_tokens=s.chunk_overlap_tokens,
-            batch_tokens=s.batch_tokens,
-            batch_size=s.batch_size,
-        )
+        options = ingest_options(s)
         job = IngestJob(store, encoder, collection_spec(s, encoder), options)
         console.print(
             f"ingesting {', '.join(map(str, sources))} into {s.milvus_uri} / {s.collection}"

@@ -40,21 +40,17 @@ def ingest(
     """Chunk, encode with BGE-M3 and store documents; re-runs change only what changed."""
 
     def run() -> None:
-        from hybrid_search.factory import build_encoder, build_store, collection_spec
-        from ingest.pipeline import IngestJob, IngestOptions
+        from hybrid_search.factory import (
+            build_encoder,
+            build_store,
+            collection_spec,
+            ingest_options,
+        )
+        from ingest.pipeline import IngestJob
         from ingest.readers import read_paths
 
         s = settings(collection=collection, tenant=tenant)
-        options = IngestOptions(
-            tenant=s.tenant,
-            max_chunk_tokens=s.max_chunk_tokens,
-            chunk_overlap_tokens=s.chunk_overlap_tokens,
-            batch_tokens=s.batch_tokens,
-            batch_size=s.batch_size,
-            window_documents=s.window_documents,
-            strict=strict,
-            delete_missing=delete_missing,
-        )
+        options = ingest_options(s, strict=strict, delete_missing=delete_missing)
         encoder = build_encoder(s)
         store = build_store(s)
         job = IngestJob(store, encoder, collection_spec(s, encoder), options)

@@ -151,18 +151,11 @@ def ingest_corpus(
 ) -> IngestSummary:
     """Make the collection hold exactly the corpus: idempotent (unchanged documents are skipped),
     documents no longer in the corpus are deleted, then the writes are flushed."""
-    from ingest.pipeline import IngestJob, IngestOptions
+    from hybrid_search.factory import ingest_options
+    from ingest.pipeline import IngestJob
     from ingest.readers import read_paths
 
-    options = IngestOptions(
-        tenant=settings.tenant,
-        max_chunk_tokens=settings.max_chunk_tokens,
-        chunk_overlap_tokens=settings.chunk_overlap_tokens,
-        batch_tokens=settings.batch_tokens,
-        batch_size=settings.batch_size,
-        window_documents=settings.window_documents,
-        delete_missing=True,
-    )
+    options = ingest_options(settings, delete_missing=True)
     bar = progress(f"ingest {dataset.name}", _count_lines(dataset.corpus), "doc")
     try:
 

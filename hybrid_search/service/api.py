@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from hybrid_search.errors import InvalidRequestError, StoreUnavailableError
+from hybrid_search.factory import ingest_options
 from hybrid_search.rag import build_context
 from hybrid_search.service.auth import Principal, PrincipalDep, check_filter_scope
 from hybrid_search.service.deps import MetricsDep, ServiceState, StateDep
@@ -30,7 +31,7 @@ from hybrid_search.service.models import (
     ReadyResponse,
     UpsertDocumentsRequest,
 )
-from ingest.pipeline import IngestJob, IngestOptions
+from ingest.pipeline import IngestJob
 from ingest.readers import record_from_object
 from schemas import collection as C
 from schemas.api import (
@@ -226,14 +227,7 @@ async def upsert_documents(
         state.searcher.store,
         state.searcher.encoder,
         state.spec,
-        IngestOptions(
-            tenant=tenant,
-            max_chunk_tokens=s.max_chunk_tokens,
-            chunk_overlap_tokens=s.chunk_overlap_tokens,
-            batch_tokens=s.batch_tokens,
-            batch_size=s.batch_size,
-            window_documents=s.window_documents,
-        ),
+        ingest_options(s, tenant=tenant),
     )
     summary = await state.gate.run(lambda: job.run(records))
     logger.info(
