@@ -26,7 +26,7 @@ from typing import Any, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -35,14 +35,20 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from hybrid_search.errors import APIError, InvalidRequestError, TransportError
+from hybrid_search.errors import APIError, InvalidRequestError, TransportError, validated
 from hybrid_search.service.models import (
     DeleteResponse,
     DocumentResponse,
     HealthResponse,
     ReadyResponse,
 )
-from schemas.api import BatchSearchRequest, BatchSearchResponse, SearchRequest, SearchResponse
+from schemas.api import (
+    BatchSearchRequest,
+    BatchSearchResponse,
+    SearchRequest,
+    SearchResponse,
+    as_queries,
+)
 from schemas.documents import Document, IngestSummary
 from schemas.rag import RagRequest, RagResponse
 
@@ -62,18 +68,6 @@ def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, TransportError):
         return True
     return isinstance(exc, APIError) and exc.status_code == 503
-
-
-def _validate(model: type[M], data: dict[str, Any]) -> M:
-    """Options are checked here, like the in-process searcher, so a typo fails before a request."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        where = ".".join(str(p) for p in e["loc"])
-        raise InvalidRequestError(
-            f"{where}: {e['msg']}", details={"field": where, "errors": len(exc.errors())}
-        ) from None
 
 
 def _body(model: BaseModel) -> dict[str, Any]:
@@ -159,7 +153,7 @@ class _BaseClient:
     def _search(query: str | SearchRequest, options: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(query, SearchRequest):
             return _body(query)
-        return _body(_validate(SearchRequest, {"query": query, **options}))
+        return _body(validated(SearchRequest, {"query": query, **options}))
 
     @staticmethod
     def _batch(
@@ -167,14 +161,12 @@ class _BaseClient:
     ) -> dict[str, Any]:
         if isinstance(queries, BatchSearchRequest):
             return _body(queries)
-        # a str is a Sequence[str] too: list("abc") would search "a", "b" and "c"
-        batch = queries if isinstance(queries, str) else list(queries)
-        return _body(_validate(BatchSearchRequest, {"queries": batch, **options}))
+        return _body(validated(BatchSearchRequest, {"queries": as_queries(queries), **options}))
 
     @staticmethod
     def _rag(query: str, token_budget: int, options: Mapping[str, Any]) -> dict[str, Any]:
         data = {"query": query, "token_budget": token_budget, **options}
-        return _body(_validate(RagRequest, data))
+        return _body(validated(RagRequest, data))
 
     @staticmethod
     def _documents(

@@ -21,7 +21,12 @@ HybridSearchError                 base; .code a stable string, .retryable: may a
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class HybridSearchError(Exception):
@@ -71,6 +76,23 @@ class InvalidRequestError(HybridSearchError, ValueError):
 
 class InvalidFilterError(InvalidRequestError):
     code = "invalid_filter"
+
+
+def validated(model: type[M], data: Mapping[str, Any]) -> M:
+    """`model.model_validate(data)` for a request built from keyword options: the first
+    validation error becomes an InvalidRequestError naming the field (and the value, if short),
+    so the in-process searcher and the remote client refuse a typo the same way."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = ".".join(str(p) for p in e["loc"])
+        got = e.get("input")
+        shown = repr(got) if isinstance(got, str | int | float) else ""
+        msg = f"{where}: {e['msg']}" + (f", got {shown}" if 0 < len(shown) <= 80 else "")
+        raise InvalidRequestError(
+            msg, details={"field": where, "errors": len(exc.errors())}
+        ) from None
 
 
 class IngestError(HybridSearchError):

@@ -15,14 +15,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from hybrid_search.encoders.base import Encoder
 from hybrid_search.errors import (
     CollectionNotFoundError,
     HybridSearchError,
     InvalidRequestError,
     StoreError,
+    validated,
 )
 from hybrid_search.fusion import make_fusion
 from hybrid_search.fusion.base import FusedHit, RouteHit
@@ -49,6 +48,7 @@ from schemas.api import (
     SearchOptions,
     SearchRequest,
     SearchResponse,
+    as_queries,
 )
 
 logger = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class HybridSearcher:
         if isinstance(query, SearchRequest):
             request = query
         else:
-            request = self._validate(SearchRequest, {"query": query, **options})
+            request = validated(SearchRequest, {"query": query, **options})
         opts = SearchOptions.model_validate(request.model_dump(exclude={"query"}))
         return self._run([request.query], opts)[0]
 
@@ -144,25 +144,9 @@ class HybridSearcher:
         if isinstance(queries, BatchSearchRequest):
             request = queries
         else:
-            # a str is a Sequence[str] too: list("abc") would search "a", "b" and "c"
-            batch = queries if isinstance(queries, str) else list(queries)
-            request = self._validate(BatchSearchRequest, {"queries": batch, **options})
+            request = validated(BatchSearchRequest, {"queries": as_queries(queries), **options})
         opts = SearchOptions.model_validate(request.model_dump(exclude={"queries"}))
         return self._run(request.queries, opts)
-
-    @staticmethod
-    def _validate(model: Any, data: dict[str, Any]) -> Any:
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            e = exc.errors()[0]
-            where = ".".join(str(p) for p in e["loc"])
-            got = e.get("input")
-            shown = repr(got) if isinstance(got, str | int | float) else ""
-            msg = f"{where}: {e['msg']}" + (f", got {shown}" if 0 < len(shown) <= 80 else "")
-            raise InvalidRequestError(
-                msg, details={"field": where, "errors": len(exc.errors())}
-            ) from None
 
     # -- planning ---------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -73,6 +74,12 @@ class SearchRequest(SearchOptions):
         if not value.strip():
             raise ValueError("query is empty: give at least one non-space character")
         return _encodable(value)
+
+
+def as_queries(queries: Sequence[str]) -> Any:
+    """A batch of queries as BatchSearchRequest should see it. A str is a Sequence[str] too, and
+    list("abc") would search "a", "b" and "c": a str is passed as it is, and refused."""
+    return queries if isinstance(queries, str) else list(queries)
 
 
 class BatchSearchRequest(SearchOptions):
