@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
 
 import numpy as np
-
-T = TypeVar("T")
 
 
 def summarize(seconds: Sequence[float]) -> dict[str, float]:
@@ -24,16 +20,6 @@ def summarize(seconds: Sequence[float]) -> dict[str, float]:
     }
 
 
-def timed(fn: Callable[[], T]) -> tuple[T, float]:
-    t = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t
-
-
 def ratio(a: float | None, b: float | None) -> float | None:
     """a / b to 3 decimals; None when either is unknown or b is 0."""
     return round(a / b, 3) if a is not None and b else None
-
-
-def rounded(value: Any, digits: int = 3) -> Any:
-    return round(float(value), digits)
