@@ -268,7 +268,7 @@ class HybridSearcher:
         ranked: dict[str, list[Candidate]] = {}
         fused_by_milvus = self._fused_by_milvus(q, plan, head_size, timings, errors)
         if fused_by_milvus is not None:
-            fusion_name, fused, rows = "rrf", fused_by_milvus.hits, fused_by_milvus.rows
+            fusion_name, fused, rows = self._native.name, fused_by_milvus.hits, fused_by_milvus.rows
             answered = fused_by_milvus.answered
             t = time.perf_counter()
         else:

@@ -45,6 +45,7 @@ class BGEReranker(LazyModel):
         self.batch_tokens = batch_tokens
         self.single_pass = single_pass
         self.quantize = quantize
+        self._placed = False  # the single-pass model moved to its device and set to eval
 
     def _build(self, path: str) -> Any:
         from FlagEmbedding import FlagReranker
@@ -144,7 +145,7 @@ class BGEReranker(LazyModel):
         ]
         inputs = pad_with_compat(tok, items, padding=True, return_tensors="pt").to(device)
         net = model.model
-        if not getattr(self, "_placed", False):
+        if not self._placed:
             if model.use_fp16 and device != "cpu":
                 net.half()
             net.to(device)

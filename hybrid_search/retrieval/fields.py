@@ -35,13 +35,16 @@ class FieldRoute:
         self._store, self._collection, self._field = store, collection, field
         self._pick, self._params = pick, params
 
+    def _nothing_to_search(self) -> RouteError:
+        return RouteError(f"{self.name}: the query has nothing this route can search")
+
     def request(self, query: QueryVectors, *, limit: int, expr: str | None) -> Any:
         """This route as one `AnnSearchRequest` of a Milvus `hybrid_search` call."""
         from pymilvus import AnnSearchRequest
 
         data = self._pick(query)
         if data is None:
-            raise RouteError(f"{self.name}: the query has nothing this route can search")
+            raise self._nothing_to_search()
         return AnnSearchRequest(
             data=[data], anns_field=self._field, param=self._params(limit), limit=limit, expr=expr
         )
@@ -53,7 +56,7 @@ class FieldRoute:
         answerable = [i for i, d in enumerate(data) if d is not None]
         out: list[list[Candidate]] = [[] for _ in queries]
         if not answerable:
-            raise RouteError(f"{self.name}: the query has nothing this route can search")
+            raise self._nothing_to_search()
         hits = self._store.search(
             self._collection,
             field=self._field,
