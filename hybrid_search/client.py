@@ -36,12 +36,6 @@ from tenacity import (
 )
 
 from hybrid_search.errors import APIError, InvalidRequestError, TransportError, validated
-from hybrid_search.service.models import (
-    DeleteResponse,
-    DocumentResponse,
-    HealthResponse,
-    ReadyResponse,
-)
 from schemas.api import (
     BatchSearchRequest,
     BatchSearchResponse,
@@ -51,6 +45,12 @@ from schemas.api import (
 )
 from schemas.documents import Document, IngestSummary
 from schemas.rag import RagRequest, RagResponse
+from schemas.service import (
+    DeleteResponse,
+    DocumentResponse,
+    HealthResponse,
+    ReadyResponse,
+)
 
 __all__ = ["AsyncHybridSearchClient", "HybridSearchClient"]
 

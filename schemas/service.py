@@ -1,4 +1,4 @@
-"""Wire models of the HTTP service that are not search or RAG models (those live in `schemas/`).
+"""Wire models of the HTTP service besides search and RAG (those are `schemas.api`, `schemas.rag`).
 
 Pure pydantic, importing neither FastAPI nor pymilvus, so the remote client can share them.
 """

@@ -1,5 +1,5 @@
-"""The HTTP service (FastAPI). `create_app` is imported lazily so that the remote client can use
-`hybrid_search.service.models` without FastAPI installed."""
+"""The HTTP service (FastAPI). `create_app` is imported lazily: importing the package must not
+pull FastAPI (its wire models live in `schemas.service`, shared with the remote client)."""
 
 from __future__ import annotations
 

@@ -22,15 +22,6 @@ from hybrid_search.service.auth import Principal, PrincipalDep, check_filter_sco
 from hybrid_search.service.deps import MetricsDep, ServiceState, StateDep
 from hybrid_search.service.errors import DocumentNotFoundError
 from hybrid_search.service.metrics import CONTENT_TYPE_LATEST
-from hybrid_search.service.models import (
-    ChunkOut,
-    DeleteResponse,
-    DocumentResponse,
-    ErrorResponse,
-    HealthResponse,
-    ReadyResponse,
-    UpsertDocumentsRequest,
-)
 from ingest.pipeline import IngestJob
 from ingest.readers import record_from_object
 from schemas import collection as C
@@ -43,6 +34,15 @@ from schemas.api import (
 )
 from schemas.documents import IngestSummary, check_doc_id
 from schemas.rag import RagRequest, RagResponse
+from schemas.service import (
+    ChunkOut,
+    DeleteResponse,
+    DocumentResponse,
+    ErrorResponse,
+    HealthResponse,
+    ReadyResponse,
+    UpsertDocumentsRequest,
+)
 
 __all__ = ["ops_router", "v1_router"]
 
