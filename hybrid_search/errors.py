@@ -62,6 +62,13 @@ class StoreUnavailableError(StoreError):
     retryable = True
 
 
+class StoreLockedError(StoreUnavailableError):
+    """Another process has the Milvus Lite file open (Milvus Lite allows one process per file)."""
+
+    code = "store_locked"
+    retryable = False
+
+
 class CollectionNotFoundError(StoreError):
     code = "collection_not_found"
 
