@@ -453,16 +453,45 @@ def test_dockerfile_is_multi_stage_on_python_311_slim(dockerfile: list[tuple[str
     assert any(kw == "COPY" and "--from=builder" in args for kw, args in dockerfile)
 
 
-def test_dockerfile_installs_pinned_cpu_torch_before_the_project(
-    dockerfile: list[tuple[str, str]], pyproject: dict[str, Any]
+def test_dockerfile_installs_pinned_cpu_torch_then_the_lock_then_the_project(
+    dockerfile: list[tuple[str, str]],
 ) -> None:
     runs = [args for kw, args in dockerfile if kw == "RUN"]
     torch_at = next(i for i, r in enumerate(runs) if TORCH_PIN in r)
+    lock_at = next(i for i, r in enumerate(runs) if "requirements.lock" in r)
     project_at = next(i for i, r in enumerate(runs) if '".[server]"' in r or "'.[server]'" in r)
-    assert torch_at < project_at
+    assert torch_at < lock_at < project_at
     assert "--index-url" in runs[torch_at]
     assert arg_defaults(dockerfile)["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
-    assert TORCH_PIN in pyproject["project"]["dependencies"], "Dockerfile pin != pyproject pin"
+    # the rest is the lock, hash-checked and unresolved, as `make install` installs it
+    assert "--require-hashes" in runs[lock_at] and "--no-deps" in runs[lock_at]
+    assert "--no-deps" in runs[project_at]
+    copied = " ".join(args for kw, args in dockerfile if kw == "COPY")
+    assert "requirements.lock" in copied
+    locked = re.search(r"^torch==([0-9.]+)", (REPO / "requirements.lock").read_text(), re.M)
+    assert locked and f"torch=={locked.group(1)}" == TORCH_PIN, "Dockerfile pin != the lock's"
+
+
+def test_dockerfile_lock_filter_drops_only_torch() -> None:
+    """The awk filter in the Dockerfile leaves every locked package but torch, hashes intact."""
+    import shutil
+    import subprocess
+
+    awk = shutil.which("awk")
+    if awk is None:
+        pytest.skip("no awk")
+    program = re.search(r"awk '([^']+)'", DOCKERFILE.read_text())
+    assert program
+    lock = (REPO / "requirements.lock").read_text()
+    out = subprocess.run(
+        [awk, program.group(1)], input=lock, capture_output=True, text=True, check=True
+    ).stdout
+    pins = set(re.findall(r"^([A-Za-z0-9_.\-]+)==", lock, re.M))
+    kept = set(re.findall(r"^([A-Za-z0-9_.\-]+)==", out, re.M))
+    assert pins - kept == {"torch"}
+    assert out.count("--hash=") == lock.count("--hash=") - len(
+        re.search(r"^torch==.*?(?=^\S)", lock, re.M | re.S).group(0).split("--hash=")[1:]  # type: ignore[union-attr]
+    )
 
 
 def test_dockerfile_runtime_is_non_root_and_serves(
