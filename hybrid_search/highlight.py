@@ -1,0 +1,241 @@
+"""Highlights: where a query's terms occur in a hit's text, and a short snippet around them.
+
+Query and text are cut by the collection's own BM25 analyzer (schemas/collection.py), so a
+span marks what BM25 matched on: jieba (search mode, as Milvus' jieba tokenizer) for `jieba`
+and `chinese`, runs of word characters for `standard` and `english` (as Milvus Lite's standard
+tokenizer), lowercased, without Lucene's English stop words when the collection drops them.
+Chinese function and question words (的, 什么...) are never highlighted. The `english`
+analyzer's stemming is not reproduced: a span covers the query's own word form.
+Pure functions: no Milvus, no model.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+__all__ = [
+    "ANALYZERS",
+    "CHINESE_FUNCTION_WORDS",
+    "DEFAULT_SNIPPET_CHARS",
+    "Highlight",
+    "Token",
+    "find_terms",
+    "highlight",
+    "query_terms",
+    "tokenize",
+]
+
+ANALYZERS = ("jieba", "standard", "english", "chinese")
+DEFAULT_SNIPPET_CHARS = 200
+
+
+def _words(spaced: str) -> frozenset[str]:
+    return frozenset(spaced.split())
+
+
+#: Lucene's English stop words: what Milvus' `_english_` stop filter expands to
+ENGLISH_STOP_WORDS = _words(
+    "a an and are as at be but by for if in into is it no not of on or such that the their "
+    "then there these they this to was will with"
+)
+
+#: Chinese function and question words: BM25 weighs them near zero, and marking every 的 and
+#: 什么 in a passage hides the words that matter. Never highlighted (the analyzer keeps them).
+CHINESE_FUNCTION_WORDS = _words(
+    "的 地 得 了 着 过 是 在 有 和 与 及 或 而 也 都 就 又 被 把 对 从 以 为 于 由 之 其 此 这 那 "
+    "个 所 中 上 下 内 后 前 吗 呢 吧 啊 呀 么 谁 哪 哪个 哪些 哪里 哪儿 哪一 什么 什么样 为什么 "
+    "怎么 怎样 如何 多少 几 何 何时 时候 会 能 要"
+)
+
+_WORD = re.compile(r"\w+")
+#: scripts written without spaces: a snippet may start or end anywhere inside a run of them
+_UNSPACED = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+
+
+@dataclass(frozen=True)
+class Token:
+    """One analyzed term and where it lies in the text: text[start:end] is its surface form."""
+
+    term: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """Spans are [start, end) character offsets into the text, sorted and non-overlapping;
+    snippet is text[snippet_start : snippet_start + len(snippet)], and snippet_spans are the
+    spans inside it, relative to the snippet."""
+
+    terms: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]
+    snippet: str
+    snippet_start: int
+    snippet_spans: tuple[tuple[int, int], ...]
+
+
+def tokenize(text: str, analyzer: str = "jieba", *, stop_words: bool = True) -> list[Token]:
+    """The analyzer's terms with their character offsets. Tokens without a word character
+    (punctuation, spaces) are no terms: they carry no meaning to highlight."""
+    if analyzer not in ANALYZERS:
+        raise ValueError(f"unknown analyzer {analyzer!r}; expected one of {list(ANALYZERS)}")
+    raw: Iterable[tuple[str, int, int]]
+    if analyzer in ("jieba", "chinese"):
+        raw = _jieba_tokens(text)
+    else:
+        raw = ((m.group(), m.start(), m.end()) for m in _WORD.finditer(text))
+    out = []
+    for word, start, end in raw:
+        term = word.strip().lower()
+        if not term or not _WORD.search(term):
+            continue
+        if stop_words and term in ENGLISH_STOP_WORDS:
+            continue
+        out.append(Token(term, start, end))
+    return out
+
+
+def query_terms(query: str, analyzer: str = "jieba", *, stop_words: bool = True) -> frozenset[str]:
+    """The distinct terms of a query, as the collection's analyzer cuts it, less Chinese
+    function and question words."""
+    terms = (t.term for t in tokenize(query, analyzer, stop_words=stop_words))
+    return frozenset(t for t in terms if t not in CHINESE_FUNCTION_WORDS)
+
+
+def find_terms(
+    terms: frozenset[str], text: str, analyzer: str = "jieba", *, stop_words: bool = True
+) -> list[Token]:
+    """The text's tokens that are query terms, in text order (jieba's search mode yields
+    overlapping tokens, e.g. 长江, 大桥 and 长江大桥: all of them are kept)."""
+    if not terms or not text:
+        return []
+    found = [t for t in tokenize(text, analyzer, stop_words=stop_words) if t.term in terms]
+    return sorted(found, key=lambda t: (t.start, -t.end))
+
+
+def highlight(
+    query: str | frozenset[str],
+    text: str,
+    analyzer: str = "jieba",
+    *,
+    stop_words: bool = True,
+    snippet_chars: int = DEFAULT_SNIPPET_CHARS,
+) -> Highlight:
+    """Spans of the query's terms in `text`, and a snippet of at most `snippet_chars` around
+    the best window: the one holding the most distinct query terms (then the most matched
+    characters, then the earliest). No match: no spans, and the snippet is the text's start.
+    `query` may be the terms from query_terms(), computed once for many hits."""
+    if snippet_chars < 1:
+        raise ValueError(f"snippet_chars must be at least 1, got {snippet_chars}")
+    terms = (
+        query
+        if isinstance(query, frozenset)
+        else query_terms(query, analyzer, stop_words=stop_words)
+    )
+    found = find_terms(terms, text, analyzer, stop_words=stop_words)
+    spans = tuple(_merged((t.start, t.end) for t in found))
+    first, last = _best_window(found, snippet_chars) if found else (0, 0)
+    start, end = _snippet_bounds(text, first, last, snippet_chars)
+    while start < min(first, end) and _leading_junk(text[start]):
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    inside = tuple(
+        (max(s, start) - start, min(e, end) - start) for s, e in spans if s < end and e > start
+    )
+    return Highlight(
+        terms=tuple(dict.fromkeys(t.term for t in found)),
+        spans=spans,
+        snippet=text[start:end],
+        snippet_start=start,
+        snippet_spans=inside,
+    )
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _jieba_tokens(text: str) -> Iterator[tuple[str, int, int]]:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    yield from jieba.tokenize(text, mode="search")
+
+
+def _merged(spans: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """Overlapping spans as one (adjacent ones stay apart: they are different terms)."""
+    current: tuple[int, int] | None = None
+    for s, e in sorted(spans):
+        if current is not None and s < current[1]:
+            current = (current[0], max(current[1], e))
+            continue
+        if current is not None:
+            yield current
+        current = (s, e)
+    if current is not None:
+        yield current
+
+
+def _best_window(found: list[Token], width: int) -> tuple[int, int]:
+    """[start of the first, end of the last] matched token of the best window of `width`
+    characters that starts at a match (two pointers over the matches in text order)."""
+    best: tuple[int, int, int] = (-1, -1, 0)
+    best_range = (found[0].start, found[0].end)
+    counts: Counter[str] = Counter()
+    chars = 0
+    j = 0
+    for i, anchor in enumerate(found):
+        if j < i:
+            j = i
+        while j < len(found) and found[j].end - anchor.start <= width:
+            counts[found[j].term] += 1
+            chars += found[j].end - found[j].start
+            j += 1
+        if j > i:
+            distinct = sum(1 for c in counts.values() if c)
+            score = (distinct, chars, -anchor.start)
+            if score > best:
+                best = score
+                best_range = (anchor.start, max(t.end for t in found[i:j]))
+            counts[anchor.term] -= 1
+            chars -= anchor.end - anchor.start
+    return best_range
+
+
+def _snippet_bounds(text: str, first: int, last: int, width: int) -> tuple[int, int]:
+    """A window of at most `width` characters around [first, last): the slack split evenly
+    before and after, then moved off the middle of a space-separated word where that does
+    not cut into the matches."""
+    if len(text) <= width:
+        return 0, len(text)
+    if last - first >= width:
+        return first, first + width
+    start = max(0, first - (width - (last - first)) // 2)
+    end = min(len(text), start + width)
+    start = max(0, end - width)
+    if start > 0 and _inside_word(text, start):
+        space = text.find(" ", start, first)
+        if space != -1:
+            start = space + 1
+    if end < len(text) and _inside_word(text, end):
+        space = text.rfind(" ", last, end)
+        if space != -1:
+            end = space
+    return start, end
+
+
+def _leading_junk(char: str) -> bool:
+    """Space or punctuation that ends something (the full stop before a sentence, a closing
+    bracket): no way to begin a snippet. Opening brackets and quotes stay."""
+    return char.isspace() or unicodedata.category(char) in ("Po", "Pe", "Pf")
+
+
+def _inside_word(text: str, i: int) -> bool:
+    """Does offset i fall between two characters of a space-separated word?"""
+    a, b = text[i - 1], text[i]
+    return a.isalnum() and b.isalnum() and not _UNSPACED.match(a) and not _UNSPACED.match(b)
