@@ -1,5 +1,8 @@
 """BGE-M3 through FlagEmbedding's BGEM3FlagModel: dense, sparse lexical weights and ColBERT vectors.
 
+Each batch is encoded by one forward pass of FlagEmbedding's own model and heads (`m3_forward`);
+`single_pass=False` calls `BGEM3FlagModel.encode` instead, which computes a one-batch call twice.
+
 BGE-M3: Chen et al., "BGE M3-Embedding: Multi-Lingual, Multi-Functionality, Multi-Granularity
 Text Embeddings Through Self-Knowledge Distillation", 2024.
 """
@@ -17,6 +20,7 @@ from hybrid_search.encoders.base import EncodedBatch, FloatArray, Representation
 from hybrid_search.encoders.loading import LazyModel
 from hybrid_search.encoders.loading import quiet_transformers as quiet_transformers
 from hybrid_search.encoders.loading import resolve_model_path as resolve_model_path
+from hybrid_search.encoders.m3_forward import forward_m3, place
 from hybrid_search.errors import EncoderError
 
 logger = logging.getLogger(__name__)
@@ -49,10 +53,13 @@ class BGEM3Encoder(LazyModel):
         use_fp16: bool = False,
         max_passage_tokens: int = 8192,
         max_query_tokens: int = 512,
+        single_pass: bool = True,
     ) -> None:
         super().__init__(model, device=device, use_fp16=use_fp16)
         self._max_passage_tokens = max_passage_tokens
         self._max_query_tokens = max_query_tokens
+        self.single_pass = single_pass
+        self._placed = False  # the single-pass model moved to its device and set to eval
 
     @property
     def representations(self) -> frozenset[Representation]:
@@ -98,8 +105,10 @@ class BGEM3Encoder(LazyModel):
         model = self.load()
         with self._lock:
             try:
-                # batch_size > len(texts): one forward pass (callers size batches by token
-                # budget), and FlagEmbedding's tqdm bars stay off
+                if self.single_pass:
+                    return self._single_pass(model, texts, max_length)
+                # batch_size > len(texts): one batch (callers size batches by token budget),
+                # and FlagEmbedding's tqdm bars stay off
                 out = model.encode(
                     list(texts),
                     batch_size=len(texts) + 1,
@@ -116,6 +125,18 @@ class BGEM3Encoder(LazyModel):
             sparse=[to_sparse(w) for w in out["lexical_weights"]],
             colbert=colbert,
             token_counts=[len(c) + 1 for c in colbert],
+        )
+
+    def _single_pass(self, model: Any, texts: Sequence[str], max_length: int) -> EncodedBatch:
+        if not self._placed:
+            place(model)
+            self._placed = True
+        out = forward_m3(model, texts, max_length)
+        return EncodedBatch(
+            dense=out.dense,
+            sparse=out.sparse,
+            colbert=out.colbert,
+            token_counts=[len(c) + 1 for c in out.colbert],
         )
 
 
