@@ -4,6 +4,10 @@ Passages are never cut. A passage that does not fit whole is skipped (listed in 
 the next, possibly shorter, one is tried: a passage cut mid-sentence can carry the opposite of
 what its source says, and a citation must point at text the model really saw. Markers are
 numbered over the included passages only, so `[1]..[n]` has no gaps.
+
+With `snippets`, a passage is the hit's highlight snippet, a window around the query's best
+match, instead of the whole chunk: more sources fit a budget, and each citation says which
+characters of its chunk (`start`, `end`) the model saw.
 """
 
 from __future__ import annotations
@@ -19,11 +23,26 @@ __all__ = ["PASSAGE_SEPARATOR", "build_context", "format_passage"]
 PASSAGE_SEPARATOR = "\n\n"
 
 
-def format_passage(marker: str, hit: SearchHit) -> str:
-    """`[n] Title` on the first line, the chunk text below (marker and text alone if untitled)."""
+def format_passage(marker: str, hit: SearchHit, text: str | None = None) -> str:
+    """`[n] Title` on the first line, the chunk text (or `text`, a part of it) below; marker and
+    text alone if untitled."""
+    body = hit.text if text is None else text
     if hit.title.strip():
-        return f"{marker} {hit.title.strip()}\n{hit.text}"
-    return f"{marker} {hit.text}"
+        return f"{marker} {hit.title.strip()}\n{body}"
+    return f"{marker} {body}"
+
+
+def _passage(hit: SearchHit, snippets: bool) -> tuple[str, int | None, int | None]:
+    """The text to pack and, for a snippet, where it lies in the chunk's text."""
+    if not snippets:
+        return hit.text, None, None
+    if hit.highlight is None:
+        raise ValueError(
+            f"snippets need highlighted hits; hit {hit.chunk_id} has no highlight "
+            "(search with highlight=True)"
+        )
+    h = hit.highlight
+    return h.snippet, h.snippet_start, h.snippet_start + len(h.snippet)
 
 
 def build_context(
@@ -31,6 +50,7 @@ def build_context(
     *,
     token_budget: int,
     count_tokens: Callable[[str], int],
+    snippets: bool = False,
 ) -> RagContext:
     """Pack the response's hits, in hit order, into at most `token_budget` tokens.
 
@@ -43,13 +63,14 @@ def build_context(
         response: a search response; its hit order is the citation order.
         token_budget: most tokens the context may take (>= 1).
         count_tokens: the tokenizer of the model that will read the context, or a close proxy.
+        snippets: pack each hit's highlight snippet instead of its whole chunk.
 
     Returns:
         The context, one citation per included passage, the tokens used, and the chunk ids of
         hits skipped because they did not fit whole.
 
     Raises:
-        ValueError: `token_budget` is below 1.
+        ValueError: `token_budget` is below 1, or `snippets` with a hit that has no highlight.
     """
     if token_budget < 1:
         raise ValueError(f"token_budget must be >= 1, got {token_budget}")
@@ -59,7 +80,8 @@ def build_context(
     omitted: list[str] = []
     for hit in response.hits:
         marker = f"[{len(citations) + 1}]"
-        block = format_passage(marker, hit)
+        text, start, end = _passage(hit, snippets)
+        block = format_passage(marker, hit, text)
         candidate = f"{context}{PASSAGE_SEPARATOR}{block}" if context else block
         tokens = count_tokens(candidate)
         if tokens > token_budget:
@@ -73,6 +95,8 @@ def build_context(
                 chunk_id=hit.chunk_id,
                 title=hit.title,
                 score=hit.rerank_score if hit.rerank_score is not None else hit.fused_score,
+                start=start,
+                end=end,
             )
         )
     return RagContext(

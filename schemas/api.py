@@ -18,6 +18,15 @@ class SearchOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     top_k: int = Field(10, ge=1, le=1000, description="hits returned")
+    offset: int = Field(
+        0,
+        ge=0,
+        le=16_383,
+        description="hits to skip: the page holds hits offset+1..offset+top_k of the ranking one "
+        "request of offset+top_k hits returns (fused, then reranked); offset+top_k may not "
+        "exceed the candidate depth of the deepest route (candidates, default "
+        "candidates_per_route)",
+    )
     routes: list[RouteName] | None = Field(
         None, description="retrieval routes; default: every route the encoder supports"
     )
@@ -42,6 +51,14 @@ class SearchOptions(BaseModel):
         "hybrid_search whose hits carry the fused score only",
     )
     tenant: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    highlight: bool = Field(
+        False,
+        description="per hit, the character spans of the query's terms in its text, cut by the "
+        "collection's BM25 analyzer (jieba for Chinese), and a snippet around the best of them",
+    )
+    snippet_chars: int = Field(
+        200, ge=20, le=4096, description="most characters of a highlight snippet"
+    )
 
     @field_validator("routes")
     @classmethod
@@ -115,6 +132,20 @@ class RouteScore(BaseModel):
 
 
 class SearchHit(BaseModel):
+class HitHighlight(BaseModel):
+    """Where the query's terms are in a hit's text; offsets count Unicode characters."""
+
+    terms: list[str] = Field(description="the query's terms found in the text, in text order")
+    spans: list[tuple[int, int]] = Field(
+        description="[start, end) of each match in the hit's text, sorted, non-overlapping"
+    )
+    snippet: str = Field(description="text[snippet_start:snippet_start + len(snippet)]")
+    snippet_start: int
+    snippet_spans: list[tuple[int, int]] = Field(
+        description="the matches inside the snippet, relative to its start"
+    )
+
+
     doc_id: str
     chunk_id: str
     chunk_index: int
@@ -129,11 +160,13 @@ class SearchHit(BaseModel):
         None, description="cross-encoder score; null when reranking did not run"
     )
 
+    highlight: HitHighlight | None = Field(None, description="present when highlight was asked")
 
 class SearchResponse(BaseModel):
     query: str
     hits: list[SearchHit]
     timings_ms: dict[str, float]
+    offset: int = Field(0, description="hits skipped before the first of `hits`")
     fusion: str
     routes: list[str] = Field(description="routes that answered")
     route_errors: dict[str, str] = Field(default_factory=dict)

@@ -17,6 +17,11 @@ class RagRequest(SearchRequest):
     token_budget: int = Field(
         2048, ge=1, le=MAX_TOKEN_BUDGET, description="most tokens the context may take"
     )
+    snippets: bool = Field(
+        False,
+        description="pack each hit's highlight snippet (at most snippet_chars around its best "
+        "match) instead of its whole chunk; turns highlight on",
+    )
 
 
 class Citation(BaseModel):
@@ -27,6 +32,10 @@ class Citation(BaseModel):
     chunk_id: str
     title: str
     score: float = Field(description="rerank score when reranking ran, else the fused score")
+    start: int | None = Field(
+        None, description="the passage is the chunk's text[start:end]; null: the whole chunk"
+    )
+    end: int | None = None
 
 
 class RagContext(BaseModel):

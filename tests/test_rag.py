@@ -104,3 +104,46 @@ def test_rag_request_validates_budget_and_search_fields() -> None:
         RagRequest(query="q", token_budget=0)
     with pytest.raises(ValidationError):
         RagRequest(query="q", top_k=0)
+
+
+def highlighted(i: int, query: str, text: str, *, snippet_chars: int) -> SearchHit:
+    """A hit carrying the highlight the searcher would compute for `query`."""
+    from hybrid_search.highlight import highlight
+    from schemas.api import HitHighlight
+
+    h = highlight(query, text, "standard", snippet_chars=snippet_chars)
+    return hit(i, text).model_copy(
+        update={
+            "highlight": HitHighlight(
+                terms=list(h.terms),
+                spans=list(h.spans),
+                snippet=h.snippet,
+                snippet_start=h.snippet_start,
+                snippet_spans=list(h.snippet_spans),
+            )
+        }
+    )
+
+
+def test_snippets_pack_the_window_around_the_match_and_cite_its_characters() -> None:
+    filler = " ".join(f"filler{n}" for n in range(60))
+    texts = [
+        f"{filler} the answer mentions milvus lite here {filler}",
+        f"milvus lite opens a local file {filler}",
+    ]
+    hits = [highlighted(i + 1, "milvus lite", t, snippet_chars=60) for i, t in enumerate(texts)]
+    whole = build_context(response(*hits), token_budget=150, count_tokens=words)
+    cut = build_context(response(*hits), token_budget=150, count_tokens=words, snippets=True)
+    assert len(whole.citations) == 1 and whole.omitted == ["d2#0"]  # whole chunks: one fits
+    assert len(cut.citations) == 2 and cut.omitted == []  # snippets: both fit
+    for c, h in zip(cut.citations, hits, strict=True):
+        assert c.start is not None and c.end is not None and c.end - c.start <= 60
+        passage = h.text[c.start : c.end]
+        assert "milvus lite" in passage
+        assert f"{c.marker} {passage}" in cut.context
+    assert whole.citations[0].start is None and whole.citations[0].end is None
+
+
+def test_snippets_need_highlighted_hits() -> None:
+    with pytest.raises(ValueError, match=r"hit d1#0 has no highlight"):
+        build_context(response(hit(1, "a")), token_budget=10, count_tokens=words, snippets=True)
