@@ -50,7 +50,6 @@ class SearchOptions(BaseModel):
         "only the routes that found them, and unweighted RRF without ColBERT runs as one Milvus "
         "hybrid_search whose hits carry the fused score only",
     )
-    tenant: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
     highlight: bool = Field(
         False,
         description="per hit, the character spans of the query's terms in its text, cut by the "
@@ -59,6 +58,7 @@ class SearchOptions(BaseModel):
     snippet_chars: int = Field(
         200, ge=20, le=4096, description="most characters of a highlight snippet"
     )
+    tenant: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
 
     @field_validator("routes")
     @classmethod
@@ -131,7 +131,6 @@ class RouteScore(BaseModel):
     )
 
 
-class SearchHit(BaseModel):
 class HitHighlight(BaseModel):
     """Where the query's terms are in a hit's text; offsets count Unicode characters."""
 
@@ -146,6 +145,7 @@ class HitHighlight(BaseModel):
     )
 
 
+class SearchHit(BaseModel):
     doc_id: str
     chunk_id: str
     chunk_index: int
@@ -159,14 +159,14 @@ class HitHighlight(BaseModel):
     rerank_score: float | None = Field(
         None, description="cross-encoder score; null when reranking did not run"
     )
-
     highlight: HitHighlight | None = Field(None, description="present when highlight was asked")
+
 
 class SearchResponse(BaseModel):
     query: str
     hits: list[SearchHit]
-    timings_ms: dict[str, float]
     offset: int = Field(0, description="hits skipped before the first of `hits`")
+    timings_ms: dict[str, float]
     fusion: str
     routes: list[str] = Field(description="routes that answered")
     route_errors: dict[str, str] = Field(default_factory=dict)
