@@ -2,7 +2,12 @@
 
 `client` is anything with `.search(query, **options) -> SearchResponse`: the in-process
 `HybridSearcher`, the remote `HybridSearchClient`, or the `AsyncHybridSearchClient` (whose
-`search` is a coroutine function and is then awaited on LangChain's async path).
+`search` is a coroutine function and is then awaited on LangChain's async path). `async_client`
+optionally adds an async twin for `ainvoke`, so one retriever serves both paths natively.
+
+The hit count follows LangChain's convention: `k` on the constructor, `k` as an `invoke` keyword,
+or `k` inside `search_kwargs` (as `VectorStoreRetriever` takes it); `top_k` works everywhere `k`
+does. Precedence: `invoke` keywords, then `k`, then `search_kwargs`.
 """
 
 from __future__ import annotations
@@ -16,33 +21,22 @@ from langchain_core.callbacks import (
 )
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field
+from langchain_core.runnables.config import run_in_executor
+from pydantic import AliasChoices, ConfigDict, Field
 
+from hybrid_search.integrations.options import hit_metadata, merge_options
 from schemas.api import SearchHit, SearchResponse
 
 __all__ = ["HybridSearchRetriever", "hit_to_document"]
 
 
 def hit_to_document(hit: SearchHit) -> Document:
-    """One hit as a LangChain Document.
+    """One hit as a LangChain Document (metadata: see `options.hit_metadata`)."""
+    return Document(page_content=hit.text, metadata=hit_metadata(hit), id=hit.chunk_id)
 
-    The document's own metadata is spread first, so the keys hybrid-search sets (doc_id,
-    chunk_id, title, routes, fused_score, rerank_score) win over user metadata of the same name.
-    """
-    return Document(
-        page_content=hit.text,
-        metadata={
-            **hit.metadata,
-            "doc_id": hit.doc_id,
-            "chunk_id": hit.chunk_id,
-            "chunk_index": hit.chunk_index,
-            "title": hit.title,
-            "routes": {name: r.model_dump() for name, r in hit.routes.items()},
-            "fused_score": hit.fused_score,
-            "rerank_score": hit.rerank_score,
-        },
-        id=hit.chunk_id,
-    )
+
+def _is_async(client: Any) -> bool:
+    return inspect.iscoroutinefunction(getattr(client, "search", None))
 
 
 class HybridSearchRetriever(BaseRetriever):
@@ -50,31 +44,43 @@ class HybridSearchRetriever(BaseRetriever):
 
     Attributes:
         client: a HybridSearcher, HybridSearchClient or AsyncHybridSearchClient.
-        search_options: SearchOptions fields passed on every call (top_k, routes, filter, ...).
+        async_client: optional AsyncHybridSearchClient used by `ainvoke` (default: `client`,
+            awaited if it is async, else run in a thread).
+        k: hits returned (SearchOptions.top_k); None: `search_kwargs`' or the service default.
+        search_kwargs: SearchOptions fields passed on every call (routes, filter, fusion, ...);
+            also accepted as `search_options`, its earlier name.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
 
     client: Any
-    search_options: dict[str, Any] = Field(default_factory=dict)
+    async_client: Any = None
+    k: int | None = Field(None, ge=1)
+    search_kwargs: dict[str, Any] = Field(
+        default_factory=dict, validation_alias=AliasChoices("search_kwargs", "search_options")
+    )
 
-    def _is_async(self) -> bool:
-        return inspect.iscoroutinefunction(getattr(self.client, "search", None))
+    def _options(self, call: dict[str, Any]) -> dict[str, Any]:
+        call.pop("verbose", None)  # LangChain's own flag, read by its callback manager
+        return merge_options(self.search_kwargs, self.k, call, call_name="invoke")
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
-        if self._is_async():
+        if _is_async(self.client):
             raise TypeError(
                 "this retriever wraps an async client; call `ainvoke`, or pass a sync client"
             )
-        response: SearchResponse = self.client.search(query, **self.search_options)
+        response: SearchResponse = self.client.search(query, **self._options(kwargs))
         return [hit_to_document(h) for h in response.hits]
 
     async def _aget_relevant_documents(
-        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
-        if self._is_async():
-            response: SearchResponse = await self.client.search(query, **self.search_options)
+        client = self.async_client if self.async_client is not None else self.client
+        if _is_async(client):
+            response: SearchResponse = await client.search(query, **self._options(kwargs))
             return [hit_to_document(h) for h in response.hits]
-        return await super()._aget_relevant_documents(query, run_manager=run_manager)
+        return await run_in_executor(
+            None, self._get_relevant_documents, query, run_manager=run_manager.get_sync(), **kwargs
+        )

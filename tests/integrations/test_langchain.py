@@ -126,3 +126,45 @@ def test_remote_clients_plug_in_unchanged() -> None:
         return [d.metadata["doc_id"] for d in out]
 
     assert asyncio.run(run()) == ["milvus", "bm25"]
+
+
+def test_k_precedence_invoke_over_constructor_over_search_kwargs() -> None:
+    fake = FakeSearcher()
+    retriever = HybridSearchRetriever(client=fake, k=3, search_kwargs={"k": 5, "routes": ["bm25"]})
+    retriever.invoke("a")
+    retriever.invoke("b", k=1)
+    retriever.invoke("c", top_k=2, fusion="minmax")
+    HybridSearchRetriever(client=fake, search_kwargs={"k": 5}).invoke("d")
+    HybridSearchRetriever(client=fake, search_options={"top_k": 6}).invoke("e")  # earlier name
+    assert fake.calls == [
+        ("a", {"routes": ["bm25"], "top_k": 3}),
+        ("b", {"routes": ["bm25"], "top_k": 1}),
+        ("c", {"routes": ["bm25"], "top_k": 2, "fusion": "minmax"}),
+        ("d", {"top_k": 5}),
+        ("e", {"top_k": 6}),
+    ]
+
+
+def test_k_and_top_k_that_disagree_are_refused_by_name() -> None:
+    from hybrid_search.errors import InvalidRequestError
+
+    retriever = HybridSearchRetriever(client=FakeSearcher())
+    with pytest.raises(InvalidRequestError, match=r"invoke: k=1 and top_k=2 disagree"):
+        retriever.invoke("q", k=1, top_k=2)
+    bad = HybridSearchRetriever(client=FakeSearcher(), search_kwargs={"k": 1, "top_k": 3})
+    with pytest.raises(InvalidRequestError, match="search_kwargs: k=1 and top_k=3"):
+        bad.invoke("q")
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        HybridSearchRetriever(client=FakeSearcher(), k=0)
+
+
+def test_ainvoke_uses_the_async_client_and_invoke_the_sync_one() -> None:
+    sync, aclient = FakeSearcher(), FakeAsyncSearcher()
+    retriever = HybridSearchRetriever(client=sync, async_client=aclient, k=2)
+    asyncio.run(retriever.ainvoke("async q", k=1))
+    retriever.invoke("sync q")
+    assert aclient.calls == [("async q", {"top_k": 1})]
+    assert sync.calls == [("sync q", {"top_k": 2})]
+    # a sync client alone serves ainvoke in a thread, per-call options included
+    asyncio.run(HybridSearchRetriever(client=sync).ainvoke("threaded", k=4))
+    assert sync.calls[-1] == ("threaded", {"top_k": 4})

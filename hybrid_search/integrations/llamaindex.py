@@ -1,0 +1,103 @@
+"""LlamaIndex retriever over hybrid-search: pip install "hybrid-search[llamaindex]".
+
+Follows LlamaIndex's retriever conventions: `similarity_top_k` sets the hit count (as
+`VectorIndexRetriever` does), `retrieve` takes a string or a `QueryBundle`, `aretrieve` is
+native async when an async client is given, and each hit becomes a `NodeWithScore` whose node id
+is the chunk id, whose SOURCE relationship points at the document, and whose metadata carries the
+explanation (per-route ranks and scores, fused and rerank scores). The explanation keys are kept
+out of the text LlamaIndex embeds or shows an LLM; the title and the document's own metadata stay.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from llama_index.core.callbacks import CallbackManager
+from llama_index.core.retrievers import BaseRetriever
+from llama_index.core.schema import (
+    NodeRelationship,
+    NodeWithScore,
+    QueryBundle,
+    RelatedNodeInfo,
+    TextNode,
+)
+
+from hybrid_search.integrations.options import hit_metadata, merge_options
+from schemas.api import SearchHit, SearchResponse
+
+__all__ = ["EXPLANATION_KEYS", "HybridSearchLlamaRetriever", "hit_to_node"]
+
+#: metadata keys that explain a hit; an LLM or an embedder has no use for them
+EXPLANATION_KEYS = ("doc_id", "chunk_id", "chunk_index", "routes", "fused_score", "rerank_score")
+
+
+def hit_to_node(hit: SearchHit) -> NodeWithScore:
+    """One hit as a scored node; the score is the rerank score when reranking ran, else the
+    fused score (the one the hits are ordered by)."""
+    node = TextNode(
+        id_=hit.chunk_id,
+        text=hit.text,
+        metadata=hit_metadata(hit),
+        excluded_embed_metadata_keys=list(EXPLANATION_KEYS),
+        excluded_llm_metadata_keys=list(EXPLANATION_KEYS),
+        relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=hit.doc_id)},
+    )
+    score = hit.rerank_score if hit.rerank_score is not None else hit.fused_score
+    return NodeWithScore(node=node, score=score)
+
+
+def _is_async(client: Any) -> bool:
+    return inspect.iscoroutinefunction(getattr(client, "search", None))
+
+
+class HybridSearchLlamaRetriever(BaseRetriever):
+    """Retrieves hybrid-search hits as LlamaIndex nodes, in the service's rank order.
+
+    Args:
+        client: a HybridSearcher or HybridSearchClient (sync `search`), or an
+            AsyncHybridSearchClient (then only `aretrieve` works).
+        async_client: optional AsyncHybridSearchClient for `aretrieve` (default: `client`,
+            awaited if async, else called directly as LlamaIndex's default does).
+        similarity_top_k: hits returned (SearchOptions.top_k); None: `search_kwargs`' or the
+            service default.
+        search_kwargs: SearchOptions fields passed on every call (routes, filter, fusion, ...).
+        callback_manager, verbose: as every LlamaIndex retriever takes them.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        async_client: Any = None,
+        similarity_top_k: int | None = None,
+        search_kwargs: Mapping[str, Any] | None = None,
+        callback_manager: CallbackManager | None = None,
+        verbose: bool = False,
+    ) -> None:
+        if similarity_top_k is not None and similarity_top_k < 1:
+            raise ValueError(f"similarity_top_k must be >= 1, got {similarity_top_k}")
+        self.client = client
+        self.async_client = async_client
+        self.similarity_top_k = similarity_top_k
+        self.search_kwargs = dict(search_kwargs or {})
+        super().__init__(callback_manager=callback_manager, verbose=verbose)
+
+    def _options(self) -> dict[str, Any]:
+        return merge_options(self.search_kwargs, self.similarity_top_k, {}, call_name="retrieve")
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        if _is_async(self.client):
+            raise TypeError(
+                "this retriever wraps an async client; call `aretrieve`, or pass a sync client"
+            )
+        response: SearchResponse = self.client.search(query_bundle.query_str, **self._options())
+        return [hit_to_node(h) for h in response.hits]
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        client = self.async_client if self.async_client is not None else self.client
+        if not _is_async(client):
+            return self._retrieve(query_bundle)
+        response: SearchResponse = await client.search(query_bundle.query_str, **self._options())
+        return [hit_to_node(h) for h in response.hits]
