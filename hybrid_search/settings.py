@@ -160,6 +160,22 @@ def is_lite_uri(uri: str) -> bool:
     return not uri.startswith(("http://", "https://", "tcp://", "grpc://", "unix:"))
 
 
+def redact_uri(uri: str) -> str:
+    """`uri` as it may be logged or shown: a user and password (`https://user:secret@host`)
+    and query parameters (`?token=...`) are replaced by `***`."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "<unparsable URI>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    query = "***" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 def ensure_parent_dir(uri: str) -> None:
     if is_lite_uri(uri):
         Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,13 @@
-"""Documents as the ingestion job and the HTTP API accept them, and the ingest summary."""
+"""Documents as the ingestion job and the HTTP API accept them, and the ingest summary.
+
+Every check here walks nested JSON with an explicit stack, never by recursion: a document nested
+thousands of levels deep must be refused with a message, not crash the checker.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -43,27 +48,47 @@ def check_doc_id(value: str) -> str:
     return value
 
 
+def safe_text(value: str) -> str:
+    """`value` with lone surrogates written as `\\udfff` escapes, so text that echoes input (an
+    id in an error message) can always be encoded as UTF-8 JSON."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+def _children(value: Any) -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [(str(k), v) for k, v in value.items()]
+    if isinstance(value, list):
+        return [(str(i), v) for i, v in enumerate(value)]
+    return []
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """True when containers nest deeper than `limit` (the top-level object is level 1).
+    Stops at the first path that goes over, so the cost is bounded by the input's size."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            if level > limit:
+                return True
+            stack.extend((child, level + 1) for _, child in _children(node))
+    return False
+
+
 def _big_int_path(value: Any, path: str) -> str | None:
     """The path of the first integer outside the signed 64-bit range, if any."""
-    if isinstance(value, dict):
-        items: Any = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        ok = not isinstance(value, int) or _INT64[0] <= value <= _INT64[1]
-        return None if ok else path
-    for key, item in items:
-        if (found := _big_int_path(item, f"{path}.{key}")) is not None:
-            return found
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, dict | list):
+            stack.extend((child, f"{where}.{key}") for key, child in reversed(_children(node)))
+        elif isinstance(node, int) and not _INT64[0] <= node <= _INT64[1]:
+            return where
     return None
-
-
-def _depth(value: Any, level: int = 1) -> int:
-    if isinstance(value, dict):
-        return max([level, *(_depth(v, level + 1) for v in value.values())])
-    if isinstance(value, list):
-        return max([level, *(_depth(v, level + 1) for v in value)])
-    return level - 1
 
 
 class Document(BaseModel):
@@ -106,10 +131,8 @@ class Document(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if _depth(value) > MAX_METADATA_DEPTH:
+        if _depth_over(value, MAX_METADATA_DEPTH):
             raise ValueError(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
-        import json
-
         try:
             size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8"))
         except (TypeError, ValueError) as exc:
@@ -121,16 +144,50 @@ class Document(BaseModel):
         return value
 
 
+def _safe_optional(value: str | None) -> str | None:
+    return None if value is None else safe_text(value)
+
+
 class IngestErrorItem(BaseModel):
+    """One failed record. Text fields may echo input, so they are made safe to serialise."""
+
     source: str | None = None
     line: int | None = None
     field: str | None = None
     doc_id: str | None = None
     message: str
 
+    @field_validator("source", "field", "doc_id", "message")
+    @classmethod
+    def _safe(cls, value: str | None) -> str | None:
+        return _safe_optional(value)
+
+
+#: what happened to one document of a write: the Elasticsearch bulk API's one-outcome-per-item
+DocumentStatus = Literal["inserted", "replaced", "unchanged", "failed"]
+
+
+class DocumentOutcome(BaseModel):
+    """The outcome of one input document. `index` is its position in the request (for files:
+    its line); `id` is None when the item had no usable id; `error` is set when it failed."""
+
+    index: int | None = None
+    id: str | None = None
+    status: DocumentStatus
+    error: str | None = None
+
+    @field_validator("id", "error")
+    @classmethod
+    def _safe(cls, value: str | None) -> str | None:
+        return _safe_optional(value)
+
 
 class IngestSummary(BaseModel):
-    """Counts are documents, except `chunks` (chunks written) and `retries` (Milvus retries)."""
+    """Counts are documents, except `chunks` (chunks written) and `retries` (Milvus retries).
+
+    `outcomes` has one entry per input document, in input order, when the caller asked the job
+    for them (every HTTP write does); `stopped` says why a job ended before its input did
+    (`deadline`, `cancelled`): the counts and outcomes then say what was done."""
 
     documents: int = 0
     chunks: int = 0
@@ -143,3 +200,5 @@ class IngestSummary(BaseModel):
     seconds: float = 0.0
     retries: int = 0
     redone: int = 0
+    outcomes: list[DocumentOutcome] | None = None
+    stopped: str | None = None

@@ -33,6 +33,7 @@ __all__ = [
     "check_filter_scope",
     "current_principal",
     "is_loopback_host",
+    "rate_key",
 ]
 
 
@@ -159,14 +160,22 @@ async def current_principal(
     _bearer_doc: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
     _key_doc: Annotated[str | None, Depends(_key_scheme)],
 ) -> Principal:
+    checked = getattr(request.state, "principal", None)
+    if isinstance(checked, Principal):  # the body guard checked the key before the body came
+        return checked
     auth: Authenticator = request.app.state.auth
     principal = auth.authenticate(
         request.headers.get("authorization"), request.headers.get("x-api-key")
     )
     limiter = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:
-        limiter.check(f"{principal.tenant}|{principal.name}|{principal.admin}")
+        limiter.check(rate_key(principal))
     return principal
+
+
+def rate_key(principal: Principal) -> str:
+    """The per-key rate limiter's bucket for a principal."""
+    return f"{principal.tenant}|{principal.name}|{principal.admin}"
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -36,6 +36,7 @@ from hybrid_search.errors import (
     StoreUnavailableError,
 )
 from hybrid_search.service.metrics import Metrics
+from schemas.documents import safe_text
 
 __all__ = [
     "STATUS",
@@ -43,6 +44,7 @@ __all__ = [
     "DocumentNotFoundError",
     "PayloadTooLargeError",
     "error_response",
+    "exception_response",
     "install_error_handlers",
 ]
 
@@ -112,10 +114,27 @@ def error_response(
     if isinstance(metrics, Metrics):
         metrics.count_error(code)
     return JSONResponse(
-        {"error": {"code": code, "message": message, "details": details or {}}},
+        _serialisable({"error": {"code": code, "message": message, "details": details or {}}}),
         status_code=status,
         headers=headers,
     )
+
+
+def _serialisable(value: Any, depth: int = 0) -> Any:
+    """`value` with every string made safe for UTF-8 (error texts echo input, and JSON input may
+    carry lone surrogates such as "\\udfff") and anything not JSON shown as its type name. Error
+    details are ours and shallow; past 16 levels the rest is cut rather than recursed into."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if depth >= 16:
+        return "..."
+    if isinstance(value, dict):
+        return {safe_text(str(k)): _serialisable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_serialisable(v, depth + 1) for v in value]
+    return type(value).__name__
 
 
 def _retry_after(app: Any) -> dict[str, str]:
@@ -126,6 +145,12 @@ def _retry_after(app: Any) -> dict[str, str]:
 
 async def _our_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HybridSearchError)
+    return exception_response(request, exc)
+
+
+def exception_response(request: Request, exc: HybridSearchError) -> JSONResponse:
+    """The answer to one of our exceptions: status from `STATUS`, Retry-After on 429/503,
+    WWW-Authenticate on 401, and for 5xx a fixed sentence plus the request id (logged)."""
     m = mapping_for(exc)
     headers: dict[str, str] = {}
     details = dict(exc.details)
@@ -155,6 +180,10 @@ async def _our_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+#: a body with thousands of bad items lists the first ones only
+_MAX_LISTED_ERRORS = 50
+
+
 def _field(loc: Any) -> str:
     return ".".join(str(p) for p in loc)
 
@@ -163,12 +192,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
         {"field": _field(e.get("loc", ())), "message": str(e.get("msg", "")), "type": e.get("type")}
-        for e in exc.errors()
+        for e in exc.errors()[:_MAX_LISTED_ERRORS]
     ]
     first = errors[0] if errors else {"field": "", "message": "invalid request"}
     message = f"{first['field']}: {first['message']}" if first["field"] else str(first["message"])
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more)"
+    if len(exc.errors()) > 1:
+        message += f" (and {len(exc.errors()) - 1} more)"
     return error_response(request.app, 422, "validation_error", message, {"errors": errors})
 
 

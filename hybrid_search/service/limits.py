@@ -16,12 +16,24 @@ from typing import TypeVar
 
 import anyio
 import anyio.to_thread
+import numpy as np
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hybrid_search.errors import OverloadedError, RateLimitedError
-from hybrid_search.service.errors import error_response
+from hybrid_search.errors import HybridSearchError, OverloadedError, RateLimitedError
+from hybrid_search.service.auth import Authenticator, rate_key
+from hybrid_search.service.errors import error_response, exception_response
 
-__all__ = ["BodySizeLimitMiddleware", "ConcurrencyGate", "RateLimiter"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "BodySizeLimitMiddleware",
+    "ConcurrencyGate",
+    "RateLimiter",
+    "admit",
+    "json_depth_over",
+]
 
 T = TypeVar("T")
 
@@ -98,20 +110,63 @@ class RateLimiter:
             self._buckets[key] = (tokens - 1.0, now)
 
 
+#: JSON nesting a request body may have. The deepest legitimate body is a filter of 8 levels
+#: (two JSON levels each) inside a search request, about 20; metadata stops at 8 levels
+MAX_JSON_DEPTH = 32
+#: bodies up to this size are checked on the event loop (microseconds); larger ones in a thread
+_INLINE_CHECK_BYTES = 64 * 1024
+_KEEP = b'[]{}"'
+_DROP = bytes(b for b in range(256) if b not in _KEEP)
+_LEVELS = bytes.maketrans(b"[]{}", b"\x01\xff\x01\xff")
+
+
+def json_depth_over(body: bytes, limit: int) -> bool:
+    """True when the JSON text nests containers deeper than `limit`, found without parsing.
+
+    Escapes and string contents are removed with C-speed bytes operations, the brackets left are
+    mapped to +1/-1 and summed in 1 MiB slices, stopping at the first slice that goes over: no
+    recursion, and a few tens of milliseconds for a 16 MiB body. Unbalanced text that a parser
+    would refuse anyway may count as deep.
+    """
+    text = body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _DROP)
+    if b'"' in text:
+        text = b"".join(text.split(b'"')[::2])  # even parts lie outside strings
+    steps = np.frombuffer(text.translate(_LEVELS), dtype=np.int8)
+    level = 0
+    for start in range(0, len(steps), 1 << 20):
+        running = np.cumsum(steps[start : start + (1 << 20)], dtype=np.int32) + level
+        if int(running.max()) > limit:
+            return True
+        level = int(running[-1])
+    return False
+
+
 class BodySizeLimitMiddleware:
-    """Answers 413 to bodies over `max_bytes`: at once from Content-Length, else while reading.
+    """Guards every request before the app reads its body, cheapest check first.
+
+    1. `/v1/` requests: the API key and the per-key rate limit, from the headers alone (401/429
+       before a byte of the body is read, so a 16 MiB body without a key costs nothing). The
+       principal is left in `scope["state"]` for the handlers.
+    2. 413 to bodies over `max_bytes`: at once from Content-Length, else while reading.
+    3. 400 to JSON nested deeper than `max_json_depth`, before any parser or validator recurses
+       into it (checked in a worker thread for large bodies, so the event loop stays free).
 
     The body is buffered here (FastAPI buffers JSON bodies anyway) and replayed to the app, so
     the limit holds for chunked uploads too and the app never sees a partial body.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_json_depth: int = MAX_JSON_DEPTH) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_json_depth = max_json_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        refused = admit(scope)
+        if refused is not None:
+            await refused(scope, receive, send)
             return
         length = _content_length(scope)
         if length is not None and length > self.max_bytes:
@@ -132,8 +187,26 @@ class BodySizeLimitMiddleware:
                 return
             chunks.append(body)
             more = bool(message.get("more_body", False))
-        replay: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        data = b"".join(chunks)
+        if await self._too_deep(data):
+            response = error_response(
+                scope.get("app"),
+                400,
+                "invalid_request",
+                f"request body nests JSON deeper than {self.max_json_depth} levels",
+                {"field": "body", "limit": self.max_json_depth},
+            )
+            await response(scope, receive, send)
+            return
+        replay: Message = {"type": "http.request", "body": data, "more_body": False}
         await self.app(scope, _replay([replay], receive), send)
+
+    async def _too_deep(self, data: bytes) -> bool:
+        if not data or data.lstrip()[:1] not in (b"{", b"["):
+            return False
+        if len(data) <= _INLINE_CHECK_BYTES:
+            return json_depth_over(data, self.max_json_depth)
+        return await anyio.to_thread.run_sync(json_depth_over, data, self.max_json_depth)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
         response = error_response(
@@ -145,6 +218,28 @@ class BodySizeLimitMiddleware:
             {"Connection": "close"},
         )
         await response(scope, receive, send)
+
+
+def admit(scope: Scope) -> JSONResponse | None:
+    """The refusal for a `/v1/` request whose headers carry no valid key (401) or whose key is
+    over its rate limit (429); None when it may go on (its principal then in scope state)."""
+    app = scope.get("app")
+    state = getattr(app, "state", None)
+    auth = getattr(state, "auth", None)
+    if not str(scope.get("path", "")).startswith("/v1/") or not isinstance(auth, Authenticator):
+        return None
+    headers = Headers(scope=scope)
+    try:
+        principal = auth.authenticate(headers.get("authorization"), headers.get("x-api-key"))
+        limiter = getattr(state, "rate_limiter", None)
+        if isinstance(limiter, RateLimiter):
+            limiter.check(rate_key(principal))
+    except HybridSearchError as exc:
+        response = exception_response(Request(scope), exc)
+        response.headers["Connection"] = "close"  # the body stays unread
+        return response
+    scope.setdefault("state", {})["principal"] = principal
+    return None
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.api import SearchResponse
 
-__all__ = ["CONTENT_TYPE_LATEST", "STAGES", "Metrics", "MetricsMiddleware"]
+__all__ = ["CONTENT_TYPE_LATEST", "METHODS", "STAGES", "Metrics", "MetricsMiddleware"]
 
 #: the timings_ms keys a search response may carry, each observed as one stage
 STAGES = (
@@ -111,8 +111,19 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+#: the only method label values; anything else a client sends is counted as "other"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _method(scope: Scope) -> str:
+    method = scope.get("method")
+    return method if method in METHODS else "other"
+
+
 def _endpoint(scope: Scope) -> str:
-    """The route template (`/v1/documents/{doc_id:path}`), so ids never become label values."""
+    """The route template (`/v1/documents/{doc_id:path}`), so ids never become label values; a
+    request answered before routing (401 or 413 from the body guard, an unknown path) is
+    "unmatched", whatever path the client sent."""
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else "unmatched"
@@ -143,6 +154,6 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             self.metrics.in_flight.dec()
-            labels = (_endpoint(scope), str(scope.get("method", "")), str(status))
+            labels = (_endpoint(scope), _method(scope), str(status))
             self.metrics.requests.labels(*labels).inc()
             self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)
