@@ -7,6 +7,7 @@ from hybrid_search.cli import (  # noqa: F401  (registers commands)
     bench_cmd,
     commands,
     demo_cmd,
+    doctor_cmd,
     eval_cmd,
     ingest_cmd,
     negatives_cmd,

@@ -89,13 +89,15 @@ def main(
         logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.ERROR)
 
 
-def settings(**more: Any) -> Settings:
+def settings(*, read_env_file: bool = True, **more: Any) -> Settings:
     """Settings with CLI overrides; invalid values exit with a message naming the setting."""
     from pydantic import ValidationError
 
     from hybrid_search.settings import Settings
 
     values = {**State.overrides, **{k: v for k, v in more.items() if v is not None}}
+    if not read_env_file:
+        values["_env_file"] = None
     try:
         return Settings(**values)
     except ValidationError as exc:

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import typer
 
-from hybrid_search.cli.app import app, emit_json, handle_errors, models_app, settings
+from hybrid_search.cli.app import (
+    EXIT_PARTIAL,
+    app,
+    emit_json,
+    fail,
+    handle_errors,
+    models_app,
+    settings,
+)
 
 
 @models_app.command("tiny")
@@ -63,20 +71,42 @@ def delete(
     doc_ids: list[str] = typer.Argument(..., help="Document ids to delete."),
     collection: str = typer.Option(None, help="HYBRID_SEARCH_COLLECTION."),
     tenant: str = typer.Option(None, help="HYBRID_SEARCH_TENANT (default 'default')."),
+    missing_ok: bool = typer.Option(
+        False, "--missing-ok", help="Exit 0 even if some ids are not stored."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Delete documents: their chunks and their ColBERT token vectors."""
+    """Delete documents: their chunks and their ColBERT token vectors.
+
+    Ids that are not stored are named and the exit code is 3, unless --missing-ok.
+    """
 
     def run() -> None:
         from hybrid_search.factory import build_store
 
         s = settings(collection=collection, tenant=tenant)
         store = build_store(s)
-        store.describe(s.collection)
-        n = store.delete_documents(s.collection, s.tenant, doc_ids)
-        store.close()
+        try:
+            store.describe(s.collection)
+            present = store.doc_states(s.collection, s.tenant, doc_ids)
+            missing = [d for d in dict.fromkeys(doc_ids) if d not in present]
+            n = store.delete_documents(s.collection, s.tenant, list(present)) if present else 0
+        finally:
+            store.close()
+        out = {"deleted": n, "requested": len(doc_ids), "missing": missing}
+        if missing and not missing_ok:
+            shown = ", ".join(repr(d) for d in missing[:10]) + (" ..." if len(missing) > 10 else "")
+            fail(
+                f"{len(missing)} of {len(doc_ids)} documents not found in collection "
+                f"'{s.collection}' for tenant '{s.tenant}': {shown}; deleted {n}. "
+                "Pass --missing-ok to allow ids that are not stored",
+                code="not_found",
+                exit_code=EXIT_PARTIAL,
+                as_json=as_json,
+                details=out,
+            )
         if as_json:
-            emit_json({"deleted": n, "requested": len(doc_ids)})
+            emit_json(out)
         else:
             typer.echo(f"deleted {n} of {len(doc_ids)} documents")
 

@@ -10,6 +10,31 @@ import typer
 from hybrid_search.cli.app import app, handle_errors, is_tty, settings
 
 DEMO_QUERIES = ["hybrid search with rank fusion", "中国的首都是哪里", "Milvus 向量数据库 BM25"]
+ENV_FILE = Path(".env")
+ENV_HEADER = (
+    "# written by `hybrid-search demo`: every later command in this directory reuses the demo"
+)
+
+
+def is_demo_env(env_file: Path = ENV_FILE) -> bool:
+    return env_file.exists() and env_file.read_text(encoding="utf-8").startswith(ENV_HEADER)
+
+
+def demo_env(values: dict[str, str], env_file: Path = ENV_FILE) -> str:
+    """Write the demo's settings to .env (which Settings reads) unless the user wrote one.
+
+    Returns what to tell the user: the README's next commands then work as printed.
+    """
+    lines = [ENV_HEADER, *(f"HYBRID_SEARCH_{k.upper()}={v}" for k, v in values.items())]
+    text = "\n".join(lines) + "\n"
+    if env_file.exists() and not is_demo_env(env_file):
+        exports = "\n".join(f"  export {line}" for line in lines[1:])
+        return (
+            f"{env_file} exists and is yours, so it was left alone; to reuse the demo:\n{exports}"
+        )
+    env_file.write_text(text, encoding="utf-8")
+    settings_lines = "\n".join(f"  {line}" for line in lines[1:])
+    return f"wrote {env_file} (read by every hybrid-search command run here):\n{settings_lines}"
 
 
 @app.command()
@@ -44,7 +69,8 @@ def demo(
 
         console = Console(stderr=True)
         quiet_transformers()
-        s = settings(milvus_uri=milvus_uri, collection=collection)
+        # a .env of an earlier demo is not user configuration: the demo starts from defaults
+        s = settings(read_env_file=not is_demo_env(), milvus_uri=milvus_uri, collection=collection)
         try:
             resolve_model_path(s.embedding_model)
             resolve_model_path(s.reranker_model)
@@ -76,7 +102,6 @@ def demo(
         encoder = build_encoder(s)
         store = build_store(s)
         options = ingest_options(s)
-        job = IngestJob(store, encoder, collection_spec(s, encoder), options)
         console.print(
             f"ingesting {', '.join(map(str, sources))} into {s.milvus_uri} / {s.collection}"
         )
@@ -85,7 +110,8 @@ def demo(
             from tqdm import tqdm
 
             bar = tqdm(unit="doc", desc="ingest")
-            job._progress = bar.update
+        spec = collection_spec(s, encoder)
+        job = IngestJob(store, encoder, spec, options, progress=bar.update if bar else None)
         summary = job.run(read_paths(sources))
         if bar is not None:
             bar.close()
@@ -98,5 +124,11 @@ def demo(
         for q in DEMO_QUERIES:
             print_response(searcher.search(q, top_k=5))
         store.close()
+        names = ("milvus_uri", "collection", "embedding_model", "reranker_model")
+        console.print(demo_env({name: str(getattr(s, name)) for name in names}))
+        console.print(
+            "next: the README's 'After make demo' commands, e.g.\n"
+            f'  .venv/bin/hybrid-search search "{DEMO_QUERIES[0]}" --top-k 3'
+        )
 
     handle_errors(False, run)

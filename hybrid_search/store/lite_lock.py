@@ -28,7 +28,10 @@ def check_unlocked(uri: str) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        raise StoreLockedError(_message(uri, lock_holder(lock)), details={"uri": uri}) from None
+        holder = lock_holder(lock)
+        if holder == os.getpid():  # this process's embedded server: MilvusClient reuses it
+            return
+        raise StoreLockedError(_message(uri, holder), details={"uri": uri}) from None
     else:
         fcntl.flock(fd, fcntl.LOCK_UN)
     finally:

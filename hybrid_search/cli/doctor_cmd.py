@@ -1,0 +1,150 @@
+"""`hybrid-search doctor`: the one command to run when something is off.
+
+Package versions against requirements.lock, whether the configured models load (and through
+which FlagEmbedding classes), whether Milvus answers at the URI and which one it is, and the
+free disk where a Milvus Lite file lives. Exit 0 when every check passes, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from hybrid_search.cli.app import EXIT_FATAL, app, emit_json, settings
+
+if TYPE_CHECKING:
+    from hybrid_search.settings import Settings
+
+#: the packages whose versions decide whether the engine works
+KEY_PACKAGES = (
+    "torch",
+    "transformers",
+    "tokenizers",
+    "FlagEmbedding",
+    "pymilvus",
+    "milvus-lite",
+    "numpy",
+    "pydantic",
+    "pydantic-settings",
+    "fastapi",
+    "httpx",
+)
+LOCK = Path(__file__).resolve().parents[2] / "requirements.lock"
+#: below this, Milvus Lite writes (and compaction) start failing
+MIN_FREE_BYTES = 1 << 30
+
+
+@dataclass(slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def locked_versions(lock: Path = LOCK) -> dict[str, str]:
+    if not lock.exists():
+        return {}
+    pins = re.findall(r"^([A-Za-z0-9_.\-]+)==([^\s\\;]+)", lock.read_text(), re.MULTILINE)
+    return {_norm(name): version for name, version in pins}
+
+
+def check_packages(lock: Path = LOCK) -> list[Check]:
+    locked = locked_versions(lock)
+    checks = []
+    for name in KEY_PACKAGES:
+        try:
+            have = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            have = None
+        want = locked.get(_norm(name))
+        if have is None:
+            checks.append(Check(f"package {name}", want is None, "not installed"))
+        elif want is None:
+            checks.append(Check(f"package {name}", True, f"{have} (no lock here to compare)"))
+        else:
+            same = have == want
+            detail = have if same else f"{have}, the lock says {want}: run `make install`"
+            checks.append(Check(f"package {name}", same, detail))
+    return checks
+
+
+def check_models(s: Settings) -> list[Check]:
+    from hybrid_search.factory import build_encoder, build_reranker
+
+    checks = []
+    for what, model in (("embedding model", build_encoder(s)), ("reranker", build_reranker(s))):
+        try:
+            loaded = model.load()
+        except Exception as exc:  # the check reports, it never stops the others
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            checks.append(Check(what, False, message))
+            continue
+        package = type(loaded).__module__.split(".")[0]
+        checks.append(Check(what, True, f"{model.name} loads as {package}.{type(loaded).__name__}"))
+    return checks
+
+
+def check_milvus(s: Settings) -> list[Check]:
+    from hybrid_search.store.probe import probe_milvus
+
+    token = s.milvus_token.get_secret_value() if s.milvus_token else None
+    probe = probe_milvus(s.milvus_uri, token=token, db_name=s.milvus_db)
+    if not probe.reachable:
+        return [Check("milvus", False, f"{probe.kind} at {s.milvus_uri}: {probe.error}")]
+    where = f"{probe.kind} {probe.version} at {s.milvus_uri}"
+    if probe.error:  # reachable, with a remark
+        return [Check("milvus", True, f"{where}: {probe.error}")]
+    has = s.collection in probe.collections
+    detail = f"{where}; collection '{s.collection}' " + (
+        "present" if has else f"absent (collections: {', '.join(probe.collections) or 'none'})"
+    )
+    return [Check("milvus", True, detail)]
+
+
+def check_disk(s: Settings) -> list[Check]:
+    from hybrid_search.settings import is_lite_uri
+
+    if not is_lite_uri(s.milvus_uri):
+        return [Check("disk", True, "Milvus server: its disk is the server's to watch")]
+    where = Path(s.milvus_uri).expanduser().resolve()
+    while not where.exists():
+        where = where.parent
+    free = shutil.disk_usage(where).free
+    ok = free >= MIN_FREE_BYTES
+    return [Check("disk", ok, f"{free / 2**30:.1f} GiB free at {where}")]
+
+
+@app.command()
+def doctor(
+    as_json: bool = typer.Option(False, "--json", help="One JSON object instead of a table."),
+    skip_models: bool = typer.Option(False, help="Do not load the models (they can be large)."),
+) -> None:
+    """Check packages against the lock, the models, Milvus at the URI and free disk."""
+    s = settings()
+    checks = check_packages()
+    if not skip_models:
+        checks += check_models(s)
+    checks += check_milvus(s) + check_disk(s)
+    ok = all(c.ok for c in checks)
+    if as_json:
+        emit_json({"ok": ok, "checks": [asdict(c) for c in checks]})
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("check", "", "detail", box=None)
+        for c in checks:
+            table.add_row(c.name, "[green]ok[/]" if c.ok else "[red]FAIL[/]", c.detail)
+        Console().print(table)
+    if not ok:
+        raise typer.Exit(EXIT_FATAL)
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()

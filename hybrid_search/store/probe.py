@@ -1,0 +1,60 @@
+"""Does Milvus answer at a URI, and which Milvus is it: the store half of `hybrid-search doctor`."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from hybrid_search.errors import HybridSearchError
+from hybrid_search.settings import is_lite_uri
+from hybrid_search.store.lite_lock import check_unlocked
+
+__all__ = ["MilvusProbe", "probe_milvus"]
+
+
+@dataclass(frozen=True, slots=True)
+class MilvusProbe:
+    reachable: bool
+    kind: str  # "Milvus Lite" | "Milvus server"
+    version: str | None = None
+    collections: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def probe_milvus(
+    uri: str, *, token: str | None = None, db_name: str | None = None, timeout_s: float = 10.0
+) -> MilvusProbe:
+    """Connect once, list the collections and read the version; never raises."""
+    lite = is_lite_uri(uri)
+    kind = "Milvus Lite" if lite else "Milvus server"
+    client: Any = None
+    if lite and not Path(uri).expanduser().exists():
+        version = metadata.version("milvus-lite")
+        return MilvusProbe(True, kind, version, error="no data yet (the first ingest creates it)")
+    try:
+        if lite:
+            check_unlocked(uri)
+        from pymilvus import MilvusClient
+
+        kwargs: dict[str, Any] = {"uri": uri}
+        if token:
+            kwargs["token"] = token
+        if db_name:
+            kwargs["db_name"] = db_name
+        if not lite:
+            kwargs["timeout"] = timeout_s
+        client = MilvusClient(**kwargs)
+        collections = tuple(sorted(client.list_collections()))
+        version = metadata.version("milvus-lite") if lite else str(client.get_server_version())
+        return MilvusProbe(True, kind, version, collections)
+    except HybridSearchError as exc:
+        return MilvusProbe(False, kind, error=exc.message)
+    except Exception as exc:
+        return MilvusProbe(False, kind, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
