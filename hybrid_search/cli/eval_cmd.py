@@ -64,6 +64,12 @@ def eval_command(
         Path("models/tiny"),
         help="Tiny models for a BM25-only run when the embedding weights are missing.",
     ),
+    ignore_identical_ids: bool = typer.Option(
+        True,
+        "--ignore-identical-ids/--keep-identical-ids",
+        help="Drop a retrieved document whose id equals the query id, as BEIR does by default "
+        "(ArguAna/Quora-style sets, where queries are corpus documents).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Ingest a BEIR corpus if needed, search every judged query, score nDCG@10, Recall@100,
@@ -91,6 +97,7 @@ def eval_command(
             ablation=ablation,
             collection=collection,
             models_dir=models_dir,
+            ignore_identical_ids=ignore_identical_ids,
         )
         report = evaluate_dataset(
             settings(),

@@ -2,7 +2,9 @@
 
 Conventions are trec_eval's, as BEIR reports them: gain = the judged relevance (not 2^rel - 1),
 queries without any hit score 0 and still count in the mean, MAP is over the retrieved list
-(top 100 here). ranx compiles its metrics with numba on first use (cached on disk after that).
+(top 100 here), and tied scores are ordered as trec_eval orders them (doc id descending, see
+`runs.ranked`) before ranx sees the run, so ranx's own tie handling never matters. ranx
+compiles its metrics with numba on first use (cached on disk after that).
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ def evaluate(
     from ranx import Run as RanxRun
     from ranx import evaluate as ranx_evaluate
 
+    from hybrid_search.evaluation.runs import strictly_ranked
+
     judged = {q: {d: int(r) for d, r in docs.items()} for q, docs in qrels.items() if docs}
-    hits = {q: {d: float(s) for d, s in docs.items()} for q, docs in run.items() if docs}
+    hits = {q: strictly_ranked(docs) for q, docs in run.items() if docs}
     if not any(q in judged for q in hits):  # ranx cannot build an empty run
         return dict.fromkeys(metrics, 0.0)
     with warnings.catch_warnings():

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from hybrid_search.evaluation.beir import BeirDataset
 from hybrid_search.evaluation.configs import EvalConfig, ablation_configs, order_routes
 from hybrid_search.evaluation.metrics import EVAL_DEPTH, METRICS, RunScores, evaluate
-from hybrid_search.evaluation.runs import run_from_responses
+from hybrid_search.evaluation.runs import cut, drop_identical_ids, run_from_responses
 from hybrid_search.settings import Settings
 from hybrid_search.store.milvus import MilvusStore
 from schemas.collection import CollectionSpec
@@ -86,6 +86,7 @@ class EvalReport:
     ablation: list[ConfigResult] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    ignore_identical_ids: bool = True
 
     def results(self) -> dict[str, ConfigResult]:
         out = {r.config.name: r for r in self.ablation}
@@ -96,6 +97,7 @@ class EvalReport:
             "dataset": self.dataset,
             "split": self.split,
             "queries": self.queries,
+            "ignore_identical_ids": self.ignore_identical_ids,
             "metrics": self.main.metrics,
             "config": self.main.summary(),
             "ablation": {n: r.metrics for n, r in self.results().items()} if self.ablation else {},
@@ -181,11 +183,16 @@ def run_config(
     config: EvalConfig,
     *,
     top_k: int = EVAL_DEPTH,
+    ignore_identical_ids: bool = True,
     progress: ProgressFactory = no_progress,
 ) -> ConfigResult:
-    """All judged queries through `searcher.search_many`, in batches of QUERY_BATCH."""
+    """All judged queries through `searcher.search_many`, in batches of QUERY_BATCH.
+
+    With `ignore_identical_ids` (BEIR's default) a document whose id equals the query id is
+    dropped from the run; one more hit is searched so the run still holds `top_k`, as BEIR's
+    exact search fetches top_k + 1 for that purpose."""
     ids = list(dataset.queries)
-    options = config.options(top_k)
+    options = config.options(top_k + 1 if ignore_identical_ids else top_k)
     responses = []
     bar = progress(config.name, len(ids), "query")
     started = time.perf_counter()
@@ -198,6 +205,8 @@ def run_config(
         bar.close()
     seconds = time.perf_counter() - started
     run = run_from_responses(ids, responses)
+    if ignore_identical_ids:
+        run = cut(drop_identical_ids(run), top_k)
     degraded = sum(1 for r in responses if r.degraded or (config.rerank and not r.reranked))
     return ConfigResult(config, evaluate(dataset.qrels, run), run, seconds, degraded)
 
@@ -210,12 +219,16 @@ def run_all(
     ablation: bool,
     rerank_choices: Sequence[bool],
     colbert_alone: bool,
+    ignore_identical_ids: bool = True,
     progress: ProgressFactory = no_progress,
 ) -> tuple[ConfigResult, list[ConfigResult], dict[str, str]]:
     """The main configuration and, with `ablation`, every ablation configuration (the main one
     is run once even if it is also in the ablation set)."""
     results: dict[EvalConfig, ConfigResult] = {}
-    main_result = run_config(searcher, dataset, main, progress=progress)
+    ignore = ignore_identical_ids
+    main_result = run_config(
+        searcher, dataset, main, ignore_identical_ids=ignore, progress=progress
+    )
     results[main] = main_result
     unavailable: dict[str, str] = {}
     ablated: list[ConfigResult] = []
@@ -225,7 +238,9 @@ def run_all(
         )
         for c in configs:
             if c not in results:
-                results[c] = run_config(searcher, dataset, c, progress=progress)
+                results[c] = run_config(
+                    searcher, dataset, c, ignore_identical_ids=ignore, progress=progress
+                )
             ablated.append(results[c])
         if main not in configs:
             ablated.append(main_result)

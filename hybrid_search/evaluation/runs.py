@@ -27,8 +27,33 @@ def run_from_responses(query_ids: Sequence[str], responses: Sequence[SearchRespo
 
 
 def ranked(docs: Mapping[str, float]) -> list[str]:
-    """Doc ids best first (ties by id, as trec_eval breaks them)."""
-    return [d for d, _ in sorted(docs.items(), key=lambda kv: (-kv[1], kv[0]))]
+    """Doc ids in trec_eval's order: score descending, then doc id descending.
+
+    trec_eval (and pytrec_eval, which embeds it) ignores the rank column and sorts each query's
+    results with `comp_sim_docno`: higher sim first, and on equal sims
+    `strcmp(ptr2->docno, ptr1->docno)`, i.e. the byte-wise *larger* doc id first.
+    """
+    return sorted(docs, key=lambda d: (docs[d], d.encode("utf-8")), reverse=True)
+
+
+def strictly_ranked(docs: Mapping[str, float]) -> dict[str, float]:
+    """The same order as `ranked`, with distinct scores (n, n-1, ..., 1): any evaluator then
+    reproduces trec_eval's tie-breaking."""
+    order = ranked(docs)
+    return {d: float(len(order) - i) for i, d in enumerate(order)}
+
+
+def drop_identical_ids(run: Mapping[str, Mapping[str, float]]) -> RunScores:
+    """The run without any document whose id equals its query's id, as BEIR's
+    `EvaluateRetrieval.evaluate(..., ignore_identical_ids=True)` (its default) scores it: on
+    ArguAna- or Quora-style sets, where queries are themselves corpus documents, finding the
+    query itself is not a hit."""
+    return {qid: {d: s for d, s in docs.items() if d != qid} for qid, docs in run.items()}
+
+
+def cut(run: Mapping[str, Mapping[str, float]], depth: int) -> RunScores:
+    """Each query's `depth` best documents (trec_eval's order)."""
+    return {qid: {d: docs[d] for d in ranked(docs)[:depth]} for qid, docs in run.items()}
 
 
 def write_trec_run(path: Path, run: Mapping[str, Mapping[str, float]], tag: str) -> None:

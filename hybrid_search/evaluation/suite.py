@@ -32,6 +32,7 @@ class EvalRequest:
     ablation: bool = False
     collection: str | None = None  # None: eval_collection_name()
     models_dir: Path = Path("models/tiny")  # tiny models for a BM25-only run without weights
+    ignore_identical_ids: bool = True  # BEIR's default: a hit on the query's own id is dropped
 
     @property
     def bm25_only(self) -> bool:
@@ -221,6 +222,7 @@ def evaluate_dataset(
             ablation=request.ablation,
             rerank_choices=choices,
             colbert_alone=bool(stored.colbert_dim) and stored.colbert_block == 1,
+            ignore_identical_ids=request.ignore_identical_ids,
             progress=progress,
         )
         if request.ablation and ds.rerank_unavailable is not None:
@@ -239,4 +241,5 @@ def evaluate_dataset(
         ablation=ablated,
         unavailable=unavailable,
         notes=notes,
+        ignore_identical_ids=request.ignore_identical_ids,
     )
