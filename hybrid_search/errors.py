@@ -10,6 +10,8 @@ HybridSearchError                 base; .code a stable string, .retryable: may a
 │   └── SchemaMismatchError       live collection differs from schemas/collection.py or model
 ├── InvalidRequestError           malformed search/ingest request (bad route, top-k, empty query)
 │   └── InvalidFilterError        unknown field, bad operator, wrong value type
+├── RouteError                    one route cannot answer this query; the others still do
+├── RerankDeadlineExceeded        the reranker passed the caller's deadline; fused order is kept
 ├── IngestError                   one bad input record; carries source, line and field
 ├── AuthError                     missing/unknown API key (401) ...
 │   └── ForbiddenError            ... or a key without the right scope (403)
@@ -83,6 +85,25 @@ class InvalidRequestError(HybridSearchError, ValueError):
 
 class InvalidFilterError(InvalidRequestError):
     code = "invalid_filter"
+
+
+class RouteError(HybridSearchError):
+    """The query has nothing this route can search (no lexical weights, no token vectors), or
+    the collection's layout cannot serve the route alone. Reported per route; never a 5xx."""
+
+    code = "route_unanswerable"
+
+
+class RerankDeadlineExceeded(HybridSearchError):
+    """Raised between reranker batches once the caller's deadline has passed."""
+
+    code = "rerank_deadline"
+
+
+#: codes a route failure carries when the store, not the query, was the problem
+STORE_FAILURE_CODES = frozenset(
+    c.code for c in (StoreError, StoreUnavailableError, StoreLockedError, SchemaMismatchError)
+)
 
 
 def validated(model: type[M], data: Mapping[str, Any]) -> M:

@@ -23,12 +23,10 @@ import numpy as np
 from hybrid_search.encoders.base import EncodedBatch, Encoder
 from hybrid_search.errors import HybridSearchError, IngestError, StoreUnavailableError
 from hybrid_search.retry import call_with_recovery, needs_reload
-from hybrid_search.store.base import ChunkRow, DocState
-from hybrid_search.store.filters import string_list_literal, string_literal
-from hybrid_search.store.milvus import MilvusStore
+from hybrid_search.store.base import VectorStore
+from hybrid_search.store.types import ChunkRow, DocState
 from ingest.chunking import Chunk, chunk_text
 from ingest.readers import Record, SourceDoc
-from schemas import collection as C
 from schemas.collection import CollectionSpec
 from schemas.documents import Document, IngestErrorItem, IngestSummary
 
@@ -99,8 +97,7 @@ class _Outcome:
 class _Writer:
     """One thread that performs the store writes in order; the first fatal error stops the job."""
 
-    def __init__(self, store: MilvusStore, spec: CollectionSpec, tenant: str, outcome: _Outcome):
-        self._store, self._spec, self._tenant, self._outcome = store, spec, tenant, outcome
+    def __init__(self) -> None:
         self._q: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=2)
         self.fatal: BaseException | None = None
         self._t = threading.Thread(target=self._run, name="milvus-writer", daemon=True)
@@ -167,7 +164,7 @@ class IngestJob:
 
     def __init__(
         self,
-        store: MilvusStore,
+        store: VectorStore,
         encoder: Encoder,
         spec: CollectionSpec,
         options: IngestOptions,
@@ -223,7 +220,7 @@ class IngestJob:
                     summary.documents += 1
                     yield rec
 
-        writer = _Writer(self.store, self.spec, self.options.tenant, outcome)
+        writer = _Writer()
         try:
             max_chars = self.options.window_tokens * 4
             for window in _windows(good_docs(), self.options.window_documents, max_chars):
@@ -334,12 +331,7 @@ class IngestJob:
         token vectors and committing them. Writing them again is a redo, and counted as one."""
         if not doc_ids or not self.spec.colbert_dim:
             return set()
-        expr = (
-            f"{C.TENANT_FIELD} == {string_literal(self.options.tenant)} and "
-            f"{C.DOC_ID_FIELD} in {string_list_literal(doc_ids)}"
-        )
-        rows = self.store.query_all(self.spec.colbert_collection, expr, [C.DOC_ID_FIELD])
-        return {str(r[C.DOC_ID_FIELD]) for r in rows}
+        return self.store.docs_with_token_vectors(self.spec.name, self.options.tenant, doc_ids)
 
     def _recovering(self, fn: Callable[[], T], what: str) -> T:
         """Run one idempotent read or write, riding out a Milvus restart (see `_recover`)."""
@@ -358,13 +350,9 @@ class IngestJob:
         document commits are idempotent, so running them twice is safe."""
         if not isinstance(exc, StoreUnavailableError) and not needs_reload(exc):
             return False
-        names = [self.spec.name]
-        if self.spec.colbert_dim:
-            names.append(self.spec.colbert_collection)
         try:
             self.store.ping()  # retries transient errors itself
-            for name in names:
-                self.store.client.load_collection(name)
+            self.store.reload(self.spec)
         except Exception as err:  # still down: the next run of the work retries again
             logger.warning("Milvus not back yet: %s", err)
         return True

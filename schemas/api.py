@@ -46,7 +46,8 @@ class SearchOptions(BaseModel):
     explain: bool = Field(
         True,
         description="score every returned hit on every route, also where the hit was beyond a "
-        "route's candidate depth (rank null); one filtered search per route. false: hits carry "
+        "route's candidate depth (rank null): dense, sparse and ColBERT from the stored vectors, "
+        "BM25 in one filtered search. false: hits carry "
         "only the routes that found them, and unweighted RRF without ColBERT runs as one Milvus "
         "hybrid_search whose hits carry the fused score only",
     )
@@ -170,6 +171,11 @@ class SearchResponse(BaseModel):
     fusion: str
     routes: list[str] = Field(description="routes that answered")
     route_errors: dict[str, str] = Field(default_factory=dict)
+    route_error_codes: dict[str, str] = Field(
+        default_factory=dict,
+        description="route -> error code of `route_errors` (route_unanswerable: the query had "
+        "nothing this route can search; store_error / store_unavailable: the store failed)",
+    )
     reranked: bool = False
     degraded: bool = False
     reasons: list[str] = Field(default_factory=list, description="why degraded, what was truncated")

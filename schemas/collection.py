@@ -102,6 +102,9 @@ class CollectionSpec:
     analyzer: str = "jieba"
     stop_words: bool = True
     colbert_block: int = 16
+    #: how token vectors are stored (hybrid_search.store.tokens.TOKEN_STORAGES); recorded in the
+    #: collection, read back by `describe`; collections from before the field hold "float32"
+    colbert_storage: str = "float32"
 
     def __post_init__(self) -> None:
         if self.colbert_dim and not 1 <= self.colbert_dim * self.colbert_block <= MAX_VECTOR_DIM:

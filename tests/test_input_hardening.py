@@ -139,6 +139,7 @@ def test_degraded_answers_show_no_store_internals_and_empty_ones_are_503() -> No
         fusion="rrf",
         routes=["bm25"],
         route_errors={"dense": leak, "sparse": "route sparse: the encoder has no sparse output"},
+        route_error_codes={"dense": "store_error", "sparse": "route_unanswerable"},
         degraded=True,
         reasons=[f"route dense failed: {leak}"],
     )

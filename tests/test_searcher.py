@@ -454,4 +454,4 @@ def test_route_candidates_carry_keys_and_rows_are_read_for_the_head(env) -> None
     assert all(h.text and h.title and h.chunk_id for h in r.hits)
     rows = env.store.get_rows(env.collection, [f'{env.settings.tenant}/quote"id#0', "nope/x#0"])
     assert list(rows) == [f'{env.settings.tenant}/quote"id#0']
-    assert rows[f'{env.settings.tenant}/quote"id#0'][C.DOC_ID_FIELD] == 'quote"id'
+    assert rows[f'{env.settings.tenant}/quote"id#0'].doc_id == 'quote"id'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -53,7 +54,13 @@ def ingest(
         options = ingest_options(s, strict=strict, delete_missing=delete_missing)
         encoder = build_encoder(s)
         store = build_store(s)
-        job = IngestJob(store, encoder, collection_spec(s, encoder), options)
+        bar: Any = None  # a progress bar once input is known to be valid
+
+        def progress(done: int) -> None:
+            if bar is not None:
+                bar.update(done)
+
+        job = IngestJob(store, encoder, collection_spec(s, encoder), options, progress=progress)
         if strict:
             errors = job.validate(read_paths(paths))
             if errors:
@@ -71,12 +78,10 @@ def ingest(
                     code="invalid_document",
                     exit_code=EXIT_USAGE,
                 )
-        bar = None
         if not as_json and is_tty():
             from tqdm import tqdm
 
             bar = tqdm(unit="doc", desc="ingest", dynamic_ncols=True)
-            job._progress = bar.update
         try:
             summary = job.run(read_paths(paths))
         finally:

@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from hybrid_search.errors import HybridSearchError
 from hybrid_search.evaluation.beir import BeirDataset
 from hybrid_search.evaluation.configs import EvalConfig, ablation_configs, order_routes
 from hybrid_search.evaluation.metrics import EVAL_DEPTH, METRICS, RunScores, evaluate
 from hybrid_search.evaluation.runs import cut, drop_identical_ids, run_from_responses
 from hybrid_search.settings import Settings
-from hybrid_search.store.milvus import MilvusStore
+from hybrid_search.store.base import VectorStore
 from schemas.collection import CollectionSpec
 from schemas.documents import IngestSummary
 
@@ -131,20 +132,18 @@ def eval_collection_name(settings: Settings, dataset: str) -> str:
     return f"eval_{slug}_{settings.bm25_analyzer}_{digest}"
 
 
-def flush(store: MilvusStore, spec: CollectionSpec) -> None:
+def flush(store: VectorStore, spec: CollectionSpec) -> None:
     """Seal freshly written rows. Milvus Lite keeps unflushed rows in a memtable and rebuilds
     the sparse/BM25 inverted index over all of them on every search (measured: minutes for 300
     BM25 queries over SciFact before a flush, 15 s after)."""
-    names = [spec.name] + ([spec.colbert_collection] if spec.colbert_dim else [])
-    for name in names:
-        try:
-            store.client.flush(name)
-        except Exception as exc:  # an optimisation only: search still works unflushed
-            logger.warning("flush of %s failed: %s", name, exc)
+    try:
+        store.flush(spec)
+    except HybridSearchError as exc:  # an optimisation only: search still works unflushed
+        logger.warning("flush of %s failed: %s", spec.name, exc)
 
 
 def ingest_corpus(
-    store: MilvusStore,
+    store: VectorStore,
     encoder: Any,
     spec: CollectionSpec,
     settings: Settings,

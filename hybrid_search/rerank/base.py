@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from hybrid_search.errors import RerankDeadlineExceeded
 
-class RerankDeadlineExceeded(Exception):
-    """Raised between batches when the caller's deadline has passed."""
+__all__ = ["RerankDeadlineExceeded", "Reranker"]
 
 
 class Reranker(Protocol):

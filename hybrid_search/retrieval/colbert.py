@@ -1,28 +1,23 @@
-"""ColBERT late interaction over the token vectors stored in the companion collection.
+"""ColBERT late interaction over the token vectors the store keeps per chunk.
 
 Score = MaxSim as `BGEM3FlagModel.colbert_score` computes it: for every query token the best
 inner product with any passage token, summed and divided by the number of query tokens. Vectors
 are L2-normalised by BGE-M3, so each term is a cosine and the score lies in [-1, 1].
 
 Candidates come from the union of the other routes' candidates (rescoring) and, when the
-collection stores one token vector per row (`colbert_block_tokens=1`), from the route's own
-generator, which searches the token collection with every query token vector and keeps the
-chunks those nearest tokens belong to (ColBERT v1's end-to-end retrieval, Khattab & Zaharia,
-SIGIR 2020). With packed blocks (the default) there is no token index to search, so ColBERT
-only rescores. Either way candidates are then scored exactly.
+store's token layout is searchable (`colbert_block_tokens=1`), from the store's token search
+(ColBERT v1's end-to-end retrieval, Khattab & Zaharia, SIGIR 2020). Either way candidates are
+then scored exactly, here, on the float32 matrices `VectorStore.fetch_token_vectors` returns,
+whatever the collection's storage kind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-
-import numpy as np
+from collections.abc import Iterable, Mapping
 
 from hybrid_search.encoders.base import FloatArray
-from hybrid_search.retrieval.base import Candidate, QueryVectors, RouteError
-from hybrid_search.store.filters import and_expressions, string_list_literal, string_literal
-from hybrid_search.store.milvus import MilvusStore
-from schemas import collection as C
+from hybrid_search.store.base import VectorStore
+from hybrid_search.store.types import Candidate, QueryVectors, RouteError, Scope
 
 
 def maxsim(query: FloatArray, passage: FloatArray) -> float:
@@ -32,97 +27,52 @@ def maxsim(query: FloatArray, passage: FloatArray) -> float:
     return float((query @ passage.T).max(axis=1).sum() / len(query))
 
 
+def _tokens(query: QueryVectors) -> FloatArray:
+    if query.colbert is None or len(query.colbert) == 0:
+        raise RouteError("colbert: the query has no token vectors")
+    return query.colbert
+
+
 class ColbertRoute:
     name = "colbert"
 
-    def __init__(
-        self, store: MilvusStore, collection: str, *, tokens_per_query_token: int = 32
-    ) -> None:
+    def __init__(self, store: VectorStore, collection: str) -> None:
         self._store = store
         self._collection = collection
-        self._token_collection = collection + C.COLBERT_SUFFIX
-        self._per_token = tokens_per_query_token
 
     def can_generate(self) -> bool:
-        return self._store.describe(self._collection).colbert_block == 1
+        return self._store.can_search_tokens(self._collection)
 
-    def generate(self, query: QueryVectors, *, limit: int, tenant: str | None) -> list[str]:
+    def generate(self, query: QueryVectors, *, limit: int, tenant: str) -> list[str]:
         """Chunk pks whose tokens are nearest to the query's tokens, by best token match."""
-        if query.colbert is None or len(query.colbert) == 0:
-            raise RouteError("colbert: the query has no token vectors")
-        if not self.can_generate():
-            raise RouteError(
-                "colbert: this collection packs token vectors in blocks, so ColBERT can only "
-                "rescore other routes' candidates; add another route (or ingest with "
-                "colbert_block_tokens=1 for ColBERT candidate generation)"
-            )
-        k = max(self._per_token, limit)
-        hits = self._store.search(
-            self._token_collection,
-            field=C.COLBERT_FIELD,
-            data=[v.tolist() for v in query.colbert],
-            limit=min(k, 16_384),
-            expr=f"{C.TENANT_FIELD} == {string_literal(tenant)}" if tenant else None,
-            output_fields=[C.TOKEN_CHUNK_FIELD],
-            params={"metric_type": "IP", "params": {"ef": max(64, k)}},
+        return self._store.search_tokens(
+            self._collection, _tokens(query), tenant=tenant, limit=limit
         )
-        best: dict[str, float] = {}
-        for per_token in hits:
-            for h in per_token:
-                pk = h["entity"][C.TOKEN_CHUNK_FIELD]
-                best[pk] = max(best.get(pk, -1.0), float(h["distance"]))
-        return [pk for pk, _ in sorted(best.items(), key=lambda kv: -kv[1])[: limit * 2]]
 
     def score(
         self,
         query: QueryVectors,
         candidates: Iterable[str],
         *,
-        rows: dict[str, dict[str, object]],
-        expr: str | None,
-        tenant: str | None,
+        keys: Mapping[str, Candidate],
+        scope: Scope,
         limit: int,
     ) -> list[Candidate]:
-        """Exact MaxSim over the candidates; fetches missing rows through the full filter."""
-        if query.colbert is None or len(query.colbert) == 0:
-            raise RouteError("colbert: the query has no token vectors")
+        """Exact MaxSim over the candidates, best first. Candidates without a known key (from
+        token search) are looked up through the full scope, so the filter still applies."""
+        tokens = _tokens(query)
         pks = list(dict.fromkeys(candidates))
-        missing = [pk for pk in pks if pk not in rows]
+        known = {pk: keys[pk] for pk in pks if pk in keys}
+        missing = [pk for pk in pks if pk not in keys]
         if missing:
-            found = self._store.query_all(
-                self._collection,
-                and_expressions(expr, f"{C.PK_FIELD} in {string_list_literal(missing)}") or "",
-                C.KEY_FIELDS,
-            )
-            for r in found:
-                rows[r[C.PK_FIELD]] = r
-            pks = [pk for pk in pks if pk in rows]
-        counts = {pk: int(rows[pk].get(C.TOKEN_COUNT_FIELD) or 0) for pk in pks}  # type: ignore[call-overload]
-        vectors = self._store.fetch_colbert(self._collection, pks, tenant, counts)
+            known.update(self._store.get_keys(self._collection, scope.only(missing)))
+            pks = [pk for pk in pks if pk in known]
+        counts = {pk: known[pk].token_count for pk in pks}
+        vectors = self._store.fetch_token_vectors(self._collection, scope.tenant, pks, counts)
         scored = [
-            Candidate(pk, maxsim(query.colbert, vectors[pk]), rows[pk])
+            Candidate(pk, maxsim(tokens, vectors[pk]), known[pk].doc_id, known[pk].token_count)
             for pk in pks
             if pk in vectors
         ]
         scored.sort(key=lambda c: -c.score)
         return scored[:limit]
-
-    def search(
-        self, queries: Sequence[QueryVectors], *, limit: int, expr: str | None
-    ) -> list[list[Candidate]]:
-        """Candidate generation plus exact scoring, for when ColBERT is the only route."""
-        return [
-            self.score(
-                q,
-                self.generate(q, limit=limit, tenant=None),
-                rows={},
-                expr=expr,
-                tenant=None,
-                limit=limit,
-            )
-            for q in queries
-        ]
-
-
-def as_array(vectors: Sequence[Sequence[float]]) -> FloatArray:
-    return np.asarray(vectors, dtype=np.float32)

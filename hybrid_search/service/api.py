@@ -15,7 +15,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from hybrid_search.errors import InvalidRequestError, StoreUnavailableError
+from hybrid_search.errors import STORE_FAILURE_CODES, InvalidRequestError, StoreUnavailableError
 from hybrid_search.factory import ingest_options
 from hybrid_search.rag import build_context
 from hybrid_search.service.auth import Principal, PrincipalDep, check_filter_scope
@@ -24,7 +24,6 @@ from hybrid_search.service.errors import DocumentNotFoundError
 from hybrid_search.service.metrics import CONTENT_TYPE_LATEST
 from ingest.pipeline import IngestJob
 from ingest.readers import record_from_object
-from schemas import collection as C
 from schemas.api import (
     BatchSearchRequest,
     BatchSearchResponse,
@@ -92,7 +91,6 @@ def _check_search(opts: SearchOptions, queries: list[str], state: ServiceState) 
 
 #: route errors from the store carry Milvus' own text; clients get this sentence, the log the rest
 _ROUTE_STORE_FAILURE = "the vector store failed on this route"
-_STORE_ERRORS = ("StoreError", "StoreUnavailableError", "SchemaMismatchError")
 
 
 def _public(response: SearchResponse) -> SearchResponse:
@@ -104,14 +102,16 @@ def _public(response: SearchResponse) -> SearchResponse:
     if not response.route_errors:
         return response
     logger.warning("search degraded: %s", response.route_errors)
-    store_failed = any(m.startswith(_STORE_ERRORS) for m in response.route_errors.values())
-    if not response.hits and store_failed:
+    failed = {
+        route for route, code in response.route_error_codes.items() if code in STORE_FAILURE_CODES
+    }
+    if not response.hits and failed:
         raise StoreUnavailableError(
             f"no hits while routes {sorted(response.route_errors)} failed",
             details={"routes": sorted(response.route_errors)},
         )
     public = {
-        route: _ROUTE_STORE_FAILURE if message.startswith(_STORE_ERRORS) else message
+        route: _ROUTE_STORE_FAILURE if route in failed else message
         for route, message in response.route_errors.items()
     }
     reasons = []
@@ -182,14 +182,12 @@ async def rag_context(
 
     Tokens are counted with the embedding model's tokenizer, a close proxy for most LLMs'."""
     request = _scoped_search(body, principal, state)
-    searcher = state.searcher
+    searcher, tokenizer = state.searcher, state.encoder.tokenizer
 
     def run() -> RagResponse:
         response = _public(searcher.search(request))
         ctx = build_context(
-            response,
-            token_budget=body.token_budget,
-            count_tokens=searcher.encoder.tokenizer.count_tokens,
+            response, token_budget=body.token_budget, count_tokens=tokenizer.count_tokens
         )
         return RagResponse(
             **ctx.model_dump(),
@@ -223,12 +221,7 @@ async def upsert_documents(
         )
     tenant = principal.tenant_for(body.tenant, s.tenant)
     records = [record_from_object(obj, "request", i) for i, obj in enumerate(body.documents)]
-    job = IngestJob(
-        state.searcher.store,
-        state.searcher.encoder,
-        state.spec,
-        ingest_options(s, tenant=tenant),
-    )
+    job = IngestJob(state.store, state.encoder, state.spec, ingest_options(s, tenant=tenant))
     summary = await state.gate.run(lambda: job.run(records))
     logger.info(
         "ingested %d documents for tenant %s: %d failed", summary.documents, tenant, summary.failed
@@ -246,21 +239,19 @@ async def get_document(
     """A document's stored chunks, without vectors."""
     scope = principal.tenant_for(tenant, state.settings.tenant)
     _check_doc_id(doc_id)
-    searcher = state.searcher
-    rows = await state.gate.run(
-        lambda: searcher.store.get_chunks(searcher.collection, scope, doc_id)
-    )
+    store, collection = state.store, state.spec.name
+    rows = await state.gate.run(lambda: store.get_chunks(collection, scope, doc_id))
     if not rows:
         raise DocumentNotFoundError(f"no document '{doc_id}'", details={"doc_id": doc_id})
     return DocumentResponse(
         doc_id=doc_id,
         chunks=[
             ChunkOut(
-                chunk_id=r[C.CHUNK_ID_FIELD],
-                chunk_index=int(r[C.CHUNK_INDEX_FIELD]),
-                title=r[C.TITLE_FIELD],
-                text=r[C.TEXT_FIELD],
-                metadata=r.get(C.METADATA_FIELD) or {},
+                chunk_id=r.chunk_id,
+                chunk_index=r.chunk_index,
+                title=r.title,
+                text=r.text,
+                metadata=r.metadata,
             )
             for r in rows
         ],
@@ -277,10 +268,8 @@ async def delete_document(
     """Delete a document's chunks and ColBERT vectors."""
     scope = principal.tenant_for(tenant, state.settings.tenant)
     _check_doc_id(doc_id)
-    searcher = state.searcher
-    deleted = await state.gate.run(
-        lambda: searcher.store.delete_documents(searcher.collection, scope, [doc_id])
-    )
+    store, collection = state.store, state.spec.name
+    deleted = await state.gate.run(lambda: store.delete_documents(collection, scope, [doc_id]))
     if not deleted:
         raise DocumentNotFoundError(f"no document '{doc_id}'", details={"doc_id": doc_id})
     return DeleteResponse(doc_id=doc_id, deleted=True)
@@ -310,14 +299,13 @@ async def readyz(request: Request) -> JSONResponse:
     body = ReadyResponse(
         ready=ready,
         checks=checks,
-        deployment="milvus-lite" if state.searcher.store.is_lite else "milvus-server",
+        deployment="milvus-lite" if state.store.is_embedded else "milvus-server",
     )
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
 def _probe(state: ServiceState, checks: dict[str, str]) -> None:
-    searcher = state.searcher
-    store = searcher.store
+    store = state.store
     try:
         store.ping()
         checks["milvus"] = "ok"
@@ -327,12 +315,12 @@ def _probe(state: ServiceState, checks: dict[str, str]) -> None:
         checks["collection"] = "unknown"
     if "collection" not in checks:
         try:
-            loaded = str(store.client.get_load_state(searcher.collection).get("state", ""))
+            loaded = store.load_state(state.spec.name)
             checks["collection"] = "ok" if loaded == "Loaded" else f"not loaded ({loaded})"
         except Exception:
             logger.warning("readiness: collection check failed", exc_info=True)
             checks["collection"] = "missing"
-    models = [searcher.encoder, searcher.reranker]
+    models = [state.encoder, state.reranker]
     loaded_flags = [getattr(m, "loaded", True) for m in models if m is not None]
     checks["models"] = "ok" if state.models_loaded and all(loaded_flags) else "not loaded"
 

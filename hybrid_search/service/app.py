@@ -18,8 +18,10 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from hybrid_search import __version__
+from hybrid_search.encoders.base import Encoder
 from hybrid_search.errors import ConfigError
 from hybrid_search.factory import collection_spec
+from hybrid_search.rerank.base import Reranker
 from hybrid_search.searcher import HybridSearcher
 from hybrid_search.service.api import ops_router, v1_router
 from hybrid_search.service.auth import Authenticator, is_loopback_host
@@ -28,6 +30,7 @@ from hybrid_search.service.errors import CatchAllMiddleware, install_error_handl
 from hybrid_search.service.limits import BodySizeLimitMiddleware, ConcurrencyGate, RateLimiter
 from hybrid_search.service.metrics import Metrics, MetricsMiddleware
 from hybrid_search.settings import Settings
+from hybrid_search.store.base import VectorStore
 from schemas.collection import CollectionSpec
 
 __all__ = ["create_app", "describe_deployment"]
@@ -80,10 +83,16 @@ def create_app(
         else:
             served = searcher
         try:
-            spec = await anyio.to_thread.run_sync(_prepare, served, settings)
+            # the one place components are taken from the searcher; handlers get them injected
+            store, encoder, reranker = served.store, served.encoder, served.reranker
+            spec = await anyio.to_thread.run_sync(
+                _prepare, store, encoder, reranker, served.collection, settings
+            )
             gate = ConcurrencyGate(limits.max_concurrency, limits.max_queue, limits.retry_after_s)
             metrics.watch_gate(lambda: gate.running, lambda: gate.waiting)
-            app.state.service = ServiceState(settings, served, gate, spec, models_loaded=True)
+            app.state.service = ServiceState(
+                settings, served, store, encoder, reranker, gate, spec, models_loaded=True
+            )
             logger.info(
                 "serving collection %s: %d workers, queue %d, %d API keys",
                 served.collection,
@@ -122,38 +131,38 @@ def create_app(
     return app
 
 
-def _prepare(searcher: HybridSearcher, settings: Settings) -> CollectionSpec:
+def _prepare(
+    store: VectorStore,
+    encoder: Encoder,
+    reranker: Reranker | None,
+    collection: str,
+    settings: Settings,
+) -> CollectionSpec:
     """Blocking start-up work: report the deployment, load the models, ensure the collection.
 
     The collection is created when missing, so the first `POST /v1/documents` works on an empty
     Milvus; an existing one must match the model (SchemaMismatchError stops the start).
     """
-    describe_deployment(searcher)
-    for model in (searcher.encoder, searcher.reranker):
+    describe_deployment(store)
+    for model in (encoder, reranker):
         load = getattr(model, "load", None)
         if callable(load):
             load()
-    spec = collection_spec(settings, searcher.encoder, searcher.collection)
-    searcher.store.ensure_collection(spec)
+    spec = collection_spec(settings, encoder, collection)
+    store.ensure_collection(spec)
     return spec
 
 
-def describe_deployment(searcher: HybridSearcher) -> str:
-    """Log (and return) whether this is Milvus Lite or a Milvus server, and its version."""
-    store = searcher.store
-    if store.is_lite:
-        text = f"Milvus Lite at {store.uri}"
+def describe_deployment(store: VectorStore) -> str:
+    """Log (and return) what the store is: Milvus Lite (one process only), or a server and its
+    version."""
+    text = store.deployment()
+    if store.is_embedded:
         logger.warning(
             "%s: one process only (never point a second process or worker at the same file), "
             "no float16/binary vectors; use Milvus standalone or cluster in production",
             text,
         )
-        return text
-    try:
-        version = str(store.client.get_server_version())
-    except Exception:  # version is informative only; older servers lack the call
-        logger.debug("get_server_version failed", exc_info=True)
-        version = "unknown version"
-    text = f"Milvus server {version} at {store.uri}"
-    logger.info("%s", text)
+    else:
+        logger.info("%s", text)
     return text

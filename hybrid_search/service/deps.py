@@ -7,11 +7,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from hybrid_search.encoders.base import Encoder
 from hybrid_search.errors import StoreUnavailableError
+from hybrid_search.rerank.base import Reranker
 from hybrid_search.searcher import HybridSearcher
 from hybrid_search.service.limits import ConcurrencyGate
 from hybrid_search.service.metrics import Metrics
 from hybrid_search.settings import Settings
+from hybrid_search.store.base import VectorStore
 from schemas.collection import CollectionSpec
 
 __all__ = ["MetricsDep", "ServiceState", "StateDep", "get_state"]
@@ -19,10 +22,14 @@ __all__ = ["MetricsDep", "ServiceState", "StateDep", "get_state"]
 
 @dataclass
 class ServiceState:
-    """Built once by the lifespan; shared by every request (all members are thread-safe)."""
+    """Built once by the lifespan; shared by every request (all members are thread-safe).
+    Handlers use the component they need (`store`, `encoder`), never reach through `searcher`."""
 
     settings: Settings
     searcher: HybridSearcher
+    store: VectorStore
+    encoder: Encoder
+    reranker: Reranker | None
     gate: ConcurrencyGate
     spec: CollectionSpec
     models_loaded: bool = False

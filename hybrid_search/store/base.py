@@ -1,72 +1,76 @@
-"""Rows the store reads and writes, and the ChunkStore protocol ingest and search depend on."""
+"""The VectorStore protocol: everything ingest, search and the service ask of a store.
+
+Two implementations: `MilvusStore` (Milvus Lite, standalone, cluster; `store/milvus.py`) and
+`InMemoryStore` (numpy brute force; `store/memory.py`), proven to rank alike by
+`tests/store/test_congruence.py`. Nothing outside `store/` speaks a backend's language: calls
+name a collection and a `Scope` (tenant + typed filter), and answer with the dataclasses of
+`store/types.py`.
+
+Token vectors (ColBERT) go through three calls, so a compressed or server-side token store
+plugs in behind them: `write_token_vectors` (float32 matrices in `ChunkRow.colbert`),
+`fetch_token_vectors` (float32 `(n_tokens, dim)` matrices back, decoded however they were
+stored) and `search_tokens` (candidate generation, where the layout allows it). How they are
+stored is the collection's `CollectionSpec.colbert_storage`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from hybrid_search.encoders.base import FloatArray, SparseVector
+from hybrid_search.encoders.base import FloatArray
+from hybrid_search.retry import RetryCounter
+from hybrid_search.store.types import (
+    Candidate,
+    ChunkRow,
+    DocState,
+    FieldName,
+    FusedResult,
+    QueryVectors,
+    Scope,
+    StoredChunk,
+    StoreStats,
+)
 from schemas.collection import CollectionSpec
 
+__all__ = ["ChunkRow", "DocState", "StoreStats", "VectorStore"]
 
-@dataclass(slots=True)
-class ChunkRow:
-    """One encoded chunk, ready to write."""
 
-    tenant: str
-    doc_id: str
-    chunk_index: int
-    chunk_count: int
-    title: str
-    text: str
-    search_text: str
-    metadata: dict[str, Any]
-    content_hash: str
-    dense: FloatArray
-    sparse: SparseVector
-    colbert: FloatArray | None = None
-    token_count: int | None = None  # ColBERT rows stored for the chunk when `colbert` is not here
+class VectorStore(Protocol):
+    """Where chunks and their vectors live. Every read and write names its tenant; every
+    failure leaves as a `StoreError` (transient ones as `StoreUnavailableError`)."""
 
-    @property
-    def chunk_id(self) -> str:
-        return chunk_id(self.doc_id, self.chunk_index)
+    #: retries of transient errors so far (the ingest summary reports them)
+    retries: RetryCounter
+
+    # -- connection -------------------------------------------------------------------------
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def deployment(self) -> str:
+        """What this store is, for logs and /readyz (e.g. "Milvus Lite at ./m.db")."""
+        ...
 
     @property
-    def pk(self) -> str:
-        return chunk_pk(self.tenant, self.doc_id, self.chunk_index)
+    def is_embedded(self) -> bool:
+        """One process only (Milvus Lite, in-memory): never share it between workers."""
+        ...
 
+    def load_state(self, collection: str) -> str:
+        """ "Loaded" when `collection` can serve searches; otherwise the backend's state."""
+        ...
 
-def chunk_id(doc_id: str, index: int) -> str:
-    return f"{doc_id}#{index}"
+    def reload(self, spec: CollectionSpec) -> None:
+        """Load the collection and its token vectors again (after a server restart)."""
+        ...
 
+    def flush(self, spec: CollectionSpec) -> None:
+        """Seal fresh writes (an optimisation; searches see unflushed rows too)."""
+        ...
 
-def chunk_pk(tenant: str, doc_id: str, index: int) -> str:
-    """Tenant names cannot contain '/', so the pk is unambiguous and unique across tenants."""
-    return f"{tenant}/{doc_id}#{index}"
-
-
-@dataclass(slots=True)
-class DocState:
-    """What the store holds for one document: complete iff one hash and all chunks present."""
-
-    hashes: set[str] = field(default_factory=set)
-    chunk_count: int = 0
-    rows: int = 0
-
-    def is_complete(self, content_hash: str) -> bool:
-        return self.hashes == {content_hash} and self.rows == self.chunk_count
-
-
-@dataclass(slots=True)
-class StoreStats:
-    documents: int
-    chunks: int
-    colbert_rows: int | None = None  # blocks of ColBERT token vectors (see schemas.collection)
-
-
-class ChunkStore(Protocol):
-    """Where chunks live. Every read and write names its tenant (the partition key)."""
+    # -- schema -----------------------------------------------------------------------------
 
     def ensure_collection(self, spec: CollectionSpec) -> None: ...
 
@@ -74,16 +78,118 @@ class ChunkStore(Protocol):
 
     def has_collection(self, name: str) -> bool: ...
 
-    def doc_states(self, name: str, tenant: str, doc_ids: Sequence[str]) -> dict[str, DocState]: ...
+    def drop(self, name: str) -> None: ...
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def write_token_vectors(self, spec: CollectionSpec, rows: Sequence[ChunkRow]) -> None:
+        """Step 1 of a document write: the rows' ColBERT token vectors, before any chunk row."""
+        ...
+
+    def commit_documents(
+        self,
+        spec: CollectionSpec,
+        tenant: str,
+        rows: Sequence[ChunkRow],
+        hashes: Mapping[str, str],
+    ) -> None:
+        """Step 2: make each document's new version (its hash) the only one, crash-safely."""
+        ...
 
     def write_documents(
-        self, spec: CollectionSpec, tenant: str, rows: Sequence[ChunkRow], hashes: Mapping[str, str]
-    ) -> None: ...
+        self,
+        spec: CollectionSpec,
+        tenant: str,
+        rows: Sequence[ChunkRow],
+        hashes: Mapping[str, str],
+    ) -> None:
+        """Both steps, for rows that carry their token vectors."""
+        ...
 
-    def delete_documents(self, name: str, tenant: str, doc_ids: Sequence[str]) -> int: ...
+    def delete_documents(self, name: str, tenant: str, doc_ids: Sequence[str]) -> int:
+        """Chunks and token vectors of the documents; returns how many were present."""
+        ...
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def doc_states(self, name: str, tenant: str, doc_ids: Sequence[str]) -> dict[str, DocState]: ...
+
+    def docs_with_token_vectors(self, name: str, tenant: str, doc_ids: Sequence[str]) -> set[str]:
+        """The documents among `doc_ids` that have token vectors stored (with or without chunk
+        rows: a write cut off before its commit leaves token vectors only)."""
+        ...
 
     def iter_doc_ids(self, name: str, tenant: str) -> Iterator[str]: ...
 
     def stats(self, name: str, tenant: str | None = None) -> StoreStats: ...
 
-    def get_chunks(self, name: str, tenant: str, doc_id: str) -> list[dict[str, Any]]: ...
+    def get_chunks(self, name: str, tenant: str, doc_id: str) -> list[StoredChunk]:
+        """A document's chunks in order (without vectors)."""
+        ...
+
+    def get_rows(
+        self, name: str, pks: Sequence[str], *, with_vectors: bool = False
+    ) -> dict[str, StoredChunk]:
+        """Chunks by primary key (absent keys are left out); `with_vectors` adds the stored
+        dense and sparse vectors."""
+        ...
+
+    def get_keys(self, name: str, scope: Scope) -> dict[str, Candidate]:
+        """The key fields (doc id, token count) of the chunks in `scope` (scored 0)."""
+        ...
+
+    # -- search -----------------------------------------------------------------------------
+
+    def search_field(
+        self,
+        name: str,
+        route: FieldName,
+        queries: Sequence[QueryVectors],
+        *,
+        scope: Scope,
+        limit: int,
+    ) -> list[list[Candidate]]:
+        """Best `limit` chunks per query on one field: inner product for dense and sparse, BM25
+        over the analysed text for bm25. Raw scores, higher is better.
+
+        Raises:
+            RouteError: no query has anything this route can search.
+        """
+        ...
+
+    def fused_search(
+        self,
+        name: str,
+        query: QueryVectors,
+        depth: Mapping[FieldName, int],
+        *,
+        scope: Scope,
+        k: int,
+        limit: int,
+        with_rows: bool,
+    ) -> FusedResult:
+        """The routes in `depth` fused by unweighted RRF(k) inside the store, in one call. A
+        route the query cannot take is left out and reported in `errors`."""
+        ...
+
+    def search_tokens(self, name: str, tokens: FloatArray, *, tenant: str, limit: int) -> list[str]:
+        """Chunk pks whose stored token vectors are nearest to `tokens`, best first.
+
+        Raises:
+            RouteError: this collection's token layout has no token index to search.
+        """
+        ...
+
+    def can_search_tokens(self, name: str) -> bool: ...
+
+    def fetch_token_vectors(
+        self,
+        name: str,
+        tenant: str,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None = None,
+    ) -> dict[str, FloatArray]:
+        """Each chunk's stored token vectors as one float32 `(n_tokens, dim)` matrix, in token
+        order (decoded from the collection's `colbert_storage`). `token_counts` (from the chunk
+        rows) lets a store read by key instead of filtering."""
+        ...

@@ -67,7 +67,7 @@ def test_stored_vectors_equal_bgem3_encode(tmp_path, store, encoder, spec, setti
     assert (summary.documents, summary.inserted, summary.failed) == (3, 3, 0)
 
     rows = store.get_chunks(spec.name, "default", "en-1")
-    assert len(rows) == rows[0][C.CHUNK_COUNT_FIELD] > 1  # long enough to be split
+    assert len(rows) == rows[0].chunk_count > 1  # long enough to be split
     full = store.client.query(spec.name, filter='doc_id == "en-1"', output_fields=["*"])
     full.sort(key=lambda r: r[C.CHUNK_INDEX_FIELD])
     texts = [r[C.SEARCH_TEXT_FIELD] for r in full]
@@ -75,7 +75,7 @@ def test_stored_vectors_equal_bgem3_encode(tmp_path, store, encoder, spec, setti
     ref = encoder.flag_model.encode(
         texts, return_dense=True, return_sparse=True, return_colbert_vecs=True
     )
-    tokens = store.fetch_colbert(spec.name, [r[C.PK_FIELD] for r in full])
+    tokens = store.fetch_token_vectors(spec.name, "default", [r[C.PK_FIELD] for r in full])
     for i, r in enumerate(full):
         np.testing.assert_allclose(np.asarray(r[C.DENSE_FIELD]), ref["dense_vecs"][i], atol=1e-5)
         want_sparse = {
@@ -88,7 +88,7 @@ def test_stored_vectors_equal_bgem3_encode(tmp_path, store, encoder, spec, setti
         np.testing.assert_allclose(tokens[r[C.PK_FIELD]], ref["colbert_vecs"][i], atol=1e-5)
         assert r[C.TOKEN_COUNT_FIELD] == len(ref["colbert_vecs"][i])
     mixed = store.get_chunks(spec.name, "default", "mix-1")[0]
-    assert mixed[C.METADATA_FIELD] == {"lang": "mixed"}
+    assert mixed.metadata == {"lang": "mixed"}
 
 
 def test_rerun_is_unchanged_and_changed_doc_leaves_no_orphans(

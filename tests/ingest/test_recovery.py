@@ -59,11 +59,10 @@ class FlakyStore:
             "commit_documents": StoreUnavailableError("down"),
         }
         self.loaded: list[str] = []
-        self.client = self
 
-    def load_collection(self, name: str) -> None:
-        self.loaded.append(name)
-        self._store.client.load_collection(name)
+    def reload(self, spec: Any) -> None:
+        self.loaded.append(spec.name)
+        self._store.reload(spec)
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._store, name)

@@ -8,9 +8,9 @@ from typing import Any
 
 from hybrid_search.encoders.base import Encoder
 from hybrid_search.store.milvus import MilvusStore
+from hybrid_search.store.types import StoredChunk
 from ingest.pipeline import IngestJob, IngestOptions
 from ingest.readers import read_paths
-from schemas import collection as C
 from schemas.collection import CollectionSpec
 from schemas.documents import IngestSummary
 from tests.reliability.case_data import CASES, CaseResult, generate, load_ingest
@@ -26,7 +26,7 @@ def _error_matches(want: dict[str, Any], got: dict[str, Any]) -> bool:
 
 
 def judge(
-    expect: dict[str, Any], summary: IngestSummary, stored: dict[str, list[dict[str, Any]]]
+    expect: dict[str, Any], summary: IngestSummary, stored: dict[str, list[StoredChunk]]
 ) -> list[str]:
     problems = [
         f"{k} = {getattr(summary, k)}, expected {expect[k]}"
@@ -49,7 +49,7 @@ def judge(
         elif len(chunks) < expect.get("min_chunks", 1):
             problems.append(f"{doc_id!r}: {len(chunks)} chunks, expected >= {expect['min_chunks']}")
     for doc_id, snippet in expect.get("text_contains", {}).items():
-        if not any(snippet in c[C.TEXT_FIELD] for c in stored.get(doc_id, [])):
+        if not any(snippet in c.text for c in stored.get(doc_id, [])):
             problems.append(f"{doc_id!r} does not hold {snippet!r}")
     problems += [f"document {d!r} stored" for d in expect.get("absent", []) if stored.get(d)]
     return problems

@@ -1,0 +1,101 @@
+"""Explanations: every returned hit scored on every route that answered, also the routes whose
+candidate depth it lay beyond (rank None). Fusion has already happened and is not touched.
+
+Scored where the stored data allows, with no store call: the head's rows are read with their
+dense and sparse vectors (`get_rows(with_vectors=True)`, the same call that reads their text), so
+dense is the inner product and sparse the dot product of the query with them; ColBERT is MaxSim
+over one fetch of the head's token vectors. Only BM25 needs the store's corpus statistics: one
+search restricted to the missing keys. Each local score equals what the store's search would
+return for that chunk (`tests/test_searcher.py` proves it against Milvus).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+
+import numpy as np
+
+from hybrid_search.errors import HybridSearchError
+from hybrid_search.fusion.base import FusedHit
+from hybrid_search.retrieval.colbert import ColbertRoute
+from hybrid_search.retrieval.request import SearchState
+from hybrid_search.store.base import VectorStore
+from hybrid_search.store.types import FIELD_ROUTES, Candidate, FieldName, QueryVectors, StoredChunk
+
+logger = logging.getLogger(__name__)
+
+#: routes scored from the head's stored vectors (the rest ask the store)
+LOCAL_ROUTES = ("dense", "sparse")
+
+
+def local_score(route: str, q: QueryVectors, row: StoredChunk) -> float | None:
+    """The route's score for a stored chunk, or None when the row lacks what it needs or the
+    store's search would not return the chunk (a sparse vector sharing no term)."""
+    if route == "dense" and q.dense is not None and row.dense is not None:
+        return float(np.dot(q.dense, row.dense))
+    if route == "sparse" and q.sparse and row.sparse is not None:
+        stored = row.sparse
+        score = sum(w * stored.get(t, 0.0) for t, w in q.sparse.items())
+        return float(score) if score > 0 else None
+    return None
+
+
+def explain(
+    state: SearchState,
+    hits: list[FusedHit],
+    *,
+    store: VectorStore,
+    collection: str,
+    colbert: ColbertRoute,
+    pool: Executor,
+) -> None:
+    """Fill `hits[i].routes[route] = (None, score)` for every answered route that lacks it."""
+    q, scope = state.query, state.plan.scope
+    jobs: dict[str, Future[list[Candidate]]] = {}
+    found: dict[str, dict[str, float]] = {}
+    for route in state.ranked:
+        missing = [h.key for h in hits if route not in h.routes]
+        if not missing:
+            continue
+        if route in LOCAL_ROUTES and all(_has_vector(route, state.rows.get(pk)) for pk in missing):
+            local = {pk: local_score(route, q, state.rows[pk]) for pk in missing}
+            found[route] = {pk: s for pk, s in local.items() if s is not None}
+            continue
+        search: Callable[[], list[Candidate]]
+        if route == "colbert":
+
+            def search(missing: list[str] = missing) -> list[Candidate]:
+                return colbert.score(q, missing, keys=state.keys, scope=scope, limit=len(missing))
+        else:
+            field = _field(route)
+
+            def search(missing: list[str] = missing, field: FieldName = field) -> list[Candidate]:
+                return store.search_field(
+                    collection, field, [q], scope=scope.only(missing), limit=len(missing)
+                )[0]
+
+        jobs[route] = pool.submit(search)
+    for route, fut in jobs.items():
+        try:
+            found[route] = {c.pk: c.score for c in fut.result()}
+        except HybridSearchError as exc:  # an explanation never fails the search
+            logger.warning("explaining route %s failed: %s", route, exc)
+    for route, scores in found.items():
+        for h in hits:
+            if route not in h.routes and h.key in scores:
+                h.routes[route] = (None, scores[h.key])
+
+
+def _has_vector(route: str, row: StoredChunk | None) -> bool:
+    if row is None:
+        return False
+    return (row.dense if route == "dense" else row.sparse) is not None
+
+
+def _field(route: str) -> FieldName:
+    for name in FIELD_ROUTES:
+        if name == route:
+            return name
+    raise ValueError(f"route {route!r} is not a field route")

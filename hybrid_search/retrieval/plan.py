@@ -1,0 +1,94 @@
+"""What one search call will do, decided once before any query runs: routes, depths, scope,
+head size, rerank settings. Every request error is raised here, before the store is asked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hybrid_search.errors import InvalidRequestError
+from hybrid_search.settings import Settings
+from hybrid_search.store.filters import parse_filter
+from hybrid_search.store.types import Scope
+from schemas.api import SearchOptions
+
+
+@dataclass(frozen=True)
+class Plan:
+    routes: list[str]
+    depth: dict[str, int]
+    scope: Scope
+    top_k: int
+    rerank: bool
+    rerank_top_n: int
+    rerank_timeout_s: float
+    options: SearchOptions
+
+    @property
+    def head_size(self) -> int:
+        """Hits the answer needs rows for: the reranked head, or top_k."""
+        return max(self.top_k, self.rerank_top_n) if self.rerank else self.top_k
+
+    @property
+    def native_fusion(self) -> bool:
+        """Routes and RRF may run as one store call: nothing needs per-route detail (no
+        explanations, no ColBERT), unweighted RRF over two or more routes."""
+        o = self.options
+        return not (
+            o.explain
+            or o.fusion != "rrf"
+            or "colbert" in self.routes
+            or len(self.routes) < 2
+            or any(w != 1.0 for r, w in (o.weights or {}).items() if r in self.routes)
+        )
+
+
+def make_plan(
+    opts: SearchOptions,
+    settings: Settings,
+    *,
+    available: list[str],
+    encoder_name: str,
+    can_generate_colbert: bool,
+    has_reranker: bool,
+) -> Plan:
+    """The plan for `opts`.
+
+    Raises:
+        InvalidRequestError: a route is unavailable, or ColBERT alone cannot generate.
+        InvalidFilterError: the filter is malformed.
+    """
+    s = settings
+    routes: list[str] = list(opts.routes) if opts.routes else available
+    unavailable = [r for r in routes if r not in available]
+    if unavailable:
+        raise InvalidRequestError(
+            f"routes {unavailable} are not available with encoder '{encoder_name}' "
+            f"(available: {available})",
+            details={"field": "routes", "available": available},
+        )
+    if routes == ["colbert"] and not can_generate_colbert:
+        raise InvalidRequestError(
+            "route 'colbert' alone needs a collection ingested with colbert_block_tokens=1 "
+            "(one row per token, searchable); this one packs token vectors in blocks, so "
+            "ColBERT rescores the candidates of at least one other route",
+            details={"field": "routes"},
+        )
+    default_depth = max(s.candidates_per_route, opts.top_k)
+    if isinstance(opts.candidates, int):
+        depth = dict.fromkeys(routes, opts.candidates)
+    else:
+        per_route: dict[str, int] = {str(r): d for r, d in (opts.candidates or {}).items()}
+        depth = {r: per_route.get(r, default_depth) for r in routes}
+    tenant = opts.tenant or s.tenant
+    return Plan(
+        routes=routes,
+        depth=depth,
+        scope=Scope(tenant, parse_filter(opts.filter) if opts.filter else None),
+        top_k=opts.top_k,
+        rerank=opts.rerank and has_reranker,
+        rerank_top_n=max(opts.rerank_top_n or s.rerank_top_n, 1),
+        rerank_timeout_s=(opts.rerank_timeout_ms / 1000.0)
+        if opts.rerank_timeout_ms
+        else s.rerank_timeout_s,
+        options=opts,
+    )

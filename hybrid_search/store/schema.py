@@ -1,0 +1,161 @@
+"""The chunks collection's Milvus schema, and the spec recorded in (and read back from) it.
+
+The spec travels as JSON in a collection property (Milvus Lite keeps no schema descriptions):
+model, dimensions, analyzer, ColBERT layout and storage kind. A collection written by another
+model, analyzer or layout is refused with a SchemaMismatchError that says what differs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from hybrid_search.errors import CollectionNotFoundError, SchemaMismatchError
+from hybrid_search.store.connection import MilvusConnection
+from schemas import collection as C
+
+logger = logging.getLogger(__name__)
+
+_MARKER = "hybrid_search"
+#: collection property holding the spec as JSON (Milvus Lite does not keep schema descriptions)
+_META_PROPERTY = "hybrid_search.meta"
+
+
+def model_id(model: str) -> str:
+    """A model's identity independent of where its files lie (hub name or local directory)."""
+    return model.rstrip("/").rsplit("/", 1)[-1]
+
+
+def check_spec(want: C.CollectionSpec, found: C.CollectionSpec) -> None:
+    problems = []
+    if found.dense_dim != want.dense_dim:
+        problems.append(f"dense dim {found.dense_dim} != model's {want.dense_dim}")
+    if found.colbert_dim != want.colbert_dim:
+        problems.append(f"ColBERT dim {found.colbert_dim} != model's {want.colbert_dim}")
+    elif want.colbert_dim and found.colbert_block != want.colbert_block:
+        problems.append(
+            f"ColBERT block of {found.colbert_block} tokens != configured {want.colbert_block}"
+        )
+    elif want.colbert_dim and found.colbert_storage != want.colbert_storage:
+        problems.append(
+            f"ColBERT storage '{found.colbert_storage}' != configured '{want.colbert_storage}'"
+        )
+    if model_id(found.model) != model_id(want.model):
+        problems.append(f"written by model '{found.model}', configured '{want.model}'")
+    if found.analyzer != want.analyzer or found.stop_words != want.stop_words:
+        problems.append(
+            f"BM25 analyzer {found.analyzer}/stop_words={found.stop_words} != configured "
+            f"{want.analyzer}/stop_words={want.stop_words}"
+        )
+    if problems:
+        raise SchemaMismatchError(
+            f"collection '{want.name}' does not match the configuration: "
+            + "; ".join(problems)
+            + ". Use another --collection or drop it and re-ingest; vectors of different "
+            "models are never mixed.",
+            details={"collection": want.name, "problems": problems},
+        )
+
+
+def describe(conn: MilvusConnection, name: str) -> C.CollectionSpec:
+    """The spec hybrid-search recorded in the collection's properties."""
+    if not conn.has_collection(name):
+        raise CollectionNotFoundError(
+            f"collection '{name}' not found at {conn.uri}; run `hybrid-search ingest` first",
+            details={"collection": name},
+        )
+    info = conn.call(lambda: conn.client.describe_collection(name), f"describe {name}")
+    try:
+        meta = json.loads((info.get("properties") or {}).get(_META_PROPERTY) or "{}")
+    except json.JSONDecodeError:
+        meta = {}
+    if not isinstance(meta, dict) or meta.get(_MARKER) != C.SCHEMA_VERSION:
+        version = meta.get(_MARKER) if isinstance(meta, dict) else None
+        raise SchemaMismatchError(
+            f"collection '{name}' was not created by hybrid-search schema version "
+            f"{C.SCHEMA_VERSION} (found {version!r}); use another collection name",
+            details={"collection": name, "found_version": version},
+        )
+    dims = {f["name"]: f.get("params", {}).get("dim") for f in info.get("fields", [])}
+    return C.CollectionSpec(
+        name=name,
+        dense_dim=int(dims.get(C.DENSE_FIELD) or meta.get("dense_dim") or 0),
+        colbert_dim=meta.get("colbert_dim"),
+        model=str(meta.get("model", "")),
+        analyzer=str(meta.get("analyzer", "jieba")),
+        stop_words=bool(meta.get("stop_words", True)),
+        colbert_block=int(meta.get("colbert_block", 1)),
+        # collections written before storage kinds existed hold float32 blocks
+        colbert_storage=str(meta.get("colbert_storage", "float32")),
+    )
+
+
+def create_chunks(conn: MilvusConnection, spec: C.CollectionSpec) -> None:
+    from pymilvus import DataType, Function, FunctionType
+
+    def create() -> None:
+        s = conn.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        s.add_field(C.PK_FIELD, DataType.VARCHAR, is_primary=True, max_length=C.MAX_PK_BYTES)
+        s.add_field(C.CHUNK_ID_FIELD, DataType.VARCHAR, max_length=C.MAX_ID_BYTES + 16)
+        s.add_field(C.DOC_ID_FIELD, DataType.VARCHAR, max_length=C.MAX_ID_BYTES)
+        s.add_field(C.TENANT_FIELD, DataType.VARCHAR, max_length=64, is_partition_key=True)
+        s.add_field(C.CHUNK_INDEX_FIELD, DataType.INT64)
+        s.add_field(C.CHUNK_COUNT_FIELD, DataType.INT64)
+        s.add_field(C.TITLE_FIELD, DataType.VARCHAR, max_length=C.MAX_TITLE_BYTES)
+        s.add_field(C.TEXT_FIELD, DataType.VARCHAR, max_length=C.MAX_TEXT_BYTES)
+        s.add_field(
+            C.SEARCH_TEXT_FIELD,
+            DataType.VARCHAR,
+            max_length=C.MAX_TEXT_BYTES,
+            enable_analyzer=True,
+            analyzer_params=spec.analyzer_params(),
+        )
+        s.add_field(C.METADATA_FIELD, DataType.JSON)
+        s.add_field(C.CONTENT_HASH_FIELD, DataType.VARCHAR, max_length=64)
+        s.add_field(C.TOKEN_COUNT_FIELD, DataType.INT64)
+        s.add_field(C.DENSE_FIELD, DataType.FLOAT_VECTOR, dim=spec.dense_dim)
+        s.add_field(C.SPARSE_FIELD, DataType.SPARSE_FLOAT_VECTOR)
+        s.add_field(C.BM25_FIELD, DataType.SPARSE_FLOAT_VECTOR)
+        s.add_function(
+            Function(
+                name=C.BM25_FUNCTION,
+                function_type=FunctionType.BM25,
+                input_field_names=[C.SEARCH_TEXT_FIELD],
+                output_field_names=[C.BM25_FIELD],
+            )
+        )
+        ip = conn.client.prepare_index_params()
+        for field_name, index in (
+            (C.DENSE_FIELD, C.DENSE_INDEX),
+            (C.SPARSE_FIELD, C.SPARSE_INDEX),
+            (C.BM25_FIELD, C.BM25_INDEX),
+        ):
+            ip.add_index(field_name, **index)
+        ip.add_index(C.DOC_ID_FIELD, index_type="INVERTED")
+        meta = {
+            "model": spec.model,
+            "dense_dim": spec.dense_dim,
+            "colbert_dim": spec.colbert_dim,
+            "analyzer": spec.analyzer,
+            "stop_words": spec.stop_words,
+            "colbert_block": spec.colbert_block,
+            "colbert_storage": spec.colbert_storage,
+        }
+        create_indexed(conn, spec.name, s, ip, meta)
+
+    conn.call(create, f"create {spec.name}")
+    logger.info("created collection %s (dense dim %d)", spec.name, spec.dense_dim)
+
+
+def create_indexed(
+    conn: MilvusConnection, name: str, schema: Any, index: Any, meta: dict[str, Any]
+) -> None:
+    """Create, then index without waiting: pymilvus' synchronous index wait sleeps 0.5 s per
+    index (and calls AllocTimestamp, which Milvus Lite lacks); an empty collection's index is
+    built at once, and load works as soon as the index exists. Runs inside `conn.call`."""
+    meta = {_MARKER: C.SCHEMA_VERSION, **meta}
+    conn.client.create_collection(
+        name, schema=schema, properties={_META_PROPERTY: json.dumps(meta)}
+    )
+    conn.client.create_index(name, index, sync=False)

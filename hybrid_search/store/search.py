@@ -1,0 +1,149 @@
+"""Searches on the chunks collection: one field (a route), or several fused by Milvus' RRF.
+
+Scores are raw route scores, higher is better: inner product for dense and sparse, BM25 for
+bm25 (Milvus Lite returns BM25 negated as a distance; the sign is undone here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hybrid_search.errors import HybridSearchError, RouteError
+from hybrid_search.fusion.base import FusedHit
+from hybrid_search.store.connection import QUERY_CAP, MilvusConnection
+from hybrid_search.store.expressions import scope_expr
+from hybrid_search.store.reads import key_fields, stored_chunk
+from hybrid_search.store.types import (
+    Candidate,
+    FieldName,
+    FusedResult,
+    QueryVectors,
+    Scope,
+    field_query,
+)
+from schemas import collection as C
+
+_FIELDS: dict[FieldName, str] = {
+    "dense": C.DENSE_FIELD,
+    "sparse": C.SPARSE_FIELD,
+    "bm25": C.BM25_FIELD,
+}
+
+
+def _params(route: FieldName, limit: int) -> dict[str, Any]:
+    if route == "dense":  # ef >= limit is required by HNSW; 64 floor keeps recall high
+        return {"metric_type": "IP", "params": {"ef": max(64, limit)}}
+    if route == "sparse":
+        return {"metric_type": "IP", "params": {"drop_ratio_search": 0.0}}
+    return {"metric_type": "BM25", "params": {}}
+
+
+def _data(route: FieldName, q: QueryVectors) -> Any:
+    data = field_query(route, q)
+    return data.tolist() if route == "dense" else data  # type: ignore[union-attr]
+
+
+def _score(route: FieldName, distance: Any) -> float:
+    return abs(float(distance)) if route == "bm25" else float(distance)
+
+
+def search_field(
+    conn: MilvusConnection,
+    name: str,
+    route: FieldName,
+    queries: Sequence[QueryVectors],
+    *,
+    scope: Scope,
+    limit: int,
+) -> list[list[Candidate]]:
+    """One Milvus search for the queries that have something for this route."""
+    data: list[Any] = []
+    answerable: list[int] = []
+    for i, q in enumerate(queries):
+        try:
+            data.append(_data(route, q))
+            answerable.append(i)
+        except RouteError:
+            if len(queries) == 1:
+                raise
+    if not answerable:
+        raise RouteError(f"{route}: the query has nothing this route can search")
+    expr = scope_expr(scope)
+    conn.ensure_loaded(name)
+    hits = conn.call(
+        lambda: conn.client.search(
+            name,
+            data=data,
+            anns_field=_FIELDS[route],
+            limit=min(limit, QUERY_CAP),
+            filter=expr,
+            output_fields=C.KEY_FIELDS,
+            search_params=_params(route, limit),
+        ),
+        f"search {name}.{_FIELDS[route]}",
+    )
+    out: list[list[Candidate]] = [[] for _ in queries]
+    for i, per_query in zip(answerable, hits, strict=True):
+        out[i] = [
+            key_fields({**h["entity"], C.PK_FIELD: h[C.PK_FIELD]}, _score(route, h["distance"]))
+            for h in per_query
+        ]
+    return out
+
+
+def fused_search(
+    conn: MilvusConnection,
+    name: str,
+    query: QueryVectors,
+    depth: Mapping[FieldName, int],
+    *,
+    scope: Scope,
+    k: int,
+    limit: int,
+    with_rows: bool,
+) -> FusedResult:
+    """Routes and RRF in one Milvus `hybrid_search` with `RRFRanker(k)`: what a bare pymilvus
+    client would do. The fused scores equal `RRFFusion` on the same route lists (tests/fusion
+    proves it against Milvus Lite); each hit's per-route rank and score are not returned."""
+    from pymilvus import AnnSearchRequest, RRFRanker
+
+    expr = scope_expr(scope)
+    requests: list[Any] = []
+    answered: list[str] = []
+    errors: dict[str, HybridSearchError] = {}
+    for route, d in depth.items():
+        try:
+            data = _data(route, query)
+        except RouteError as exc:
+            errors[route] = exc
+            continue
+        requests.append(
+            AnnSearchRequest(
+                data=[data],
+                anns_field=_FIELDS[route],
+                param=_params(route, d),
+                limit=d,
+                expr=expr or None,
+            )
+        )
+        answered.append(route)
+    if not requests:
+        return FusedResult([], {}, {}, [], errors)
+    conn.ensure_loaded(name)
+    fields = C.HIT_FIELDS if with_rows else C.KEY_FIELDS
+    hits = conn.call(
+        lambda: conn.client.hybrid_search(
+            name,
+            requests,
+            ranker=RRFRanker(k),
+            limit=min(limit, QUERY_CAP),
+            output_fields=list(fields),
+        ),
+        f"hybrid_search {name}",
+    )[0]
+    rows = [{**h["entity"], C.PK_FIELD: str(h[C.PK_FIELD])} for h in hits]
+    keys = {r[C.PK_FIELD]: key_fields(r) for r in rows}
+    full = {r[C.PK_FIELD]: stored_chunk(r) for r in rows} if with_rows else {}
+    fused = [FusedHit(str(h[C.PK_FIELD]), float(h["distance"]), {}) for h in hits]
+    return FusedResult(fused, keys, full, answered, errors)

@@ -1,0 +1,184 @@
+"""The values the store and its callers exchange: one module both sides import.
+
+Rows are typed dataclasses, never backend dicts: a store fills them from whatever it keeps, and
+the searcher, routes, ingest and service read attributes. `Scope` is the tenant plus the typed
+user filter (`schemas.filters`), never an expression string; each store compiles or evaluates it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from hybrid_search.encoders.base import FloatArray, SparseVector
+from hybrid_search.errors import HybridSearchError, RouteError
+from hybrid_search.fusion.base import FusedHit
+from schemas.filters import Filter
+
+__all__ = [
+    "FIELD_ROUTES",
+    "Candidate",
+    "ChunkRow",
+    "DocState",
+    "FieldName",
+    "FusedResult",
+    "QueryVectors",
+    "RouteError",
+    "Scope",
+    "StoreStats",
+    "StoredChunk",
+    "chunk_id",
+    "chunk_pk",
+    "field_query",
+]
+
+#: the routes that are one search over one stored field (ColBERT is token vectors, apart)
+FieldName = Literal["dense", "sparse", "bm25"]
+FIELD_ROUTES: tuple[FieldName, ...] = ("dense", "sparse", "bm25")
+
+
+@dataclass(slots=True)
+class QueryVectors:
+    """One query, encoded; a representation the encoder lacks is None."""
+
+    text: str
+    dense: FloatArray | None = None
+    sparse: SparseVector | None = None
+    colbert: FloatArray | None = None
+
+
+def field_query(route: FieldName, q: QueryVectors) -> FloatArray | SparseVector | str:
+    """What `route` searches with for this query.
+
+    Raises:
+        RouteError: the query has nothing this route can search (no dense vector, no positive
+            lexical weight, blank text).
+    """
+    data: FloatArray | SparseVector | str | None
+    if route == "dense":
+        data = q.dense
+    elif route == "sparse":
+        data = q.sparse or None  # an all-unknown-token query has no lexical weights
+    else:
+        data = q.text if q.text.strip() else None
+    if data is None:
+        raise RouteError(f"{route}: the query has nothing this route can search")
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Where a read or search may look: one tenant (the partition key), optionally narrowed by
+    the user's filter and by a set of chunk primary keys."""
+
+    tenant: str
+    filter: Filter | None = None
+    pks: tuple[str, ...] | None = None
+
+    def only(self, pks: Sequence[str]) -> Scope:
+        return Scope(self.tenant, self.filter, tuple(pks))
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A chunk a route returned: its key, raw route score (higher is better), and what grouping
+    and ColBERT need (its document and how many token vectors it stored)."""
+
+    pk: str
+    score: float
+    doc_id: str = ""
+    token_count: int = 0
+
+
+@dataclass(slots=True)
+class StoredChunk:
+    """A chunk as stored, without vectors unless asked for (`with_vectors`)."""
+
+    pk: str
+    chunk_id: str
+    doc_id: str
+    tenant: str
+    chunk_index: int
+    title: str
+    text: str
+    search_text: str
+    metadata: dict[str, Any]
+    token_count: int = 0
+    chunk_count: int = 0
+    content_hash: str = ""
+    dense: FloatArray | None = None
+    sparse: SparseVector | None = None
+
+
+@dataclass(slots=True)
+class ChunkRow:
+    """One encoded chunk, ready to write."""
+
+    tenant: str
+    doc_id: str
+    chunk_index: int
+    chunk_count: int
+    title: str
+    text: str
+    search_text: str
+    metadata: dict[str, Any]
+    content_hash: str
+    dense: FloatArray
+    sparse: SparseVector
+    colbert: FloatArray | None = None
+    token_count: int | None = None  # token vectors stored for the chunk when `colbert` is not here
+
+    @property
+    def chunk_id(self) -> str:
+        return chunk_id(self.doc_id, self.chunk_index)
+
+    @property
+    def pk(self) -> str:
+        return chunk_pk(self.tenant, self.doc_id, self.chunk_index)
+
+    @property
+    def stored_token_count(self) -> int:
+        if self.token_count is not None:
+            return self.token_count
+        return 0 if self.colbert is None else len(self.colbert)
+
+
+def chunk_id(doc_id: str, index: int) -> str:
+    return f"{doc_id}#{index}"
+
+
+def chunk_pk(tenant: str, doc_id: str, index: int) -> str:
+    """Tenant names cannot contain '/', so the pk is unambiguous and unique across tenants."""
+    return f"{tenant}/{doc_id}#{index}"
+
+
+@dataclass(slots=True)
+class DocState:
+    """What the store holds for one document: complete iff one hash and all chunks present."""
+
+    hashes: set[str] = field(default_factory=set)
+    chunk_count: int = 0
+    rows: int = 0
+
+    def is_complete(self, content_hash: str) -> bool:
+        return self.hashes == {content_hash} and self.rows == self.chunk_count
+
+
+@dataclass(slots=True)
+class StoreStats:
+    documents: int
+    chunks: int
+    colbert_rows: int | None = None  # stored rows of ColBERT token vectors (blocks, see tokens)
+
+
+@dataclass(slots=True)
+class FusedResult:
+    """Routes fused inside the store (`VectorStore.fused_search`): the fused head, the key of
+    every hit, full rows when asked for, and the routes that took part or could not."""
+
+    hits: list[FusedHit]
+    keys: dict[str, Candidate]
+    rows: dict[str, StoredChunk]
+    answered: list[str]
+    errors: dict[str, HybridSearchError] = field(default_factory=dict)
