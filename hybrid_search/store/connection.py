@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from hybrid_search.errors import HybridSearchError, StoreError, StoreUnavailableError
 from hybrid_search.retry import RetryCounter, call_with_retry, is_transient, needs_reload
 from hybrid_search.settings import RetrySettings, ensure_parent_dir, is_lite_uri
+from hybrid_search.store.lite_lock import check_unlocked
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,6 +56,7 @@ class MilvusConnection:
         if self.is_lite:
             ensure_parent_dir(uri)
             _quiet_jieba()
+            check_unlocked(uri)  # one line naming the holder, not milvus_lite's traceback
 
         def connect() -> Any:
             from pymilvus import MilvusClient

@@ -60,7 +60,8 @@ def _command(pid: int) -> str:
     except OSError:
         return ""
     words = [w.decode("utf-8", "replace") for w in raw.split(b"\0") if w]
-    return " ".join(Path(words[0]).name if i == 0 else w for i, w in enumerate(words))[:120]
+    line = " ".join(Path(words[0]).name if i == 0 else w for i, w in enumerate(words))
+    return " ".join(line.split())[:120]  # one line, even for `python -c "..."`
 
 
 def _message(uri: str, pid: int | None) -> str:
