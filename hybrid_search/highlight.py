@@ -6,7 +6,7 @@ and `chinese`, runs of word characters for `standard` and `english` (as Milvus L
 tokenizer), lowercased, without Lucene's English stop words when the collection drops them.
 Chinese function and question words (的, 什么...) are never highlighted. The `english`
 analyzer's stemming is not reproduced: a span covers the query's own word form.
-Pure functions: no Milvus, no model.
+Pure functions: no Milvus, no model; `highlight_hits` applies them to a response's hits.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from schemas.api import HitHighlight, SearchHit
+from schemas.collection import CollectionSpec
+
 __all__ = [
     "ANALYZERS",
     "CHINESE_FUNCTION_WORDS",
@@ -26,6 +29,7 @@ __all__ = [
     "Token",
     "find_terms",
     "highlight",
+    "highlight_hits",
     "query_terms",
     "tokenize",
 ]
@@ -239,3 +243,24 @@ def _inside_word(text: str, i: int) -> bool:
     """Does offset i fall between two characters of a space-separated word?"""
     a, b = text[i - 1], text[i]
     return a.isalnum() and b.isalnum() and not _UNSPACED.match(a) and not _UNSPACED.match(b)
+
+
+def highlight_hits(
+    query: str, hits: list[SearchHit], spec: CollectionSpec, snippet_chars: int
+) -> list[SearchHit]:
+    """The hits with their `highlight` set, the query cut once by the collection's analyzer."""
+    terms = query_terms(query, spec.analyzer, stop_words=spec.stop_words)
+    out = []
+    for hit in hits:
+        h = highlight(
+            terms, hit.text, spec.analyzer, stop_words=spec.stop_words, snippet_chars=snippet_chars
+        )
+        marked = HitHighlight(
+            terms=list(h.terms),
+            spans=list(h.spans),
+            snippet=h.snippet,
+            snippet_start=h.snippet_start,
+            snippet_spans=list(h.snippet_spans),
+        )
+        out.append(hit.model_copy(update={"highlight": marked}))
+    return out

@@ -28,6 +28,7 @@ from hybrid_search.errors import (
 )
 from hybrid_search.fusion import make_fusion
 from hybrid_search.fusion.base import FusedHit, RouteHit
+from hybrid_search.highlight import highlight_hits
 from hybrid_search.rerank.base import Reranker
 from hybrid_search.retrieval.colbert import ColbertRoute
 from hybrid_search.retrieval.explain import LOCAL_ROUTES, explain
@@ -216,7 +217,7 @@ class HybridSearcher:
         if plan.rerank and head:
             with state.timed("rerank"):
                 head = self._rerank(state, head)
-        final = head[: plan.top_k]
+        final = head[plan.offset : plan.offset + plan.top_k]
         if plan.options.explain and final:
             with state.timed("explain"):
                 explain(
@@ -227,10 +228,15 @@ class HybridSearcher:
                     colbert=self._colbert,
                     pool=self._pool,
                 )
+        hits = [_hit(h, state.rows[h.key], state.rerank_scores.get(h.key)) for h in final]
+        if (o := plan.options).highlight:
+            with state.timed("highlight"):
+                hits = highlight_hits(state.query.text, hits, self.spec(), o.snippet_chars)
         state.timings["total"] = ms(time.perf_counter() - t_start)
         return SearchResponse(
             query=state.original,
-            hits=[_hit(h, state.rows[h.key], state.rerank_scores.get(h.key)) for h in final],
+            hits=hits,
+            offset=plan.offset,
             timings_ms=state.timings,
             fusion=state.fusion,
             routes=state.answered,

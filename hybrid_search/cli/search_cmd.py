@@ -14,6 +14,11 @@ def search(
     query: str = typer.Argument(..., help="The query text."),
     collection: str = typer.Option(None, help="HYBRID_SEARCH_COLLECTION."),
     top_k: int = typer.Option(10, "--top-k", "-k", help="Hits to return (1-1000)."),
+    offset: int = typer.Option(
+        0,
+        help="Hits to skip: --offset 10 -k 10 is the second page of ten. offset + top-k must "
+        "not exceed the candidate depth (--candidates, default 100).",
+    ),
     routes: str = typer.Option(
         None, help="Comma-separated routes: dense,sparse,bm25,colbert (default all)."
     ),
@@ -37,6 +42,11 @@ def search(
         "--explain/--no-explain",
         help="Score every hit on every route. Off: unweighted RRF without ColBERT runs as one "
         "Milvus hybrid_search, and hits show only the routes that found them, or none.",
+    ),
+    highlight: bool = typer.Option(
+        False,
+        "--highlight",
+        help="Mark the query's terms in each hit and show a snippet around the best match.",
     ),
     as_json: bool = typer.Option(False, "--json", help="The full response as JSON."),
 ) -> None:
@@ -62,6 +72,7 @@ def search(
             response = searcher.search(
                 query,
                 top_k=top_k,
+                offset=offset,
                 routes=[r.strip() for r in routes.split(",") if r.strip()] if routes else None,
                 fusion=fusion,
                 rerank=rerank,
@@ -71,6 +82,7 @@ def search(
                 tenant=tenant,
                 group_by_doc=not chunks,
                 explain=explain,
+                highlight=highlight,
             )
         finally:
             searcher.close()

@@ -22,11 +22,14 @@ class Plan:
     rerank_top_n: int
     rerank_timeout_s: float
     options: SearchOptions
+    #: hits of the ranking skipped before the page (the page is offset .. offset + top_k)
+    offset: int = 0
 
     @property
     def head_size(self) -> int:
-        """Hits the answer needs rows for: the reranked head, or top_k."""
-        return max(self.top_k, self.rerank_top_n) if self.rerank else self.top_k
+        """Hits the answer needs rows for: the reranked head, or the page and all before it."""
+        end = self.offset + self.top_k
+        return max(end, self.rerank_top_n) if self.rerank else end
 
     @property
     def native_fusion(self) -> bool:
@@ -54,7 +57,8 @@ def make_plan(
     """The plan for `opts`.
 
     Raises:
-        InvalidRequestError: a route is unavailable, or ColBERT alone cannot generate.
+        InvalidRequestError: a route is unavailable, ColBERT alone cannot generate, or the
+            page (offset + top_k) ends past the candidate depth.
         InvalidFilterError: the filter is malformed.
     """
     s = settings
@@ -79,6 +83,8 @@ def make_plan(
     else:
         per_route: dict[str, int] = {str(r): d for r, d in (opts.candidates or {}).items()}
         depth = {r: per_route.get(r, default_depth) for r in routes}
+    if opts.offset:
+        _check_page(opts.offset, opts.top_k, max(depth.values()))
     tenant = opts.tenant or s.tenant
     return Plan(
         routes=routes,
@@ -91,4 +97,17 @@ def make_plan(
         if opts.rerank_timeout_ms
         else s.rerank_timeout_s,
         options=opts,
+        offset=opts.offset,
     )
+
+
+def _check_page(offset: int, top_k: int, depth: int) -> None:
+    """A page must end within the deepest route's candidates: past them the ranking would
+    depend on the page asked for, and page n + 1 could repeat a hit of page n."""
+    if offset + top_k > depth:
+        raise InvalidRequestError(
+            f"offset {offset} + top_k {top_k} = {offset + top_k} is past the candidate depth "
+            f"{depth}: a page must end within the deepest route's candidates; ask for an "
+            f"earlier page or raise `candidates` (up to 16384)",
+            details={"field": "offset", "limit": depth},
+        )

@@ -1,0 +1,197 @@
+"""Pagination and highlights end to end: the searcher, HTTP and the CLI on a real Milvus Lite
+with the tiny models, over the first documents of cmrc2018-trial (Chinese, jieba BM25) and a
+few English ones."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hybrid_search.errors import InvalidRequestError
+from hybrid_search.factory import build_store, collection_spec
+from hybrid_search.highlight import highlight, query_terms
+from hybrid_search.rerank.bge import BGEReranker
+from hybrid_search.searcher import HybridSearcher
+from hybrid_search.settings import Settings
+from ingest.pipeline import IngestJob, IngestOptions
+from ingest.readers import read_paths
+from schemas.api import SearchResponse
+from tests.conftest import shared_dataset
+
+DOCS = 45
+ENGLISH = [
+    {
+        "id": "rrf",
+        "title": "Reciprocal rank fusion",
+        "text": "Reciprocal rank fusion adds one over k plus rank for every list in which a "
+        "document appears. It ignores the scores, so a hybrid search can fuse BM25 and dense "
+        "retrieval without calibrating them.",
+    },
+    {
+        "id": "bm25",
+        "title": "Okapi BM25",
+        "text": "BM25 scores a document by term frequency, inverse document frequency and "
+        "document length.",
+    },
+]
+QUERY = "中国的历史和文化"
+
+
+def _settings(d: Path, tiny_models: Any) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        milvus_uri=str(d / "m.db"),
+        embedding_model=str(tiny_models.embedding_model),
+        reranker_model=str(tiny_models.reranker_model),
+        device="cpu",
+        max_chunk_tokens=128,
+        chunk_overlap_tokens=16,
+        candidates_per_route=40,
+    )
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = shared_dataset("cmrc2018-trial")
+    lines = (root / "corpus.jsonl").read_text("utf-8").splitlines()[:DOCS]
+    src = tmp_path_factory.mktemp("corpus") / "corpus.jsonl"
+    docs = [json.loads(line) for line in lines]
+    rows = [{"id": x["_id"], "title": x["title"], "text": x["text"]} for x in docs] + ENGLISH
+    src.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in rows), "utf-8")
+    return src
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, tiny_models, encoder, corpus) -> Iterator[HybridSearcher]:  # type: ignore[no-untyped-def]
+    s = _settings(tmp_path_factory.mktemp("pages"), tiny_models)
+    store = build_store(s)
+    IngestJob(
+        store,
+        encoder,
+        collection_spec(s, encoder),
+        IngestOptions(max_chunk_tokens=128, chunk_overlap_tokens=16),
+    ).run(read_paths([corpus]))
+    reranker = BGEReranker(str(tiny_models.reranker_model), device="cpu")
+    searcher = HybridSearcher(store, encoder, reranker, collection=s.collection, settings=s)
+    yield searcher
+    searcher.close()
+
+
+def _ids(r: SearchResponse) -> list[str]:
+    return [h.chunk_id for h in r.hits]
+
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    # RRF in Python over the four routes, explained, no reranking
+    "fused": {"rerank": False},
+    # reranked: pages cross the end of the reranked head (rerank_top_n 12, pages of 5)
+    "reranked": {"rerank": True, "rerank_top_n": 12},
+    # Milvus fuses (one hybrid_search call), chunks rather than documents
+    "milvus_fused": {"rerank": False, "explain": False, "routes": ["dense", "sparse", "bm25"]},
+    "chunks_weighted": {"rerank": True, "group_by_doc": False, "fusion": "minmax"},
+}
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_pages_concatenated_equal_one_request_of_all_of_them(env, name) -> None:  # type: ignore[no-untyped-def]
+    options = CONFIGS[name]
+    top_k, pages = 5, 6
+    whole = env.search(QUERY, top_k=top_k * pages, **options)
+    assert len(whole.hits) == top_k * pages, "the corpus is deep enough for every page"
+    seen: list[str] = []
+    previous: set[str] = set()
+    for n in range(pages):
+        page = env.search(QUERY, top_k=top_k, offset=n * top_k, **options)
+        assert page.offset == n * top_k
+        ids = _ids(page)
+        assert not set(ids) & previous, f"page {n + 1} repeats a hit of page {n}"
+        same = whole.hits[n * top_k : (n + 1) * top_k]
+        assert ids == _ids(whole)[n * top_k : (n + 1) * top_k]
+        assert [h.fused_score for h in page.hits] == [h.fused_score for h in same]
+        for h, w in zip(page.hits, same, strict=True):
+            assert h.model_dump(exclude={"routes", "rerank_score"}) == w.model_dump(
+                exclude={"routes", "rerank_score"}
+            )
+            assert (h.rerank_score is None) == (w.rerank_score is None)
+            if h.rerank_score is not None:
+                assert h.rerank_score == pytest.approx(w.rerank_score, rel=1e-5)
+            assert {r: s.rank for r, s in h.routes.items()} == {
+                r: s.rank for r, s in w.routes.items()
+            }
+            # scores of the routes that ranked the hit; an explained BM25 score (rank null)
+            # depends on which hits are explained together: Milvus Lite computes BM25's
+            # statistics over the pk-filtered rows of the explaining search
+            for r, s in h.routes.items():
+                if s.rank is not None:
+                    assert s.score == pytest.approx(w.routes[r].score, rel=1e-5, abs=1e-6)
+        previous = set(ids)
+        seen += ids
+    assert seen == _ids(whole)
+    if options.get("rerank"):
+        assert whole.reranked
+
+
+def test_batch_pages_equal_single_pages(env) -> None:  # type: ignore[no-untyped-def]
+    queries = [QUERY, "rank fusion of BM25 and dense retrieval"]
+    batch = env.search_many(queries, top_k=4, offset=8, rerank=False)
+    for q, r in zip(queries, batch, strict=True):
+        assert _ids(r) == _ids(env.search(q, top_k=4, offset=8, rerank=False))
+        assert _ids(r) == _ids(env.search(q, top_k=12, rerank=False))[8:]
+
+
+def test_offset_past_the_candidate_depth_is_refused_naming_the_limit(env) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidRequestError, match=r"offset 36 \+ top_k 5 = 41 .* 40") as exc:
+        env.search(QUERY, top_k=5, offset=36)
+    assert exc.value.details["field"] == "offset"
+    assert exc.value.details["limit"] == 40
+    assert len(env.search(QUERY, top_k=5, offset=35, rerank=False).hits) == 5  # 40: allowed
+    # a deeper candidate list moves the limit
+    deeper = env.search(QUERY, top_k=5, offset=36, candidates=50, rerank=False)
+    assert deeper.offset == 36 and len(deeper.hits) == 5
+    # per-route depths: the deepest route bounds the page
+    with pytest.raises(InvalidRequestError, match=r"= 25 is past the candidate depth 12"):
+        env.search(
+            QUERY,
+            top_k=5,
+            offset=20,
+            routes=["dense", "bm25"],
+            candidates={"dense": 10, "bm25": 12},
+        )
+
+
+def test_offset_past_the_last_hit_is_an_empty_page(env) -> None:  # type: ignore[no-untyped-def]
+    r = env.search("Okapi BM25", routes=["bm25"], top_k=10, offset=30, rerank=False)
+    assert r.hits == [] and r.offset == 30 and not r.degraded
+
+
+def test_highlights_are_the_collections_jieba_terms_in_each_hit(env) -> None:  # type: ignore[no-untyped-def]
+    spec = env.spec()
+    assert spec.analyzer == "jieba"
+    r = env.search(QUERY, top_k=8, highlight=True, snippet_chars=60, routes=["bm25"])
+    terms = query_terms(QUERY, spec.analyzer, stop_words=spec.stop_words)
+    marked = 0
+    for h in r.hits:
+        assert h.highlight is not None
+        expected = highlight(
+            QUERY, h.text, spec.analyzer, stop_words=spec.stop_words, snippet_chars=60
+        )
+        assert h.highlight.spans == list(expected.spans)
+        assert h.highlight.snippet == expected.snippet
+        assert h.text[h.highlight.snippet_start :].startswith(h.highlight.snippet)
+        assert len(h.highlight.snippet) <= 60
+        for s, e in h.highlight.spans:
+            assert any(t in h.text[s:e].lower() for t in terms)
+        marked += bool(h.highlight.spans)
+    assert marked >= len(r.hits) // 2, "BM25 found most of these hits by the query's terms"
+    assert all(h.highlight is None for h in env.search(QUERY, top_k=3, rerank=False).hits)
+
+
+def test_highlights_in_english(env) -> None:  # type: ignore[no-untyped-def]
+    r = env.search("hybrid search with BM25", top_k=2, highlight=True, routes=["bm25"])
+    hit = next(h for h in r.hits if h.doc_id == "rrf")
+    assert hit.highlight is not None
+    assert [hit.text[s:e] for s, e in hit.highlight.spans] == ["hybrid", "search", "BM25"]
