@@ -1,0 +1,254 @@
+"""MilvusStore (Milvus Lite) and InMemoryStore (numpy brute force) run the same scenarios and
+must agree: what ingest writes, replaces and deletes, tenants, filters, every route, fusion and
+grouping.
+
+Exact agreement (same keys in the same order, scores to 1e-4) for dense, sparse and ColBERT:
+on this little data Milvus' HNSW and inverted indexes return every match. BM25 is compared
+within a tolerance: the in-memory analyzer is Python's jieba where Milvus runs jieba-rs (token
+counts, hence document lengths, differ on Chinese text), so scores differ by up to ~10 % here;
+the test requires the same matching chunks, the same best chunk for each title query, and every
+score within 15 % (see store/local.py, which also notes that Milvus Lite keeps stop words).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hybrid_search.factory import build_store, collection_spec
+from hybrid_search.searcher import HybridSearcher
+from hybrid_search.settings import Settings
+from hybrid_search.store.base import VectorStore
+from hybrid_search.store.filters import parse_filter
+from hybrid_search.store.memory import InMemoryStore
+from hybrid_search.store.types import FIELD_ROUTES, QueryVectors, Scope
+from ingest.pipeline import IngestJob, IngestOptions
+from ingest.readers import read_paths
+from schemas.collection import CollectionSpec
+
+DOCS: list[dict[str, Any]] = [
+    {"id": "beijing", "title": "Beijing capital", "year": 2020, "lang": "zh",
+     "text": "北京是中华人民共和国的首都，也是全国的政治、文化中心。Beijing has twenty million people."},
+    {"id": "milvus", "title": "Milvus vector database", "year": 2021, "lang": "en",
+     "text": "Milvus supports partitions, scalar filters and hybrid search over vector fields. " * 6},
+    {"id": "bm25", "title": "Okapi BM25 ranking", "year": 2018, "lang": "en",
+     "text": "BM25 scores a document by term frequency, inverse document frequency and length."},
+    {"id": "rrf", "title": "Reciprocal rank fusion", "year": 2009, "lang": "en",
+     "text": "Reciprocal rank fusion adds one over k plus rank for every list with the document."},
+    {"id": "vitamin", "title": "Vitamin D and fractures", "year": 2015, "lang": "en",
+     "text": "Vitamin D deficiency is associated with a higher risk of fractures in older adults."},
+    {"id": "panda", "title": "熊猫", "year": 2010, "lang": "zh",
+     "text": "熊猫主要生活在四川、陕西和甘肃的山区，以竹子为主要食物。Pandas eat bamboo."},
+    {"id": "colbert", "title": "Late interaction", "year": 2020, "lang": "en",
+     "text": "ColBERT scores a passage by the best match of every query token, summed: MaxSim."},
+]  # fmt: skip
+OTHER_TENANT = [{"id": "secret", "title": "Beijing secret", "text": "Only tenant b may see this."}]
+QUERIES = ["Beijing capital city", "vector database filters", "rank fusion", "Pandas eat bamboo"]
+FILTERS: list[dict[str, Any]] = [
+    {"field": "metadata.lang", "op": "eq", "value": "en"},
+    {"and": [
+        {"field": "metadata.year", "op": "gte", "value": 2015},
+        {"not": {"field": "doc_id", "op": "in", "value": ["milvus", "vitamin"]}},
+    ]},
+    {"or": [{"field": "title", "op": "eq", "value": "熊猫"}, {"field": "chunk_index", "op": "gt", "value": 0}]},
+]  # fmt: skip
+
+
+def _jsonl(path: Path, docs: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), "utf-8")
+    return path
+
+
+def ingest(store: VectorStore, encoder: Any, spec: CollectionSpec, src: Path, **kw: Any) -> Any:
+    opts = IngestOptions(max_chunk_tokens=48, chunk_overlap_tokens=8, **kw)
+    return IngestJob(store, encoder, spec, opts).run(read_paths([src]))
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory, tiny_models, encoder) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    d = tmp_path_factory.mktemp("congruence")
+    s = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        milvus_uri=str(d / "m.db"),
+        embedding_model=str(tiny_models.embedding_model),
+        reranker_model=str(tiny_models.reranker_model),
+        device="cpu",
+        max_chunk_tokens=48,
+        chunk_overlap_tokens=8,
+        colbert_block_tokens=1,  # one token vector per row: the token search is comparable too
+    )
+    spec = collection_spec(s, encoder)
+    milvus, memory = build_store(s), InMemoryStore()
+    src, other = _jsonl(d / "a.jsonl", DOCS), _jsonl(d / "b.jsonl", OTHER_TENANT)
+    for store in (milvus, memory):
+        ingest(store, encoder, spec, src)
+        ingest(store, encoder, spec, other, tenant="b")
+    yield {"milvus": milvus, "memory": memory, "spec": spec, "settings": s, "dir": d}
+    milvus.close()
+
+
+def both(stores: dict[str, Any]) -> tuple[VectorStore, VectorStore]:
+    return stores["milvus"], stores["memory"]
+
+
+def encode(encoder: Any, q: str) -> QueryVectors:
+    enc = encoder.encode_queries([q])
+    return QueryVectors(q, enc.dense[0], enc.sparse[0], enc.colbert[0])
+
+
+def ranking(hits: list[Any]) -> list[tuple[str, float]]:
+    """(key, score), ties ordered by key, so equal scores cannot make two stores differ."""
+    return sorted(((h.pk, round(h.score, 4)) for h in hits), key=lambda t: (-t[1], t[0]))
+
+
+def chunks(store: VectorStore, spec: CollectionSpec, tenant: str, doc_id: str) -> list[Any]:
+    return [
+        (c.pk, c.chunk_id, c.chunk_index, c.title, c.text, c.metadata, c.token_count, c.chunk_count)
+        for c in store.get_chunks(spec.name, tenant, doc_id)
+    ]
+
+
+def test_ingest_writes_the_same_rows_and_token_vectors(stores) -> None:  # type: ignore[no-untyped-def]
+    milvus, memory = both(stores)
+    spec = stores["spec"]
+    assert milvus.stats(spec.name) == memory.stats(spec.name)
+    assert milvus.stats(spec.name, "b") == memory.stats(spec.name, "b")
+    ids = [d["id"] for d in DOCS]
+    assert milvus.doc_states(spec.name, "default", ids) == memory.doc_states(
+        spec.name, "default", ids
+    )
+    assert sorted(milvus.iter_doc_ids(spec.name, "default")) == sorted(ids)
+    assert sorted(memory.iter_doc_ids(spec.name, "default")) == sorted(ids)
+    for doc_id in ids:
+        rows = chunks(milvus, spec, "default", doc_id)
+        assert rows and rows == chunks(memory, spec, "default", doc_id)
+        pks = [r[0] for r in rows]
+        counts = {r[0]: r[6] for r in rows}
+        got = milvus.fetch_token_vectors(spec.name, "default", pks, counts)
+        want = memory.fetch_token_vectors(spec.name, "default", pks)
+        assert got.keys() == want.keys() == set(pks)
+        for pk in pks:
+            np.testing.assert_allclose(got[pk], want[pk], atol=1e-6)
+    full = {pk: r for pk, r in milvus.get_rows(spec.name, pks, with_vectors=True).items()}
+    mem = memory.get_rows(spec.name, pks, with_vectors=True)
+    for pk in pks:
+        np.testing.assert_allclose(full[pk].dense, mem[pk].dense, atol=1e-6)
+
+
+@pytest.mark.parametrize("route", ["dense", "sparse"])
+@pytest.mark.parametrize("q", QUERIES)
+def test_dense_and_sparse_rank_exactly_alike(stores, encoder, route, q) -> None:  # type: ignore[no-untyped-def]
+    milvus, memory = both(stores)
+    name, qv = stores["spec"].name, encode(encoder, q)
+    for f in [None, *FILTERS]:
+        scope = Scope("default", parse_filter(f) if f else None)
+        got = milvus.search_field(name, route, [qv], scope=scope, limit=100)[0]
+        want = memory.search_field(name, route, [qv], scope=scope, limit=100)[0]
+        assert ranking(got) == ranking(want), f
+        assert all(c.pk.startswith("default/") for c in got)
+
+
+def test_bm25_agrees_within_tolerance(stores, encoder) -> None:  # type: ignore[no-untyped-def]
+    milvus, memory = both(stores)
+    name = stores["spec"].name
+    for doc in DOCS:
+        qv = QueryVectors(doc["title"])
+        got = milvus.search_field(name, "bm25", [qv], scope=Scope("default"), limit=100)[0]
+        want = memory.search_field(name, "bm25", [qv], scope=Scope("default"), limit=100)[0]
+        assert got[0].doc_id == want[0].doc_id == doc["id"]
+        assert {c.pk for c in got} == {c.pk for c in want}
+        mine = {c.pk: c.score for c in want}
+        for c in got:
+            assert c.score == pytest.approx(mine[c.pk], rel=0.15), doc["title"]
+
+
+def test_token_search_and_maxsim_agree(stores, encoder) -> None:  # type: ignore[no-untyped-def]
+    milvus, memory = both(stores)
+    name = stores["spec"].name
+    for q in QUERIES:
+        tokens = encode(encoder, q).colbert
+        got = milvus.search_tokens(name, tokens, tenant="default", limit=5)
+        want = memory.search_tokens(name, tokens, tenant="default", limit=5)
+        assert got[:3] == want[:3]
+        assert all(pk.startswith("default/") for pk in got)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"routes": ["dense", "sparse", "colbert"]},
+        {"routes": ["colbert"]},
+        {"routes": ["dense", "sparse"], "fusion": "weighted", "weights": {"dense": 2.0}},
+        {"routes": ["dense", "sparse"], "fusion": "minmax"},
+        {"routes": ["dense", "sparse"], "explain": False},  # fused inside the store
+        {"routes": ["dense", "sparse", "colbert"], "candidates": 2, "group_by_doc": False},
+        {"routes": ["dense", "sparse"], "filter": FILTERS[1]},
+    ],
+    ids=["rrf", "colbert-alone", "weighted", "minmax", "store-fused", "explained", "filtered"],
+)
+def test_the_searcher_answers_alike_on_both_stores(stores, encoder, options) -> None:  # type: ignore[no-untyped-def]
+    """Every step above the store (routes, ColBERT rescoring, fusion, grouping, explanations)
+    gives the same answer whichever store is below it."""
+    s = stores["settings"]
+    searchers = [
+        HybridSearcher(store, encoder, None, collection=s.collection, settings=s)
+        for store in both(stores)
+    ]
+    for q in QUERIES:
+        got, want = (x.search(q, rerank=False, top_k=6, **options) for x in searchers)
+        assert got.routes == want.routes and got.route_errors == want.route_errors
+        assert [h.chunk_id for h in got.hits] == [h.chunk_id for h in want.hits], q
+        for a, b in zip(got.hits, want.hits, strict=True):
+            assert a.fused_score == pytest.approx(b.fused_score, rel=1e-4)
+            assert a.routes.keys() == b.routes.keys()
+            for route, rs in a.routes.items():
+                assert (rs.rank, round(rs.score, 4)) == (
+                    b.routes[route].rank,
+                    round(b.routes[route].score, 4),
+                )
+        if options.get("group_by_doc", True):
+            assert len({h.doc_id for h in got.hits}) == len(got.hits)
+    for x in searchers:
+        x._pool.shutdown(wait=False)
+
+
+def test_tenants_are_separate_on_both(stores, encoder) -> None:  # type: ignore[no-untyped-def]
+    name, qv = stores["spec"].name, encode(encoder, "Beijing secret")
+    for store in both(stores):
+        for route in FIELD_ROUTES:
+            a = store.search_field(name, route, [qv], scope=Scope("default"), limit=100)[0]
+            b = store.search_field(name, route, [qv], scope=Scope("b"), limit=100)[0]
+            assert all(c.doc_id != "secret" for c in a)
+            assert {c.doc_id for c in b} <= {"secret"}
+        assert store.get_chunks(name, "default", "secret") == []
+        assert store.delete_documents(name, "default", ["secret"]) == 0
+
+
+def test_replace_and_delete_leave_both_stores_alike(tmp_path, stores, encoder) -> None:  # type: ignore[no-untyped-def]
+    milvus, memory = both(stores)
+    spec = stores["spec"]
+    changed = [dict(DOCS[1], text="Milvus, now short."), *[d for d in DOCS if d["id"] != "milvus"]]
+    src = _jsonl(tmp_path / "changed.jsonl", changed)
+    summaries = [ingest(store, encoder, spec, src) for store in (milvus, memory)]
+    assert summaries[0].model_dump(exclude={"seconds"}) == summaries[1].model_dump(
+        exclude={"seconds"}
+    )
+    assert (summaries[0].replaced, summaries[0].unchanged) == (1, len(DOCS) - 1)
+    assert chunks(milvus, spec, "default", "milvus") == chunks(memory, spec, "default", "milvus")
+    assert milvus.stats(spec.name) == memory.stats(spec.name)
+    for store in (milvus, memory):
+        assert store.delete_documents(spec.name, "default", ["panda", "nope"]) == 1
+        assert store.docs_with_token_vectors(spec.name, "default", ["panda", "rrf"]) == {"rrf"}
+    assert milvus.stats(spec.name) == memory.stats(spec.name)
+    qv = encode(encoder, "Pandas eat bamboo")
+    for route in ("dense", "sparse"):
+        got, want = (
+            st.search_field(spec.name, route, [qv], scope=Scope("default"), limit=100)[0]
+            for st in (milvus, memory)
+        )
+        assert ranking(got) == ranking(want) and all(c.doc_id != "panda" for c in got)
