@@ -455,3 +455,33 @@ def test_route_candidates_carry_keys_and_rows_are_read_for_the_head(env) -> None
     rows = env.store.get_rows(env.collection, [f'{env.settings.tenant}/quote"id#0', "nope/x#0"])
     assert list(rows) == [f'{env.settings.tenant}/quote"id#0']
     assert rows[f'{env.settings.tenant}/quote"id#0'].doc_id == 'quote"id'
+
+
+def test_explanations_equal_the_route_scores_milvus_gives(env, encoder) -> None:  # type: ignore[no-untyped-def]
+    """Explanations score hits beyond a route's depth without searching again where the stored
+    data allows (dense and sparse from the head's stored vectors, ColBERT by MaxSim) and ask
+    Milvus only for BM25; every such score equals what Milvus' own search of that route gives
+    the chunk, and a hit Milvus would not return (no shared term) stays unexplained."""
+    from hybrid_search.store.types import QueryVectors, Scope
+
+    q = "Beijing capital city people"
+    depth = {"dense": 1, "sparse": 1, "bm25": 1, "colbert": 1}
+    r = env.search(q, rerank=False, top_k=8, candidates=depth, group_by_doc=False)
+    enc = encoder.encode_queries([q])
+    qv = QueryVectors(q, enc.dense[0], enc.sparse[0], enc.colbert[0])
+    tenant = env.settings.tenant
+    pks = {h.chunk_id: f"{tenant}/{h.chunk_id}" for h in r.hits}
+    checked = 0
+    for route in ("dense", "sparse", "bm25"):
+        late = [h for h in r.hits if route not in h.routes or h.routes[route].rank is None]
+        keys = [pks[h.chunk_id] for h in late]
+        scope = Scope(tenant).only(keys)
+        milvus = env.store.search_field(env.collection, route, [qv], scope=scope, limit=len(keys))
+        want = {c.pk: c.score for c in milvus[0]}
+        for h in late:
+            if route in h.routes:
+                assert h.routes[route].score == pytest.approx(want[pks[h.chunk_id]], rel=1e-5)
+                checked += 1
+            else:
+                assert pks[h.chunk_id] not in want
+    assert checked >= 2 * (len(r.hits) - 1)  # dense and bm25 at least, beyond depth 1
