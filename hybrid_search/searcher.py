@@ -31,6 +31,7 @@ from hybrid_search.fusion.base import FusedHit, RouteHit
 from hybrid_search.highlight import highlight_hits
 from hybrid_search.rerank.base import Reranker
 from hybrid_search.retrieval.colbert import ColbertRoute
+from hybrid_search.retrieval.empty import empty_result_notes
 from hybrid_search.retrieval.explain import LOCAL_ROUTES, explain
 from hybrid_search.retrieval.fields import field_routes
 from hybrid_search.retrieval.plan import Plan, make_plan
@@ -232,6 +233,13 @@ class HybridSearcher:
         if (o := plan.options).highlight:
             with state.timed("highlight"):
                 hits = highlight_hits(state.query.text, hits, self.spec(), o.snippet_chars)
+        notes = (
+            []
+            if hits
+            else empty_result_notes(
+                self.store, self.collection, plan.scope.tenant, plan.scope.filter
+            )
+        )
         state.timings["total"] = ms(time.perf_counter() - t_start)
         return SearchResponse(
             query=state.original,
@@ -246,6 +254,7 @@ class HybridSearcher:
             degraded=state.degraded,
             reasons=state.reasons,
             query_truncated=state.truncated,
+            notes=notes,
         )
 
     def _fuse_in_store(self, state: SearchState) -> bool:

@@ -12,12 +12,21 @@ ALL_ROUTES: tuple[RouteName, ...] = ("dense", "sparse", "bm25", "colbert")
 FusionName = Literal["rrf", "weighted", "minmax"]
 
 
+#: Milvus caps one search's limit (and one query's offset + limit) at 16384 rows
+MAX_SEARCH_LIMIT = 16_384
+
+
 class SearchOptions(BaseModel):
     """Everything about a search except the query text; shared by single and batch requests."""
 
     model_config = ConfigDict(extra="forbid")
 
-    top_k: int = Field(10, ge=1, le=1000, description="hits returned")
+    top_k: int = Field(
+        10,
+        ge=1,
+        description="hits returned; one limit, the service's max_top_k (default 100), or "
+        f"{MAX_SEARCH_LIMIT} in process",
+    )
     offset: int = Field(
         0,
         ge=0,
@@ -75,8 +84,8 @@ class SearchOptions(BaseModel):
     def _candidates(cls, value: int | dict[str, int] | None) -> Any:
         values = [value] if isinstance(value, int) else list((value or {}).values())
         for v in values:
-            if not 1 <= v <= 16_384:
-                raise ValueError("candidate depth must be between 1 and 16384")
+            if not 1 <= v <= MAX_SEARCH_LIMIT:
+                raise ValueError(f"candidate depth must be between 1 and {MAX_SEARCH_LIMIT}")
         return value
 
 
@@ -179,7 +188,17 @@ class SearchResponse(BaseModel):
     reranked: bool = False
     degraded: bool = False
     reasons: list[str] = Field(default_factory=list, description="why degraded, what was truncated")
+    defaults_applied: dict[str, Any] = Field(
+        default_factory=dict,
+        description="options taken from the collection's saved defaults (`hybrid-search tune "
+        "--save`) because the request left them unset; empty: none applied",
+    )
     query_truncated: bool = False
+    notes: list[str] = Field(
+        default_factory=list,
+        description="why no hit came back, when none did: the tenant has no documents, or a "
+        "filter condition matches no document (naming the field or value)",
+    )
 
 
 class BatchSearchResponse(BaseModel):

@@ -9,7 +9,7 @@ from hybrid_search.errors import InvalidRequestError
 from hybrid_search.settings import Settings
 from hybrid_search.store.filters import parse_filter
 from hybrid_search.store.types import Scope
-from schemas.api import SearchOptions
+from schemas.api import MAX_SEARCH_LIMIT, SearchOptions
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,11 @@ def make_plan(
             "(one row per token, searchable); this one packs token vectors in blocks, so "
             "ColBERT rescores the candidates of at least one other route",
             details={"field": "routes"},
+        )
+    if opts.top_k > MAX_SEARCH_LIMIT:
+        raise InvalidRequestError(
+            f"top_k {opts.top_k} is over the limit of {MAX_SEARCH_LIMIT}",
+            details={"field": "top_k", "limit": MAX_SEARCH_LIMIT},
         )
     default_depth = max(s.candidates_per_route, opts.top_k)
     if isinstance(opts.candidates, int):

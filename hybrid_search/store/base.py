@@ -138,6 +138,10 @@ class VectorStore(Protocol):
         """The key fields (doc id, token count) of the chunks in `scope` (scored 0)."""
         ...
 
+    def count_chunks(self, name: str, scope: Scope) -> int:
+        """How many chunks `scope` holds (why a search came back empty)."""
+        ...
+
     # -- search -----------------------------------------------------------------------------
 
     def search_field(

@@ -196,6 +196,9 @@ class MilvusStore:
         rows = reads.query_all(self._conn, name, scope_expr(scope), C.KEY_FIELDS)
         return {str(r[C.PK_FIELD]): reads.key_fields(r) for r in rows}
 
+    def count_chunks(self, name: str, scope: Scope) -> int:
+        return self.count(name, scope_expr(scope))
+
     # -- search -----------------------------------------------------------------------------
 
     def search_field(
