@@ -94,6 +94,7 @@ def measure_overhead(
     }
     explained = {**options, "explain": True}
     expr = f'{C.TENANT_FIELD} == "{s.tenant}"'
+    # the bare-pymilvus baseline: the one use of the raw MilvusClient outside hybrid_search/store/
     client = env.store.client
     ranker = RRFRanker(s.rrf_k)
 
