@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from hybrid_search.errors import HybridSearchError, StoreError, StoreUnavailableError
 from hybrid_search.retry import RetryCounter, call_with_retry, is_transient, needs_reload
@@ -33,6 +33,15 @@ def _quiet_jieba() -> None:
         jieba.setLogLevel(logging.WARNING)
     except ImportError:  # the analyzer then fails with Milvus' own message
         pass
+
+
+class ConnectOptions(TypedDict, total=False):
+    """`MilvusConnection`'s keyword options, for the classes that pass them on."""
+
+    token: str | None
+    db_name: str | None
+    retry: RetrySettings | None
+    timeout_s: float | None
 
 
 class MilvusConnection:

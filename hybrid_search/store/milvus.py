@@ -8,13 +8,12 @@ A facade over the modules that each do one job: `connection` (the client, retrie
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from hybrid_search.encoders.base import FloatArray
 from hybrid_search.errors import RouteError, SchemaMismatchError
-from hybrid_search.settings import RetrySettings
 from hybrid_search.store import reads, schema, search, writes
-from hybrid_search.store.connection import MilvusConnection
+from hybrid_search.store.connection import ConnectOptions, MilvusConnection
 from hybrid_search.store.expressions import first_chunks_expr, scope_expr, tenant_expr
 from hybrid_search.store.tokens import token_storage
 from hybrid_search.store.types import (
@@ -36,18 +35,8 @@ __all__ = ["MilvusStore"]
 class MilvusStore:
     """One MilvusClient shared by all threads (its gRPC channel is thread-safe)."""
 
-    def __init__(
-        self,
-        uri: str,
-        *,
-        token: str | None = None,
-        db_name: str | None = None,
-        retry: RetrySettings | None = None,
-        timeout_s: float | None = 60.0,
-    ) -> None:
-        self._conn = MilvusConnection(
-            uri, token=token, db_name=db_name, retry=retry, timeout_s=timeout_s
-        )
+    def __init__(self, uri: str, **options: Unpack[ConnectOptions]) -> None:
+        self._conn = MilvusConnection(uri, **options)
         self.uri = uri
         self.is_lite = self._conn.is_lite
         self.retries = self._conn.retries
