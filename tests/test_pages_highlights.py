@@ -13,7 +13,7 @@ import pytest
 
 from hybrid_search.errors import InvalidRequestError
 from hybrid_search.factory import build_store, collection_spec
-from hybrid_search.highlight import highlight, query_terms
+from hybrid_search.highlight import highlight, query_terms, tokenize
 from hybrid_search.rerank.bge import BGEReranker
 from hybrid_search.searcher import HybridSearcher
 from hybrid_search.settings import Settings
@@ -171,8 +171,9 @@ def test_offset_past_the_last_hit_is_an_empty_page(env) -> None:  # type: ignore
 def test_highlights_are_the_collections_jieba_terms_in_each_hit(env) -> None:  # type: ignore[no-untyped-def]
     spec = env.spec()
     assert spec.analyzer == "jieba"
-    r = env.search(QUERY, top_k=8, highlight=True, snippet_chars=60, routes=["bm25"])
+    r = env.search(QUERY, top_k=8, highlight=True, snippet_chars=60, routes=["bm25"], rerank=False)
     terms = query_terms(QUERY, spec.analyzer, stop_words=spec.stop_words)
+    assert terms == {"中国", "历史", "文化"}  # 的 and 和 are never marked
     marked = 0
     for h in r.hits:
         assert h.highlight is not None
@@ -185,8 +186,13 @@ def test_highlights_are_the_collections_jieba_terms_in_each_hit(env) -> None:  #
         assert len(h.highlight.snippet) <= 60
         for s, e in h.highlight.spans:
             assert any(t in h.text[s:e].lower() for t in terms)
+        # a hit is marked exactly where jieba finds a query term in its text (BM25 also
+        # matched 的 and 和, and the title, which holds no spans)
+        words = {t.term for t in tokenize(h.text, spec.analyzer, stop_words=spec.stop_words)}
+        assert bool(h.highlight.spans) == bool(words & terms)
         marked += bool(h.highlight.spans)
-    assert marked >= len(r.hits) // 2, "BM25 found most of these hits by the query's terms"
+    assert r.hits[0].highlight is not None and r.hits[0].highlight.spans  # BM25's best
+    assert marked >= 2
     assert all(h.highlight is None for h in env.search(QUERY, top_k=3, rerank=False).hits)
 
 
@@ -195,3 +201,84 @@ def test_highlights_in_english(env) -> None:  # type: ignore[no-untyped-def]
     hit = next(h for h in r.hits if h.doc_id == "rrf")
     assert hit.highlight is not None
     assert [hit.text[s:e] for s, e in hit.highlight.spans] == ["hybrid", "search", "BM25"]
+
+
+@pytest.fixture(scope="module")
+def http(env) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from hybrid_search.service.app import create_app
+
+    with TestClient(create_app(env.settings, searcher=env), raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_http_pages_and_highlights(env, http) -> None:  # type: ignore[no-untyped-def]
+    body = {"query": QUERY, "top_k": 4, "rerank": False}
+    whole = http.post("/v1/search", json={**body, "top_k": 8}).json()
+    second = http.post("/v1/search", json={**body, "offset": 4, "highlight": True}).json()
+    assert second["offset"] == 4
+    assert [h["chunk_id"] for h in second["hits"]] == [h["chunk_id"] for h in whole["hits"][4:]]
+    for h in second["hits"]:
+        mark = h["highlight"]
+        assert h["text"][mark["snippet_start"] :].startswith(mark["snippet"])
+        assert all(isinstance(s, list) and len(s) == 2 for s in mark["spans"])
+    assert all(h["highlight"] is None for h in whole["hits"])
+    r = http.post("/v1/search", json={**body, "offset": 38})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["details"] == {"field": "offset", "limit": 40}
+    assert "offset 38 + top_k 4 = 42 is past the candidate depth 40" in error["message"]
+    batch = http.post(
+        "/v1/search/batch", json={"queries": [QUERY], "top_k": 4, "offset": 4, "rerank": False}
+    )
+    assert [h["chunk_id"] for h in batch.json()["results"][0]["hits"]] == [
+        h["chunk_id"] for h in whole["hits"][4:]
+    ]
+
+
+def test_http_rag_context_of_snippets(env, http) -> None:  # type: ignore[no-untyped-def]
+    body = {"query": QUERY, "top_k": 6, "routes": ["bm25"], "token_budget": 400}
+    whole = http.post("/v1/rag/context", json=body).json()
+    cut = http.post("/v1/rag/context", json={**body, "snippets": True, "snippet_chars": 80})
+    assert cut.status_code == 200, cut.text
+    cut_ctx = cut.json()
+    assert len(cut_ctx["citations"]) >= len(whole["citations"])
+    hits = {h.chunk_id: h for h in env.search(QUERY, top_k=6, routes=["bm25"]).hits}
+    for c in cut_ctx["citations"]:
+        assert 0 < c["end"] - c["start"] <= 80
+        assert hits[c["chunk_id"]].text[c["start"] : c["end"]] in cut_ctx["context"]
+    assert all(c["start"] is None for c in whole["citations"])
+
+
+def test_cli_offset_and_highlight(env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from hybrid_search.cli import app
+
+    s = env.settings  # the CLI opens the same Milvus Lite file (this process's server)
+    for key, value in {
+        "MILVUS_URI": s.milvus_uri,
+        "EMBEDDING_MODEL": s.embedding_model,
+        "RERANKER_MODEL": s.reranker_model,
+        "DEVICE": "cpu",
+        "CANDIDATES_PER_ROUTE": "40",
+    }.items():
+        monkeypatch.setenv(f"HYBRID_SEARCH_{key}", value)
+
+    def run(*args: str) -> Any:
+        result = CliRunner().invoke(app, ["search", QUERY, "--no-rerank", *args])
+        assert result.exit_code == 0, result.output
+        return result
+
+    def hits(*args: str) -> list[str]:
+        out = run(*args, "--json").stdout
+        data = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+        return [h["chunk_id"] for h in data["hits"]]
+
+    page, whole = hits("-k", "3", "--offset", "3"), hits("-k", "6")
+    assert page == whole[3:]
+    table = run("-k", "3", "--offset", "3", "--highlight", "--routes", "bm25").stdout
+    assert "│  4 │" in table  # rows are numbered from the offset
+    refused = CliRunner().invoke(app, ["search", QUERY, "-k", "5", "--offset", "40"])
+    assert refused.exit_code != 0 and "past the candidate depth 40" in refused.output

@@ -137,7 +137,7 @@ def _scoped_search(body: SearchRequest, principal: Principal, state: ServiceStat
     _check_search(body, [body.query], state)
     tenant = principal.tenant_for(body.tenant, state.settings.tenant)
     return SearchRequest.model_validate(
-        {**body.model_dump(exclude={"token_budget"}), "tenant": tenant}
+        {**body.model_dump(exclude={"token_budget", "snippets"}), "tenant": tenant}
     )
 
 
@@ -182,12 +182,17 @@ async def rag_context(
 
     Tokens are counted with the embedding model's tokenizer, a close proxy for most LLMs'."""
     request = _scoped_search(body, principal, state)
+    if body.snippets:  # a snippet is the highlight's
+        request = request.model_copy(update={"highlight": True})
     searcher, tokenizer = state.searcher, state.encoder.tokenizer
 
     def run() -> RagResponse:
         response = _public(searcher.search(request))
         ctx = build_context(
-            response, token_budget=body.token_budget, count_tokens=tokenizer.count_tokens
+            response,
+            token_budget=body.token_budget,
+            count_tokens=tokenizer.count_tokens,
+            snippets=body.snippets,
         )
         return RagResponse(
             **ctx.model_dump(),
