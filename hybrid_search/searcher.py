@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
+from hybrid_search.defaults import apply_saved_defaults
 from hybrid_search.encoders.base import Encoder
 from hybrid_search.errors import (
     CollectionNotFoundError,
@@ -79,6 +80,7 @@ class HybridSearcher:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="route")
         self._rerank_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rerank")
         self._spec: C.CollectionSpec | None = None
+        self._saved_defaults: dict[str, Any] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, collection: str | None = None) -> HybridSearcher:
@@ -112,7 +114,7 @@ class HybridSearcher:
         else:
             request = validated(SearchRequest, {"query": query, **options})
         opts = SearchOptions.model_validate(request.model_dump(exclude={"query"}))
-        return self._run([request.query], opts)[0]
+        return self._run_with_defaults([request.query], opts, request.model_fields_set)[0]
 
     def search_many(
         self, queries: Sequence[str] | BatchSearchRequest, **options: Any
@@ -123,7 +125,23 @@ class HybridSearcher:
         else:
             request = validated(BatchSearchRequest, {"queries": as_queries(queries), **options})
         opts = SearchOptions.model_validate(request.model_dump(exclude={"queries"}))
-        return self._run(request.queries, opts)
+        return self._run_with_defaults(request.queries, opts, request.model_fields_set)
+
+    def _run_with_defaults(
+        self, queries: list[str], opts: SearchOptions, fields_set: set[str]
+    ) -> list[SearchResponse]:
+        """`_run` with the collection's saved defaults (`tune --save`) filling what the request
+        left unset (read once per searcher, like the spec); each response names them."""
+        if self._saved_defaults is None:
+            self.spec()  # CollectionNotFoundError first
+            self._saved_defaults = self.store.search_defaults(self.collection)
+        opts, applied = apply_saved_defaults(
+            opts, fields_set, self._saved_defaults, self.available_routes()
+        )
+        responses = self._run(queries, opts)
+        for r in responses:
+            r.defaults_applied = dict(applied)
+        return responses
 
     def spec(self) -> C.CollectionSpec:
         if self._spec is None:

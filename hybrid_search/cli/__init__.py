@@ -13,6 +13,7 @@ from hybrid_search.cli import (  # noqa: F401  (registers commands)
     negatives_cmd,
     search_cmd,
     serve_cmd,
+    tune_cmd,
 )
 from hybrid_search.cli.app import app
 

@@ -22,7 +22,10 @@ def search(
     routes: str = typer.Option(
         None, help="Comma-separated routes: dense,sparse,bm25,colbert (default all)."
     ),
-    fusion: str = typer.Option("rrf", help="rrf | weighted | minmax."),
+    fusion: str = typer.Option(
+        None,
+        help="rrf | weighted | minmax (default: the collection's saved default, else rrf).",
+    ),
     rerank: bool = typer.Option(
         True, "--rerank/--no-rerank", help="Rescore the top candidates with the reranker."
     ),
@@ -66,6 +69,7 @@ def search(
                     exit_code=EXIT_USAGE,
                     as_json=as_json,
                 )
+        chosen_routes = [r.strip() for r in (routes or "").split(",") if r.strip()]
         s = settings(collection=collection)
         searcher = HybridSearcher.from_settings(s)
         try:
@@ -73,8 +77,9 @@ def search(
                 query,
                 top_k=top_k,
                 offset=offset,
-                routes=[r.strip() for r in routes.split(",") if r.strip()] if routes else None,
-                fusion=fusion,
+                # routes and fusion only when given: else the collection's saved defaults apply
+                **({"routes": chosen_routes} if chosen_routes else {}),
+                **({"fusion": fusion} if fusion else {}),
                 rerank=rerank,
                 rerank_top_n=rerank_top_n,
                 candidates=candidates,

@@ -1,9 +1,14 @@
-"""A grouped bar chart of metrics per configuration (matplotlib, headless Agg backend)."""
+"""Charts of evaluation results: metrics per configuration, and the tuning grid (matplotlib,
+headless Agg backend)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hybrid_search.evaluation.configs import EvalConfig
 
 
 def bar_chart(
@@ -45,6 +50,56 @@ def bar_chart(
         )
         ax.margins(y=0.01)
         ax.grid(axis="x", alpha=0.3)
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def grid_chart(
+    points: Sequence[tuple[EvalConfig, float]], path: Path, *, title: str, best: EvalConfig
+) -> Path:
+    """The tuning grid. Two routes: the objective against the first route's weight, one line per
+    fusion (and RRF k), the untuned default as a dashed line, the chosen point ringed. More
+    routes: the 20 best points as bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    weighted = [(c, v) for c, v in points if c.weights]
+    default = [v for c, v in points if not c.weights]
+    two = bool(weighted) and len(weighted[0][0].weights) == 2
+    fig, ax = plt.subplots(figsize=(9.0, 5.0))
+    try:
+        if two:
+            lines: dict[str, list[tuple[float, float]]] = {}
+            for c, v in weighted:
+                label = c.fusion + (f" k={c.rrf_k}" if c.rrf_k is not None else "")
+                lines.setdefault(label, []).append((c.weights[0][1], v))
+            for label, xy in lines.items():
+                xy.sort()
+                ax.plot([x for x, _ in xy], [y for _, y in xy], marker="o", ms=3, label=label)
+            if default:
+                ax.axhline(default[0], ls="--", c="grey", lw=1, label="untuned rrf")
+            chosen = [v for c, v in points if c == best]
+            if best.weights and chosen:
+                ax.scatter([best.weights[0][1]], chosen, s=160, facecolors="none", edgecolors="k")
+            r0, r1 = weighted[0][0].weights[0][0], weighted[0][0].weights[1][0]
+            ax.set_xlabel(f"weight of {r0} (weight of {r1} = 1 - it)")
+            ax.legend(fontsize=8)
+        else:
+            top = sorted(points, key=lambda cv: -cv[1])[:20]
+            names = [c.name for c, _ in top]
+            ax.barh(range(len(top)), [v for _, v in top])
+            ax.set_yticks(range(len(top)))
+            ax.set_yticklabels(names, fontsize=7)
+            ax.invert_yaxis()
+            ax.set_xlabel("objective")
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3)
         fig.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=120)

@@ -28,12 +28,17 @@ class EvalConfig:
     fusion: str = "rrf"
     rerank: bool = False
     weights: tuple[tuple[str, float], ...] = field(default=())
+    rrf_k: int | None = None  # None: the settings' (60)
 
     @property
     def name(self) -> str:
         name = "+".join(self.routes)
         if len(self.routes) > 1:
             name += f" {self.fusion}"
+            if self.fusion == "rrf" and self.rrf_k is not None:
+                name += f" k={self.rrf_k}"
+            if self.weights:
+                name += " " + ",".join(f"{r}={w:g}" for r, w in self.weights)
         return name + (" rerank" if self.rerank else "")
 
     def options(self, top_k: int) -> dict[str, Any]:
@@ -49,6 +54,8 @@ class EvalConfig:
         }
         if self.weights:
             opts["weights"] = dict(self.weights)
+        if self.rrf_k is not None:
+            opts["rrf_k"] = self.rrf_k
         return opts
 
     def describe(self) -> dict[str, Any]:
@@ -59,6 +66,8 @@ class EvalConfig:
         }
         if self.weights:
             out["weights"] = dict(self.weights)
+        if self.rrf_k is not None:
+            out["rrf_k"] = self.rrf_k
         return out
 
 
@@ -106,7 +115,7 @@ def ablation_configs(
                 "unbounded); the min-max weighted fusion is measured instead"
             )
     out = [
-        EvalConfig(c.routes, c.fusion, rr, c.weights)
+        EvalConfig(c.routes, c.fusion, rr, c.weights, c.rrf_k)
         for c in _dedupe(configs)
         for rr in dict.fromkeys(rerank)
     ]

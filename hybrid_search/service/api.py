@@ -136,9 +136,9 @@ def _scoped_search(body: SearchRequest, principal: Principal, state: ServiceStat
     """The request with its tenant set from the key, after the service limits are checked."""
     _check_search(body, [body.query], state)
     tenant = principal.tenant_for(body.tenant, state.settings.tenant)
-    return SearchRequest.model_validate(
-        {**body.model_dump(exclude={"token_budget", "snippets"}), "tenant": tenant}
-    )
+    # exclude_unset: what the caller left out stays unset, so a collection's saved defaults apply
+    fields = body.model_dump(exclude={"token_budget", "snippets"}, exclude_unset=True)
+    return SearchRequest.model_validate({**fields, "tenant": tenant})
 
 
 @v1_router.post("/search", tags=["search"])

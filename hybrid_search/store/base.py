@@ -16,7 +16,7 @@ stored is the collection's `CollectionSpec.colbert_storage`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from hybrid_search.encoders.base import FloatArray
 from hybrid_search.retry import RetryCounter
@@ -77,6 +77,14 @@ class VectorStore(Protocol):
     def describe(self, name: str) -> CollectionSpec: ...
 
     def has_collection(self, name: str) -> bool: ...
+
+    def search_defaults(self, name: str) -> dict[str, Any]:
+        """The search options `hybrid-search tune --save` recorded for `name` ({} if none)."""
+        ...
+
+    def save_search_defaults(self, name: str, defaults: Mapping[str, Any]) -> None:
+        """Record search options as `name`'s defaults (replacing earlier ones; {} clears)."""
+        ...
 
     def drop(self, name: str) -> None: ...
 

@@ -103,6 +103,14 @@ class MilvusStore:
             cached = self._specs[name] = schema.describe(self._conn, name)
         return cached
 
+    def search_defaults(self, name: str) -> dict[str, Any]:
+        self.describe(name)  # CollectionNotFoundError / SchemaMismatchError first
+        return schema.search_defaults(self._conn, name)
+
+    def save_search_defaults(self, name: str, defaults: Mapping[str, Any]) -> None:
+        self.describe(name)
+        schema.save_search_defaults(self._conn, name, dict(defaults))
+
     def drop(self, name: str) -> None:
         for n in (name, name + C.COLBERT_SUFFIX):
             if self.has_collection(n):

@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 _MARKER = "hybrid_search"
 #: collection property holding the spec as JSON (Milvus Lite does not keep schema descriptions)
 _META_PROPERTY = "hybrid_search.meta"
+#: collection property holding the search defaults `hybrid-search tune --save` chose (JSON)
+_DEFAULTS_PROPERTY = "hybrid_search.search_defaults"
 
 
 def model_id(model: str) -> str:
@@ -88,6 +90,29 @@ def describe(conn: MilvusConnection, name: str) -> C.CollectionSpec:
         colbert_block=int(meta.get("colbert_block", 1)),
         # collections written before storage kinds existed hold float32 blocks
         colbert_storage=str(meta.get("colbert_storage", "float32")),
+    )
+
+
+def search_defaults(conn: MilvusConnection, name: str) -> dict[str, Any]:
+    """The recorded search defaults; {} when none were saved (or the property is unreadable,
+    which is logged: a collection stays searchable with the built-in defaults)."""
+    info = conn.call(lambda: conn.client.describe_collection(name), f"describe {name}")
+    raw = (info.get("properties") or {}).get(_DEFAULTS_PROPERTY) or "{}"
+    try:
+        found = json.loads(raw)
+    except json.JSONDecodeError:
+        found = None
+    if not isinstance(found, dict):
+        logger.warning("collection %s: unreadable search defaults %r ignored", name, raw[:200])
+        return {}
+    return found
+
+
+def save_search_defaults(conn: MilvusConnection, name: str, defaults: dict[str, Any]) -> None:
+    props = {_DEFAULTS_PROPERTY: json.dumps(defaults, sort_keys=True)}
+    conn.call(
+        lambda: conn.client.alter_collection_properties(name, properties=props),
+        f"save search defaults of {name}",
     )
 
 

@@ -1,0 +1,224 @@
+"""`hybrid-search tune`: choose the fusion method, per-route weights and RRF k for a collection.
+
+Every point of the grid (`grid.fusion_grid`) runs through the real `HybridSearcher` on one
+seeded half of the judged queries; the best point by the objective (nDCG@10 by default) is then
+run, with the untuned default and each route alone, on the *other* half only, so the reported
+gain is measured on queries the choice never saw.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hybrid_search.errors import InvalidRequestError
+from hybrid_search.evaluation.beir import BeirDataset
+from hybrid_search.evaluation.configs import EvalConfig, order_routes
+from hybrid_search.evaluation.grid import DEFAULT_RRF_KS, fusion_grid, split_dataset, split_queries
+from hybrid_search.evaluation.metrics import METRICS
+from hybrid_search.evaluation.runner import ConfigResult, ProgressFactory, no_progress, run_config
+from hybrid_search.evaluation.suite import EvalRequest, open_dataset, setup_of
+from hybrid_search.settings import Settings
+
+__all__ = ["TuneReport", "TuneRequest", "tune_dataset", "write_tune_outputs"]
+
+
+@dataclass(frozen=True)
+class TuneRequest:
+    routes: tuple[str, ...] | None = None  # None: every route the collection serves
+    fusions: tuple[str, ...] | None = None  # None: grid.DEFAULT_FUSIONS (+ weighted w/o BM25)
+    rrf_ks: tuple[int, ...] = DEFAULT_RRF_KS
+    weight_step: float | None = None  # None: 0.1 for two routes, 0.25 for more
+    seed: int = 16
+    fraction: float = 0.5  # share of the judged queries tuned on
+    objective: str = "ndcg@10"
+    collection: str | None = None
+    ignore_identical_ids: bool = True
+
+
+@dataclass
+class TuneReport:
+    dataset: str
+    split: str
+    seed: int
+    tune_queries: int
+    heldout_queries: int
+    objective: str
+    collection: str
+    setup: dict[str, Any]
+    ingest: dict[str, Any]
+    grid: list[ConfigResult]  # on the tuning half, in grid order (the untuned default first)
+    best: EvalConfig
+    heldout: dict[str, ConfigResult]  # on the held-out half: tuned, untuned, each route alone
+    notes: list[str] = field(default_factory=list)
+    saved: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "split": self.split,
+            "seed": self.seed,
+            "tune_queries": self.tune_queries,
+            "heldout_queries": self.heldout_queries,
+            "objective": self.objective,
+            "best": {"name": self.best.name, **self.best.describe()},
+            "heldout": {n: r.metrics for n, r in self.heldout.items()},
+            "grid": [
+                {"name": r.config.name, **r.config.describe(), "metrics": r.metrics}
+                for r in self.grid
+            ],
+            "saved": self.saved,
+            "collection": self.collection,
+            "setup": self.setup,
+            "ingest": self.ingest,
+            "notes": self.notes,
+        }
+
+
+def best_of(results: Sequence[ConfigResult], objective: str) -> ConfigResult:
+    """The highest objective; on a tie the earlier grid point (the untuned default first)."""
+    best = results[0]
+    for r in results[1:]:
+        if r.metrics.get(objective, 0.0) > best.metrics.get(objective, 0.0):
+            best = r
+    return best
+
+
+def tune_dataset(
+    settings: Settings,
+    dataset: BeirDataset,
+    request: TuneRequest,
+    *,
+    progress: ProgressFactory = no_progress,
+) -> TuneReport:
+    """Ingest if needed, search the grid on the tuning half, test the best on the held-out half.
+
+    Raises:
+        InvalidRequestError: an unknown objective, fewer than two routes, a bad grid or split.
+    """
+    if request.objective not in METRICS:
+        raise InvalidRequestError(
+            f"unknown objective {request.objective!r}; use one of {', '.join(METRICS)}",
+            details={"field": "objective"},
+        )
+    tune_ids, heldout_ids = split_queries(list(dataset.queries), request.seed, request.fraction)
+    tune_half, heldout_half = split_dataset(dataset, tune_ids), split_dataset(dataset, heldout_ids)
+    eval_request = EvalRequest(routes=request.routes, rerank=False, collection=request.collection)
+    ignore = request.ignore_identical_ids
+    opened = open_dataset(settings, dataset, eval_request, need_reranker=False, progress=progress)
+    with opened as ds:
+        searcher = ds.searcher
+        available = searcher.available_routes()
+        routes = order_routes(request.routes or available)
+        missing = [r for r in routes if r not in available]
+        if missing:
+            raise InvalidRequestError(
+                f"route(s) {missing} unavailable on this collection; it serves {list(available)}",
+                details={"field": "routes"},
+            )
+        grid = fusion_grid(
+            routes, fusions=request.fusions, rrf_ks=request.rrf_ks, weight_step=request.weight_step
+        )
+        results = [
+            run_config(searcher, tune_half, c, ignore_identical_ids=ignore, progress=progress)
+            for c in grid
+        ]
+        best = best_of(results, request.objective).config
+        heldout: dict[str, ConfigResult] = {}
+        for label, config in [
+            ("tuned", best),
+            ("untuned rrf", grid[0]),
+            *[(r, EvalConfig((r,))) for r in routes],
+        ]:
+            heldout[label] = run_config(
+                searcher, heldout_half, config, ignore_identical_ids=ignore, progress=progress
+            )
+    summary = ds.ingest
+    ingest = summary.model_dump(mode="json", exclude={"errors"})
+    return TuneReport(
+        dataset=dataset.name,
+        split=dataset.split,
+        seed=request.seed,
+        tune_queries=len(tune_ids),
+        heldout_queries=len(heldout_ids),
+        objective=request.objective,
+        collection=ds.collection,
+        setup=setup_of(ds.settings, ds.collection),
+        ingest=ingest,
+        grid=results,
+        best=best,
+        heldout=heldout,
+        notes=ds.notes,
+    )
+
+
+def grid_table(report: TuneReport, metrics: Sequence[str] = METRICS) -> str:
+    """The grid on the tuning half, best objective first (the chosen point in bold)."""
+    rows = sorted(report.grid, key=lambda r: -r.metrics.get(report.objective, 0.0))
+    out = ["| configuration (tuning half) | " + " | ".join(metrics) + " |\n"]
+    out.append("|---|" + "---:|" * len(metrics) + "\n")
+    for r in rows:
+        name = f"**{r.config.name}**" if r.config == report.best else r.config.name
+        out.append(f"| {name} | " + " | ".join(f"{r.metrics[m]:.4f}" for m in metrics) + " |\n")
+    return "".join(out)
+
+
+def heldout_table(report: TuneReport, metrics: Sequence[str] = METRICS) -> str:
+    out = ["| held-out half | configuration | " + " | ".join(metrics) + " |\n"]
+    out.append("|---|---|" + "---:|" * len(metrics) + "\n")
+    for label, r in report.heldout.items():
+        cells = " | ".join(f"{r.metrics[m]:.4f}" for m in metrics)
+        out.append(f"| {label} | {r.config.name} | {cells} |\n")
+    return "".join(out)
+
+
+def write_tune_outputs(report: TuneReport, out: Path) -> dict[str, str]:
+    """tune.json, grid.md (both tables) and grid.png. Returns {kind: path}."""
+    from hybrid_search.evaluation.chart import grid_chart
+
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, str] = {}
+    table = out / "grid.md"
+    table.write_text(heldout_table(report) + "\n" + grid_table(report), encoding="utf-8")
+    written["table"] = str(table)
+    model = str(report.setup.get("embedding_model", "")).rstrip("/").rsplit("/", 1)[-1]
+    title = (
+        f"{report.dataset}: {report.objective} on the tuning half ({report.tune_queries} "
+        f"queries, seed {report.seed}), embedding model {model}"
+    )
+    points = [(r.config, r.metrics.get(report.objective, 0.0)) for r in report.grid]
+    written["chart"] = str(grid_chart(points, out / "grid.png", title=title, best=report.best))
+    path = out / "tune.json"
+    path.write_text(
+        json.dumps({**report.to_json(), "outputs": written}, indent=2, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+    written["report"] = str(path)
+    return written
+
+
+def save_defaults(settings: Settings, report: TuneReport) -> dict[str, Any]:
+    """Record the best configuration as the tuned collection's search defaults (routes, fusion,
+    weights, rrf_k); every later search on it that leaves them unset uses them, and says so in
+    `defaults_applied`. Returns what was saved."""
+    from hybrid_search.defaults import check_saved_defaults
+    from hybrid_search.factory import build_store
+
+    best = report.best
+    defaults = check_saved_defaults(
+        {
+            "routes": list(best.routes),
+            "fusion": best.fusion,
+            "weights": dict(best.weights) or None,
+            "rrf_k": best.rrf_k,
+        }
+    )
+    store = build_store(settings.model_copy(update={"collection": report.collection}))
+    try:
+        store.save_search_defaults(report.collection, defaults)
+    finally:
+        store.close()
+    return defaults
