@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hybrid_search.benchmarks.env import tiny_settings
 from hybrid_search.errors import CollectionNotFoundError, InvalidFilterError, InvalidRequestError
 from hybrid_search.factory import build_store, collection_spec
 from hybrid_search.rerank.bge import BGEReranker
 from hybrid_search.searcher import HybridSearcher
-from hybrid_search.settings import Settings
 from ingest.pipeline import IngestJob, IngestOptions
 from ingest.readers import read_paths
 from schemas import collection as C
@@ -81,16 +81,7 @@ CORPUS = [
 
 
 def make_env(d: Path, tiny_models, encoder, **more) -> HybridSearcher:  # type: ignore[no-untyped-def]
-    s = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        milvus_uri=str(d / "m.db"),
-        embedding_model=str(tiny_models.embedding_model),
-        reranker_model=str(tiny_models.reranker_model),
-        device="cpu",
-        max_chunk_tokens=64,
-        chunk_overlap_tokens=8,
-        **more,
-    )
+    s = tiny_settings(d, tiny_models, max_chunk_tokens=64, chunk_overlap_tokens=8, **more)
     src = d / "corpus.jsonl"
     src.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in CORPUS), "utf-8")
     store = build_store(s)

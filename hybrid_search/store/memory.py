@@ -10,7 +10,7 @@ but not identical with Milvus' analyzer and per-segment statistics. Thread-safe;
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -143,25 +143,13 @@ class InMemoryStore:
         rows: Sequence[ChunkRow],
         hashes: Mapping[str, str],
     ) -> None:
-        """The order of MilvusStore's commit: stale token vectors, chunk rows, stale chunks."""
+        """MilvusStore's commit at once: the new chunk rows, and no row of another version."""
         c = self._get(spec.name)
         new = set(hashes.values())
-
-        def stale(doc_id: str, tenant_: str, content_hash: str) -> bool:
-            return tenant_ == tenant and doc_id in hashes and content_hash not in new
-
         with self._lock:
-            c.tokens = {
-                pk: t for pk, t in c.tokens.items() if not stale(t.doc_id, t.tenant, t.content_hash)
-            }
             for r in rows:
                 c.chunks[r.pk] = _stored(r)
-            c.chunks = {
-                pk: ch
-                for pk, ch in c.chunks.items()
-                if not stale(ch.doc_id, ch.tenant, ch.content_hash)
-            }
-            c.bm25 = None
+            _remove(c, lambda t, d, h: t == tenant and d in hashes and h not in new)
 
     def write_documents(
         self,
@@ -177,19 +165,9 @@ class InMemoryStore:
         c = self._get(name)
         ids = set(doc_ids)
         with self._lock:
-            gone = {
-                ch.doc_id for ch in c.chunks.values() if ch.tenant == tenant and ch.doc_id in ids
-            }
-            c.chunks = {
-                pk: ch
-                for pk, ch in c.chunks.items()
-                if not (ch.tenant == tenant and ch.doc_id in ids)
-            }
-            c.tokens = {
-                pk: t for pk, t in c.tokens.items() if not (t.tenant == tenant and t.doc_id in ids)
-            }
-            c.bm25 = None
-        return len(gone)
+            present = {ch.doc_id for ch in c.chunks.values() if ch.tenant == tenant}
+            _remove(c, lambda t, d, h: t == tenant and d in ids)
+        return len(present & ids)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -377,6 +355,15 @@ class InMemoryStore:
                 for pk in chunk_pks
                 if pk in c.tokens and c.tokens[pk].tenant == tenant
             }
+
+
+def _remove(c: _Collection, gone: Callable[[str, str, str], bool]) -> None:
+    """Drop every chunk row and token matrix for which gone(tenant, doc_id, content_hash)."""
+    c.tokens = {pk: t for pk, t in c.tokens.items() if not gone(t.tenant, t.doc_id, t.content_hash)}
+    c.chunks = {
+        pk: ch for pk, ch in c.chunks.items() if not gone(ch.tenant, ch.doc_id, ch.content_hash)
+    }
+    c.bm25 = None
 
 
 def _stored(r: ChunkRow) -> StoredChunk:

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from hybrid_search.benchmarks.env import tiny_settings
 from hybrid_search.factory import build_store, collection_spec
 from hybrid_search.searcher import HybridSearcher
-from hybrid_search.settings import Settings
 from hybrid_search.store.base import VectorStore
 from hybrid_search.store.filters import parse_filter
 from hybrid_search.store.memory import InMemoryStore
@@ -72,15 +72,9 @@ def ingest(store: VectorStore, encoder: Any, spec: CollectionSpec, src: Path, **
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory, tiny_models, encoder) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
     d = tmp_path_factory.mktemp("congruence")
-    s = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        milvus_uri=str(d / "m.db"),
-        embedding_model=str(tiny_models.embedding_model),
-        reranker_model=str(tiny_models.reranker_model),
-        device="cpu",
-        max_chunk_tokens=48,
-        chunk_overlap_tokens=8,
-        colbert_block_tokens=1,  # one token vector per row: the token search is comparable too
+    # one token vector per row: the token search is compared too
+    s = tiny_settings(
+        d, tiny_models, max_chunk_tokens=48, chunk_overlap_tokens=8, colbert_block_tokens=1
     )
     spec = collection_spec(s, encoder)
     milvus, memory = build_store(s), InMemoryStore()
