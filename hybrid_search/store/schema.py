@@ -11,9 +11,11 @@ import json
 import logging
 from typing import Any
 
+from hybrid_search import __version__
 from hybrid_search.errors import CollectionNotFoundError, SchemaMismatchError
 from hybrid_search.store.connection import MilvusConnection
 from schemas import collection as C
+from schemas import descriptions as D
 
 logger = logging.getLogger(__name__)
 
@@ -167,20 +169,44 @@ def create_chunks(conn: MilvusConnection, spec: C.CollectionSpec) -> None:
             "colbert_block": spec.colbert_block,
             "colbert_storage": spec.colbert_storage,
         }
-        create_indexed(conn, spec.name, s, ip, meta)
+        described = (D.chunk_collection(spec, __version__), D.chunk_fields(spec))
+        create_indexed(conn, spec.name, s, ip, meta, described=described)
 
     conn.call(create, f"create {spec.name}")
     logger.info("created collection %s (dense dim %d)", spec.name, spec.dense_dim)
 
 
 def create_indexed(
-    conn: MilvusConnection, name: str, schema: Any, index: Any, meta: dict[str, Any]
+    conn: MilvusConnection,
+    name: str,
+    schema: Any,
+    index: Any,
+    meta: dict[str, Any],
+    *,
+    described: tuple[str, dict[str, str]] | None = None,
 ) -> None:
     """Create, then index without waiting: pymilvus' synchronous index wait sleeps 0.5 s per
     index (and calls AllocTimestamp, which Milvus Lite lacks); an empty collection's index is
-    built at once, and load works as soon as the index exists. Runs inside `conn.call`."""
+    built at once, and load works as soon as the index exists. Runs inside `conn.call`.
+
+    `described` (the collection's description, field -> description) goes into the schema and,
+    since Milvus Lite drops schema descriptions, into properties too (schemas/descriptions.py)."""
     meta = {_MARKER: C.SCHEMA_VERSION, **meta}
-    conn.client.create_collection(
-        name, schema=schema, properties={_META_PROPERTY: json.dumps(meta)}
-    )
+    properties = {_META_PROPERTY: json.dumps(meta)}
+    if described is not None:
+        schema = with_descriptions(schema, *described)
+        properties.update(D.as_properties(*described))
+    conn.client.create_collection(name, schema=schema, properties=properties)
     conn.client.create_index(name, index, sync=False)
+
+
+def with_descriptions(schema: Any, description: str, fields: dict[str, str]) -> Any:
+    """The pymilvus schema with its and its fields' descriptions set (rebuilt from its dict:
+    pymilvus has no setter)."""
+    from pymilvus import CollectionSchema
+
+    data = schema.to_dict()
+    data["description"] = description
+    for field in data["fields"]:
+        field["description"] = fields.get(field["name"], "")
+    return CollectionSchema.construct_from_dict(data)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from hybrid_search import __version__
 from hybrid_search.encoders.base import FloatArray
 from hybrid_search.errors import RouteError, SchemaMismatchError
 from hybrid_search.store import reads
@@ -30,6 +31,7 @@ from hybrid_search.store.schema import create_indexed
 from hybrid_search.store.types import ChunkRow
 from hybrid_search.store.writes import delete, upsert_batched
 from schemas import collection as C
+from schemas import descriptions as D
 
 
 class TokenStorage(Protocol):
@@ -110,7 +112,8 @@ class Float32Blocks:
             ip.add_index(C.TOKEN_CHUNK_FIELD, index_type="INVERTED")
             ip.add_index(C.DOC_ID_FIELD, index_type="INVERTED")
             meta = {"role": "colbert", "chunks": spec.name, "storage": self.kind}
-            create_indexed(conn, spec.colbert_collection, s, ip, meta)
+            described = (D.colbert_collection(spec, __version__), D.colbert_fields(spec))
+            create_indexed(conn, spec.colbert_collection, s, ip, meta, described=described)
 
         conn.call(create, f"create {spec.colbert_collection}")
 

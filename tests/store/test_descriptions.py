@@ -1,0 +1,87 @@
+"""Self-describing collections: what plain pymilvus `describe_collection` shows of a collection
+hybrid-search created, with no hybrid-search code on the reading side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hybrid_search import __version__
+from hybrid_search.factory import build_store, collection_spec
+from hybrid_search.store.schema import with_descriptions
+from schemas import collection as C
+from schemas.descriptions import (
+    DESCRIPTION_PROPERTY,
+    FIELD_PROPERTY_PREFIX,
+    chunk_collection,
+    chunk_fields,
+)
+
+
+def _described(info: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The collection's and each field's description as a Milvus user reads them: the schema's
+    own where the server keeps it, else the properties (Milvus Lite keeps no descriptions)."""
+    props = info.get("properties") or {}
+    fields = {
+        f["name"]: f.get("description") or props.get(FIELD_PROPERTY_PREFIX + f["name"], "")
+        for f in info["fields"]
+    }
+    return info.get("description") or props.get(DESCRIPTION_PROPERTY, ""), fields
+
+
+def test_plain_pymilvus_sees_a_description_of_every_field_and_collection(settings, encoder) -> None:  # type: ignore[no-untyped-def]
+    from pymilvus import MilvusClient
+
+    # float32 token blocks (the packed kinds are described by their own creator)
+    settings = settings.model_copy(update={"colbert_storage": "float32"})
+    spec = collection_spec(settings, encoder)
+    assert spec.colbert_dim, "the tiny model has ColBERT vectors: both collections are made"
+    store = build_store(settings)
+    store.ensure_collection(spec)
+    store.close()
+
+    client = MilvusClient(settings.milvus_uri)  # plain pymilvus on the Milvus Lite file
+    try:
+        chunks = client.describe_collection(spec.name)
+        colbert = client.describe_collection(spec.colbert_collection)
+    finally:
+        client.close()
+
+    about, fields = _described(chunks)
+    assert f"hybrid-search {__version__}" in about
+    assert spec.model in about and f"'{spec.analyzer}'" in about
+    assert spec.colbert_collection in about
+    names = [f["name"] for f in chunks["fields"]]
+    assert set(names) >= {C.DENSE_FIELD, C.SPARSE_FIELD, C.BM25_FIELD, C.SEARCH_TEXT_FIELD}
+    assert all(fields[n] for n in names), [n for n in names if not fields[n]]
+    assert f"{spec.dense_dim} floats" in fields[C.DENSE_FIELD]
+    assert spec.analyzer in fields[C.BM25_FIELD] and spec.model in fields[C.SEARCH_TEXT_FIELD]
+
+    about, fields = _described(colbert)
+    assert f"hybrid-search {__version__}" in about and spec.name in about
+    assert all(fields.values()) and set(fields) == {f["name"] for f in colbert["fields"]}
+    assert f"{spec.colbert_dim} dims" in fields[C.COLBERT_FIELD]
+
+
+def test_the_schema_itself_carries_the_descriptions_for_milvus_servers(settings, encoder) -> None:  # type: ignore[no-untyped-def]
+    """Milvus servers keep schema descriptions (Attu shows them): the schema hybrid-search
+    sends has one on the collection and on every field, and is otherwise unchanged."""
+    from pymilvus import DataType, MilvusClient
+
+    spec = collection_spec(settings, encoder)
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field(C.PK_FIELD, DataType.VARCHAR, is_primary=True, max_length=64)
+    schema.add_field(C.TENANT_FIELD, DataType.VARCHAR, max_length=64, is_partition_key=True)
+    schema.add_field(
+        C.SEARCH_TEXT_FIELD,
+        DataType.VARCHAR,
+        max_length=1000,
+        enable_analyzer=True,
+        analyzer_params=spec.analyzer_params(),
+    )
+    schema.add_field(C.DENSE_FIELD, DataType.FLOAT_VECTOR, dim=spec.dense_dim)
+    described = with_descriptions(schema, chunk_collection(spec, "x"), chunk_fields(spec))
+    before, after = schema.to_dict(), described.to_dict()
+    assert after["description"] == chunk_collection(spec, "x")
+    for b, a in zip(before["fields"], after["fields"], strict=True):
+        assert a["description"] == chunk_fields(spec)[a["name"]]
+        assert {**a, "description": ""} == {**b, "description": ""}
