@@ -11,35 +11,33 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from hybrid_search.defaults import apply_saved_defaults
 from hybrid_search.encoders.base import Encoder
 from hybrid_search.errors import (
-    CollectionNotFoundError,
     EncoderError,
     HybridSearchError,
     InvalidRequestError,
     RerankDeadlineExceeded,
-    RouteError,
-    StoreError,
     validated,
 )
 from hybrid_search.fusion import make_fusion
 from hybrid_search.fusion.base import FusedHit, RouteHit
+from hybrid_search.fusion.rerank import fuse_with_rerank
 from hybrid_search.highlight import highlight_hits
 from hybrid_search.rerank.base import Reranker
 from hybrid_search.retrieval.colbert import ColbertRoute
 from hybrid_search.retrieval.empty import empty_result_notes
 from hybrid_search.retrieval.explain import LOCAL_ROUTES, explain
-from hybrid_search.retrieval.fields import field_routes
 from hybrid_search.retrieval.plan import Plan, make_plan
 from hybrid_search.retrieval.request import SearchState, ms
+from hybrid_search.retrieval.retrieve import Retriever
 from hybrid_search.settings import Settings
 from hybrid_search.store.base import VectorStore
-from hybrid_search.store.types import FIELD_ROUTES, Candidate, FieldName, QueryVectors, StoredChunk
+from hybrid_search.store.types import Candidate, QueryVectors, StoredChunk
 from schemas import collection as C
 from schemas.api import (
     ALL_ROUTES,
@@ -75,9 +73,11 @@ class HybridSearcher:
         self.reranker = reranker
         self.collection = collection
         self.settings = settings or Settings(_env_file=None)
-        self._fields = field_routes(store, collection)
         self._colbert = ColbertRoute(store, collection)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="route")
+        self._retriever = Retriever(
+            store, collection, self._colbert, self._pool, lambda: self.settings
+        )
         self._rerank_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rerank")
         self._spec: C.CollectionSpec | None = None
         self._saved_defaults: dict[str, Any] | None = None
@@ -220,9 +220,9 @@ class HybridSearcher:
     def _search_one(self, state: SearchState) -> SearchResponse:
         t_start = time.perf_counter()
         plan = state.plan
-        fused_in_store = plan.native_fusion and self._fuse_in_store(state)
+        fused_in_store = plan.native_fusion and self._retriever.fuse_in_store(state)
         if not fused_in_store:
-            self._retrieve(state)
+            self._retriever.retrieve(state)
         with state.timed("fuse"):
             if not fused_in_store:
                 self._fuse(state)
@@ -275,97 +275,6 @@ class HybridSearcher:
             notes=notes,
         )
 
-    def _fuse_in_store(self, state: SearchState) -> bool:
-        """Routes and RRF in one store call. False: take the per-route path (also when the call
-        fails, so each route reports its own error)."""
-        plan, o = state.plan, state.plan.options
-        group = o.group_by_doc  # grouping needs every candidate's document: keys for all
-        depth: dict[FieldName, int] = {r: plan.depth[r] for r in FIELD_ROUTES if r in plan.routes}
-        try:
-            with state.timed("hybrid_search"):
-                result = self.store.fused_search(
-                    self.collection,
-                    state.query,
-                    depth,
-                    scope=plan.scope,
-                    k=o.rrf_k or self.settings.rrf_k,
-                    limit=sum(depth.values()) if group else plan.head_size,
-                    with_rows=not group,
-                )
-        except CollectionNotFoundError:
-            raise
-        except StoreError as exc:
-            logger.warning("hybrid_search failed, searching route by route: %s", exc)
-            del state.timings["hybrid_search"]
-            return False
-        state.fusion, state.fused, state.answered = "rrf", result.hits, result.answered
-        state.keys.update(result.keys)
-        state.rows.update(result.rows)
-        state.errors.update(result.errors)
-        return True
-
-    def _retrieve(self, state: SearchState) -> None:
-        """Each route's ranked candidates: store routes in parallel, then ColBERT over their
-        heads (and over its own token search, where the store can do one)."""
-        plan, q = state.plan, state.query
-        futures: dict[str, Future[tuple[list[Candidate] | HybridSearchError, float]]] = {}
-        for route in self._fields.values():
-            if route.name in plan.routes:
-                futures[route.name] = self._pool.submit(
-                    _attempt,
-                    lambda route=route: route.search(
-                        [q], limit=plan.depth[route.name], scope=plan.scope
-                    )[0],
-                )
-        colbert = "colbert" in plan.routes
-        generated: Future[tuple[list[str] | HybridSearchError, float]] | None = None
-        if colbert and (len(plan.routes) == 1 or self._colbert.can_generate()):
-            generated = self._pool.submit(
-                _attempt,
-                lambda: self._colbert.generate(
-                    q, limit=plan.depth["colbert"], tenant=plan.scope.tenant
-                ),
-            )
-        for name, fut in futures.items():
-            result, seconds = fut.result()
-            state.timings[name] = ms(seconds)
-            if isinstance(result, HybridSearchError):
-                state.fail(name, result)
-            else:
-                state.add_ranked(name, result)
-        if colbert:
-            self._rescore_colbert(state, generated)
-        state.answered = [r for r in plan.routes if r in state.ranked]
-
-    def _rescore_colbert(
-        self,
-        state: SearchState,
-        generated: Future[tuple[list[str] | HybridSearchError, float]] | None,
-    ) -> None:
-        plan, q = state.plan, state.query
-        pool: list[str] = []
-        gen_s = 0.0
-        if generated is not None:
-            found, gen_s = generated.result()
-            if isinstance(found, HybridSearchError):
-                state.fail("colbert", found)
-                state.timings["colbert"] = ms(gen_s)
-                return
-            pool = found
-        t = time.perf_counter()
-        per_route = self.settings.colbert_rescore_per_route
-        pool = [c.pk for lst in state.ranked.values() for c in lst[:per_route]] + pool
-        result, _ = _attempt(
-            lambda: self._colbert.score(
-                q, pool, keys=state.keys, scope=plan.scope, limit=plan.depth["colbert"]
-            )
-        )
-        if isinstance(result, HybridSearchError):
-            state.fail("colbert", result)
-        else:
-            state.add_ranked("colbert", result)
-        state.timings["colbert"] = ms(gen_s + time.perf_counter() - t)
-
     def _fuse(self, state: SearchState) -> None:
         o = state.plan.options
         fusion = make_fusion(o.fusion, k=o.rrf_k or self.settings.rrf_k, weights=o.weights)
@@ -407,6 +316,15 @@ class HybridSearcher:
             state.reasons.append(f"rerank failed ({exc.message}); fused order kept")
             return head
         state.rerank_scores, state.reranked = scores, True
+        if plan.options.rerank_mode == "fuse":
+            by_key = {h.key: h for h in to_score}
+            order = fuse_with_rerank(
+                [h.key for h in to_score],
+                scores,
+                weight=plan.options.rerank_weight,
+                k=self.settings.rrf_k,
+            )
+            return [by_key[key] for key in order] + head[len(to_score) :]
         return sorted(to_score, key=lambda h: -scores[h.key]) + head[len(to_score) :]
 
     def _rerank_scores(self, query: str, rows: list[StoredChunk], plan: Plan) -> dict[str, float]:
@@ -428,20 +346,6 @@ class HybridSearcher:
         except Exception as exc:  # a reranker bug must not empty the answer
             raise EncoderError(f"{type(exc).__name__}: {exc}") from exc
         return {r.pk: s for r, s in zip(rows, scores, strict=True)}
-
-
-def _attempt(fn: Any) -> tuple[Any, float]:
-    """Run one route step: (its result or the error that stops only this route, seconds).
-    A missing collection stops the whole search."""
-    t = time.perf_counter()
-    try:
-        return fn(), time.perf_counter() - t
-    except CollectionNotFoundError:
-        raise
-    except HybridSearchError as exc:
-        if not isinstance(exc, StoreError | RouteError):
-            raise
-        return exc, time.perf_counter() - t
 
 
 def _hit(h: FusedHit, row: StoredChunk, rerank: float | None) -> SearchHit:
