@@ -57,6 +57,24 @@ class ServiceSettings(BaseModel):
     #: requests per minute per API key (a token bucket allowing bursts of the same size);
     #: over it: 429 with Retry-After. None: no per-key limit (the concurrency gate still holds)
     rate_limit_per_minute: int | None = Field(None, ge=1)
+    #: one tenant's share of the gate: running jobs (default all slots but one, so another
+    #: tenant always finds one) and queue places (default half the queue); over it: 429
+    tenant_max_running: int | None = Field(None, ge=1)
+    tenant_max_queue: int | None = Field(None, ge=0)
+    #: server-side deadlines: past them the work stops between steps and the answer is 504
+    search_deadline_s: float = Field(30.0, gt=0)
+    write_deadline_s: float = Field(300.0, gt=0)
+    #: queries of a batch search run per gate job; between jobs the batch checks its deadline
+    #: and its client, and other tenants' work gets a turn
+    batch_step: int = Field(4, ge=1)
+    #: POST /v1/documents with more text than this (bytes) becomes a job: 202 + GET /v1/jobs/{id}
+    job_threshold_bytes: int = Field(1024 * 1024, ge=0)
+    #: ingest jobs: worker threads (outside the search gate), queued jobs in all and per tenant,
+    #: and the deadline of one job
+    job_workers: int = Field(1, ge=1, le=16)
+    job_queue: int = Field(8, ge=1)
+    job_per_tenant: int = Field(2, ge=1)
+    job_deadline_s: float = Field(3600.0, gt=0)
 
 
 class Settings(BaseSettings):

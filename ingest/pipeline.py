@@ -28,7 +28,13 @@ from hybrid_search.store.types import ChunkRow, DocState
 from ingest.chunking import Chunk, chunk_text
 from ingest.readers import Record, SourceDoc
 from schemas.collection import CollectionSpec
-from schemas.documents import Document, IngestErrorItem, IngestSummary
+from schemas.documents import (
+    Document,
+    DocumentOutcome,
+    DocumentStatus,
+    IngestErrorItem,
+    IngestSummary,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -84,14 +90,32 @@ class _Pending:
 class _Outcome:
     summary: IngestSummary
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: input position -> outcome, when the caller asked for one outcome per document
+    statuses: dict[int, DocumentOutcome] | None = None
+    #: doc id -> input position of the documents being written
+    positions: dict[str, int] = field(default_factory=dict)
 
-    def error(self, err: IngestError | IngestErrorItem) -> None:
+    def error(self, err: IngestError | IngestErrorItem, position: int | None = None) -> None:
         with self.lock:
             self.summary.failed += 1
+            if isinstance(err, IngestError):
+                err = IngestErrorItem(message=err.message, **err.details)
             if len(self.summary.errors) < MAX_REPORTED_ERRORS:
-                if isinstance(err, IngestError):
-                    err = IngestErrorItem(message=err.message, **err.details)
                 self.summary.errors.append(err)
+            if position is None and err.doc_id is not None:
+                position = self.positions.get(err.doc_id)
+            self._status(position, err.doc_id, "failed", err.message)
+
+    def status(self, doc_id: str, status: DocumentStatus) -> None:
+        self._status(self.positions.get(doc_id), doc_id, status, None)
+
+    def _status(
+        self, position: int | None, doc_id: str | None, status: DocumentStatus, error: str | None
+    ) -> None:
+        if self.statuses is not None and position is not None:
+            self.statuses[position] = DocumentOutcome(
+                index=position, id=doc_id, status=status, error=error
+            )
 
 
 class _Writer:
@@ -200,24 +224,42 @@ class IngestJob:
         seen[rec.doc.id] = where
         return None
 
-    def run(self, records: Iterable[Record]) -> IngestSummary:
+    def run(
+        self,
+        records: Iterable[Record],
+        *,
+        stop: Callable[[], str | None] | None = None,
+        outcomes: bool = False,
+    ) -> IngestSummary:
+        """Ingest `records`; the summary counts what happened.
+
+        Args:
+            records: documents and the input errors found while reading them.
+            stop: asked between windows; a reason ("deadline", "cancelled") ends the job
+                there: the windows already encoded are committed, the rest is not read, and
+                the summary's `stopped` says why.
+            outcomes: also list one outcome per input record, in input order (for bounded
+                inputs such as an HTTP request; records not reached after a stop are failed).
+        """
         started = time.perf_counter()
-        outcome = _Outcome(IngestSummary())
+        outcome = _Outcome(IngestSummary(), statuses={} if outcomes else None)
         summary = outcome.summary
         seen: dict[str, str] = {}
         retries_before = self.store.retries.count
         self.store.ensure_collection(self.spec)
+        remaining = enumerate(records)
 
         def good_docs() -> Iterator[SourceDoc]:
-            for rec in records:
+            for position, rec in remaining:
                 if isinstance(rec, IngestError):
-                    outcome.error(rec)
+                    outcome.error(rec, position)
                     self._progress(1)
                 elif (err := self._duplicate(rec, seen)) is not None:
-                    outcome.error(err)
+                    outcome.error(err, position)
                     self._progress(1)
                 else:
                     summary.documents += 1
+                    outcome.positions[rec.doc.id] = position
                     yield rec
 
         writer = _Writer()
@@ -226,10 +268,24 @@ class IngestJob:
             for window in _windows(good_docs(), self.options.window_documents, max_chars):
                 self._ingest_window(window, writer, outcome)
                 self._progress(len(window))
+                if stop is not None and (reason := stop()) is not None:
+                    summary.stopped = reason
+                    break
             writer.close()
         except BaseException:
             writer.abort()
             raise
+        if summary.stopped is not None:
+            for position, rec in remaining:  # never read: say so for each
+                doc_id = rec.doc_id if isinstance(rec, IngestError) else rec.doc.id
+                outcome.error(
+                    IngestErrorItem(
+                        doc_id=doc_id, message=f"not written: the job stopped ({summary.stopped})"
+                    ),
+                    position,
+                )
+        if outcome.statuses is not None:
+            summary.outcomes = [outcome.statuses[i] for i in sorted(outcome.statuses)]
         if self.options.delete_missing:
             summary.deleted = self._delete_missing(set(seen), summary)
         summary.retries = self.store.retries.count - retries_before
@@ -252,6 +308,7 @@ class IngestJob:
             state = states.get(doc.id)
             if state is not None and state.is_complete(h):
                 summary.unchanged += 1
+                outcome.status(doc.id, "unchanged")
                 continue
             if state is None:
                 kind = "redone" if doc.id in interrupted else "inserted"
@@ -317,6 +374,7 @@ class IngestJob:
             with outcome.lock:
                 for p in pending:
                     summary.chunks += len(p.chunks)
+                    outcome.status(p.doc.id, "replaced" if p.kind == "replaced" else "inserted")
                     if p.kind == "replaced":
                         summary.replaced += 1
                     else:

@@ -202,3 +202,24 @@ class IngestSummary(BaseModel):
     redone: int = 0
     outcomes: list[DocumentOutcome] | None = None
     stopped: str | None = None
+
+
+#: the states of an ingest job, in the order a job goes through them
+JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+class IngestJobResponse(BaseModel):
+    """A write that was too large to answer inline (`POST /v1/documents` 202, `GET /v1/jobs/{id}`).
+
+    `done` counts the documents the job has been through (written, unchanged or failed) out of
+    `total`; `summary` holds the counts and per-document outcomes so far (final once `state` is
+    done, failed or cancelled); `error` says why a job failed or stopped."""
+
+    job_id: str
+    state: JobState
+    total: int
+    done: int = 0
+    summary: IngestSummary | None = None
+    error: str | None = None
+    submitted_at: float = Field(description="Unix time")
+    finished_at: float | None = None

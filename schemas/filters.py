@@ -41,7 +41,60 @@ MAX_STRING_BYTES = (
     65_535  # Milvus's VARCHAR limit: no longer value can be stored, so none can match
 )
 
+#: cost bounds over the whole filter (measured on Milvus Lite: a filter at these limits costs at
+#: most a few plain searches; `python -m tests.reliability.filter_cost`, docs/reliability.md)
+MAX_FILTER_BYTES = 64 * 1024  # bytes of all string literals together
+MAX_IN_LIST_BYTES = 16 * 1024  # one in/nin list: values x its longest value's bytes
+MAX_FILTER_NODES = 128  # and/or/not nodes plus conditions
+
 Scalar: TypeAlias = str | int | float | bool
+
+
+def _literal_bytes(value: object) -> int:
+    return len(value.encode("utf-8", "surrogatepass")) if isinstance(value, str) else 8
+
+
+def filter_cost_problem(obj: object) -> tuple[str, str] | None:
+    """(path, message) for the first cost bound a filter (decoded JSON) goes over, else None.
+
+    Walked with an explicit stack, so a filter nested past every limit costs one pass and no
+    recursion. Shape errors (unknown keys, wrong types) are left to the parser; this only
+    counts nodes, literal bytes and each `in` list's length times its longest value.
+    """
+    nodes = 0
+    total = 0
+    stack: list[tuple[object, str]] = [(obj, "filter")]
+    while stack:
+        node, path = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        nodes += 1
+        if nodes > MAX_FILTER_NODES:
+            return (
+                path,
+                f"filter has more than {MAX_FILTER_NODES} nodes (conditions and and/or/not)",
+            )
+        for key in ("and", "or"):
+            children = node.get(key)
+            if isinstance(children, list):
+                stack.extend(
+                    (c, f"{path}.{key}[{i}]") for i, c in reversed(list(enumerate(children)))
+                )
+        if "not" in node:
+            stack.append((node["not"], f"{path}.not"))
+        value = node.get("value")
+        values = value if isinstance(value, list) else [value] if "value" in node else []
+        sizes = [_literal_bytes(v) for v in values]
+        total += sum(sizes)
+        if isinstance(value, list) and value and len(value) * max(sizes) > MAX_IN_LIST_BYTES:
+            return (
+                f"{path}.value",
+                f"{len(value)} values of up to {max(sizes)} bytes: an in/nin list may hold at most "
+                f"{MAX_IN_LIST_BYTES} bytes counted as values x its longest value",
+            )
+        if total > MAX_FILTER_BYTES:
+            return path, f"filter literals add up to more than {MAX_FILTER_BYTES} bytes"
+    return None
 
 
 class Condition(BaseModel):

@@ -41,8 +41,12 @@ from schemas.documents import safe_text
 __all__ = [
     "STATUS",
     "CatchAllMiddleware",
+    "ClientGoneError",
+    "DeadlineExceededError",
     "DocumentNotFoundError",
+    "JobNotFoundError",
     "PayloadTooLargeError",
+    "TenantBusyError",
     "error_response",
     "exception_response",
     "install_error_handlers",
@@ -61,6 +65,33 @@ class PayloadTooLargeError(HybridSearchError):
     """The request body is larger than `service.max_body_bytes`."""
 
     code = "payload_too_large"
+
+
+class TenantBusyError(RateLimitedError):
+    """This tenant holds its whole share of the service's slots and queue (429 + Retry-After);
+    other tenants are still admitted."""
+
+    code = "tenant_busy"
+
+
+class DeadlineExceededError(HybridSearchError):
+    """The request's server-side deadline passed; its work was stopped (504). `details` says
+    what was done before it stopped."""
+
+    code = "deadline_exceeded"
+
+
+class ClientGoneError(HybridSearchError):
+    """The client closed the connection; its queued and running work was stopped (logged as
+    499, the status nginx uses for it; nobody is left to read an answer)."""
+
+    code = "client_closed_request"
+
+
+class JobNotFoundError(HybridSearchError):
+    """No ingest job with this id for this tenant (finished jobs are kept for a while)."""
+
+    code = "job_not_found"
 
 
 @dataclass(frozen=True)
@@ -83,6 +114,9 @@ STATUS: dict[type[HybridSearchError], StatusRule] = {
     DocumentNotFoundError: StatusRule(404),
     CollectionNotFoundError: StatusRule(404, "collection not found; ingest documents first"),
     PayloadTooLargeError: StatusRule(413),
+    DeadlineExceededError: StatusRule(504),
+    ClientGoneError: StatusRule(499),
+    JobNotFoundError: StatusRule(404),
     RateLimitedError: StatusRule(429),
     OverloadedError: StatusRule(503),
     StoreUnavailableError: StatusRule(503, "the vector store is unavailable; retry later"),
@@ -163,7 +197,7 @@ def exception_response(request: Request, exc: HybridSearchError) -> JSONResponse
         headers["WWW-Authenticate"] = "Bearer"
     if m.status >= 500:
         rid = request.scope.get("request_id", "")
-        log = logger.warning if m.status == 503 else logger.error
+        log = logger.warning if m.status in (503, 504) else logger.error
         log(
             "%s %s -> %d %s [%s]: %s",
             request.method,

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hybrid_search.errors import HybridSearchError, OverloadedError, RateLimitedError
 from hybrid_search.service.auth import Authenticator, rate_key
 from hybrid_search.service.errors import error_response, exception_response
+from hybrid_search.service.work import Work
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -198,8 +199,7 @@ class BodySizeLimitMiddleware:
             )
             await response(scope, receive, send)
             return
-        replay: Message = {"type": "http.request", "body": data, "more_body": False}
-        await self.app(scope, _replay([replay], receive), send)
+        await _watched(self.app, scope, data, receive, send)
 
     async def _too_deep(self, data: bytes) -> bool:
         if not data or data.lstrip()[:1] not in (b"{", b"["):
@@ -250,6 +250,53 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+async def _watched(app: ASGIApp, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:
+    """Run the app with the buffered body while watching the connection: when the client goes
+    before the answer is complete, the request's `Work` is told (its threads stop at their next
+    step) and the app is cancelled (its queued work leaves the queue at once)."""
+    work = Work()
+    metrics = getattr(getattr(scope.get("app"), "state", None), "metrics", None)
+    if metrics is not None:
+        work.on_abandoned = metrics.abandoned.inc
+    state = scope.setdefault("state", {})
+    state["work"] = work
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+    gone = anyio.Event()
+    answered = False
+
+    async def app_receive() -> Message:
+        if pending:
+            return pending.pop()
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def app_send(message: Message) -> None:
+        nonlocal answered
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            answered = True
+        await send(message)
+
+    try:
+        async with anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                if not answered:
+                    work.client_left()
+                    state["client_gone"] = True
+                    gone.set()
+                    tg.cancel_scope.cancel()
+
+            tg.start_soon(watch)
+            await app(scope, app_receive, app_send)
+            tg.cancel_scope.cancel()
+    except BaseExceptionGroup as group:  # the app's own error, as if no task group were here
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None  # the group only wrapped it
+        raise
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

@@ -79,6 +79,11 @@ class Metrics:
             ["code"],
             registry=self.registry,
         )
+        self.abandoned = Counter(
+            "hybrid_search_abandoned_work_seconds",
+            "Worker-thread seconds spent on requests after their clients had left.",
+            registry=self.registry,
+        )
         self.jobs_running = Gauge(
             "hybrid_search_jobs_running",
             "Model/Milvus jobs running in the worker pool.",
@@ -154,6 +159,8 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             self.metrics.in_flight.dec()
+            if scope.get("state", {}).get("client_gone"):
+                status = 499  # nginx's "client closed request": no answer was sent
             labels = (_endpoint(scope), _method(scope), str(status))
             self.metrics.requests.labels(*labels).inc()
             self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)

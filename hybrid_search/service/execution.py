@@ -1,0 +1,83 @@
+"""How a request's blocking work runs: admitted by tenant, cut into steps, within its deadline.
+
+The handlers in `api.py` stay thin; this module holds what they share: the request's `Work`
+(deadline + client-gone flag, from the body guard), batch searches cut into sub-batches so a
+deadline or a departed client stops them between steps and other tenants get a turn, and
+writes that run inline under the gate or, over the size threshold, as jobs on their own worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+
+from hybrid_search.errors import HybridSearchError
+from hybrid_search.service.admission import TenantGate
+from hybrid_search.service.errors import ClientGoneError, DeadlineExceededError
+from hybrid_search.service.work import Work
+
+__all__ = ["WorkDep", "current_work", "documents_bytes", "run_steps"]
+
+T = TypeVar("T")
+
+
+def current_work(request: Request) -> Work:
+    """The request's Work (created by the body guard, which also watches the connection)."""
+    work = getattr(request.state, "work", None)
+    if not isinstance(work, Work):
+        work = Work()
+        request.state.work = work
+    return work
+
+
+WorkDep = Annotated[Work, Depends(current_work)]
+
+
+async def run_steps(
+    gate: TenantGate, tenant: str, work: Work, steps: Sequence[Callable[[], T]]
+) -> list[T]:
+    """Run `steps` in order, each as one gate job, checking `work` before each.
+
+    Raises:
+        DeadlineExceededError, ClientGoneError: with `details` {"completed", "total"} saying how
+            many steps were done.
+    """
+    results: list[T] = []
+    for step in steps:
+        try:
+            results.append(await gate.run(tenant, _checked(work, step), work))
+        except (DeadlineExceededError, ClientGoneError) as exc:
+            raise _with_progress(exc, len(results), len(steps)) from None
+    return results
+
+
+def _checked(work: Work, step: Callable[[], T]) -> Callable[[], T]:
+    def run() -> T:
+        work.check()  # the deadline may have passed while the step waited for a slot
+        return step()
+
+    return run
+
+
+def _with_progress(exc: HybridSearchError, completed: int, total: int) -> HybridSearchError:
+    exc.details = {**exc.details, "completed": completed, "total": total}
+    return exc
+
+
+def chunked(items: Sequence[Any], size: int) -> list[list[Any]]:
+    """`items` in consecutive slices of at most `size`."""
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def documents_bytes(documents: Sequence[Any]) -> int:
+    """The UTF-8 size of the documents' text fields: what makes a write long (encoding time
+    grows with tokens), so what decides whether it runs inline or as a job."""
+    total = 0
+    for doc in documents:
+        if isinstance(doc, dict):
+            text = doc.get("text")
+            if isinstance(text, str):
+                total += len(text.encode("utf-8", "surrogatepass"))
+    return total

@@ -1,0 +1,217 @@
+"""Large writes as jobs: `POST /v1/documents` over a size threshold answers 202 and a job id.
+
+One request ingesting 3 x 4 MiB documents held one of the two search slots for 428 s (issue 15).
+Jobs run instead on their own worker threads (`workers`, default 1), outside the search gate, so
+a write of any size never takes a slot a search could use. The queue is bounded overall and per
+tenant (over it: 429 + Retry-After), and finished jobs are kept for `keep_s` seconds (at most
+`keep` of them) for `GET /v1/jobs/{id}`, which only the submitting tenant can see.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hybrid_search.errors import HybridSearchError, OverloadedError
+from hybrid_search.service.errors import (
+    ClientGoneError,
+    DeadlineExceededError,
+    JobNotFoundError,
+    TenantBusyError,
+)
+from hybrid_search.service.work import Work
+from schemas.documents import IngestJobResponse, IngestSummary, JobState
+
+__all__ = ["Job", "JobQueue", "JobRunner"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    """One submitted write. `payload` is what the runner needs (the records); dropped when the
+    job ends, so a finished job holds only its summary."""
+
+    id: str
+    tenant: str
+    total: int
+    payload: object
+    work: Work
+    state: JobState = "queued"
+    done: int = 0
+    summary: IngestSummary | None = None
+    error: str | None = None
+    submitted_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+
+    def progress(self, documents: int) -> None:
+        """The runner went through `documents` more documents; raises if the job must stop."""
+        self.done += documents
+        self.work.check()
+
+    def view(self) -> IngestJobResponse:
+        return IngestJobResponse(
+            job_id=self.id,
+            state=self.state,
+            total=self.total,
+            done=self.done,
+            summary=self.summary,
+            error=self.error,
+            submitted_at=self.submitted_at,
+            finished_at=self.finished_at,
+        )
+
+
+#: runs one job to its end and returns its summary (partial, with `stopped`, when stopped early)
+JobRunner = Callable[[Job], IngestSummary]
+
+
+class JobQueue:
+    """Bounded job queue with its own worker threads; see the module docstring."""
+
+    def __init__(
+        self,
+        runner: JobRunner,
+        *,
+        workers: int = 1,
+        max_queued: int = 8,
+        per_tenant: int = 2,
+        timeout_s: float = 3600.0,
+        keep_s: float = 3600.0,
+        keep: int = 1000,
+        retry_after_s: int = 5,
+    ) -> None:
+        self._runner = runner
+        self.max_queued, self.per_tenant = max_queued, per_tenant
+        self.timeout_s, self.keep_s, self.keep = timeout_s, keep_s, keep
+        self.retry_after_s = retry_after_s
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._counter = itertools.count(1)
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"ingest-job-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, tenant: str, total: int, payload: object) -> Job:
+        """Queue a job for `tenant`.
+
+        Raises:
+            TenantBusyError: the tenant has `per_tenant` jobs queued or running (429).
+            OverloadedError: `max_queued` jobs are waiting (503).
+        """
+        with self._lock:
+            self._expire()
+            active = [j for j in self._jobs.values() if j.state in ("queued", "running")]
+            if sum(1 for j in active if j.tenant == tenant) >= self.per_tenant:
+                raise TenantBusyError(
+                    f"this tenant already has {self.per_tenant} ingest jobs queued or running; "
+                    f"retry in {self.retry_after_s}s",
+                    details={"retry_after_s": self.retry_after_s},
+                )
+            if sum(1 for j in active if j.state == "queued") >= self.max_queued:
+                raise OverloadedError(
+                    f"{self.max_queued} ingest jobs are waiting; retry in {self.retry_after_s}s",
+                    details={"retry_after_s": self.retry_after_s},
+                )
+            job_id = f"{next(self._counter):x}-{secrets.token_hex(8)}"
+            job = Job(job_id, tenant, total, payload, Work(self.timeout_s))
+            self._jobs[job_id] = job
+        self._queue.put(job)
+        return job
+
+    def get(self, tenant: str, job_id: str) -> Job:
+        """The job, if `tenant` submitted it.
+
+        Raises:
+            JobNotFoundError: no such job for this tenant (another tenant's is never revealed).
+        """
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None or job.tenant != tenant:
+            raise JobNotFoundError("no ingest job with this id", details={"job_id": job_id})
+        return job
+
+    def cancel(self, tenant: str, job_id: str) -> Job:
+        """Stop a job between its windows (a queued one never starts)."""
+        job = self.get(tenant, job_id)
+        job.work.client_left()
+        return job
+
+    @property
+    def active(self) -> int:
+        with self._lock:
+            return sum(1 for j in self._jobs.values() if j.state in ("queued", "running"))
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop every job at its next window and the workers after it (service shutdown)."""
+        with self._lock:
+            for job in self._jobs.values():
+                job.work.client_left()
+        for _ in self._threads:
+            self._queue.put(None)
+        for t in self._threads:
+            t.join(timeout_s)
+
+    def _serve(self) -> None:
+        while (job := self._queue.get()) is not None:
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        if job.work.client_gone:
+            self._finish(job, "cancelled", None, "cancelled before it started")
+            return
+        job.state = "running"
+        try:
+            summary = self._runner(job)
+        except (ClientGoneError, DeadlineExceededError) as exc:
+            state: JobState = "cancelled" if isinstance(exc, ClientGoneError) else "failed"
+            self._finish(job, state, None, exc.message)
+        except HybridSearchError as exc:
+            logger.warning("ingest job %s failed: %s", job.id, exc)
+            self._finish(job, "failed", None, exc.message)
+        except Exception:
+            logger.exception("ingest job %s failed", job.id)
+            self._finish(job, "failed", None, "internal error; see the service log")
+        else:
+            if summary.stopped == "cancelled":
+                self._finish(job, "cancelled", summary, "cancelled; the summary says what was done")
+            elif summary.stopped is not None:
+                self._finish(job, "failed", summary, f"stopped: {summary.stopped}")
+            else:
+                self._finish(job, "done", summary, None)
+
+    def _finish(
+        self, job: Job, state: JobState, summary: IngestSummary | None, error: str | None
+    ) -> None:
+        job.summary = summary if summary is not None else job.summary
+        job.error = error
+        job.finished_at = time.time()
+        job.payload = None
+        job.state = state
+        logger.info("ingest job %s (%d documents) %s", job.id, job.total, state)
+
+    def _expire(self) -> None:
+        """Forget finished jobs older than keep_s, and the oldest beyond `keep` (lock held)."""
+        now = time.time()
+        finished = [j for j in self._jobs.values() if j.finished_at is not None]
+        for j in finished:
+            if now - (j.finished_at or now) > self.keep_s:
+                del self._jobs[j.id]
+        extra = len(finished) - self.keep
+        for j in finished:
+            if extra <= 0:
+                break
+            if j.id in self._jobs:
+                del self._jobs[j.id]
+                extra -= 1

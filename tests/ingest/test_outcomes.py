@@ -1,0 +1,74 @@
+"""One outcome per input document, and a job that stops between windows says what it did."""
+
+from __future__ import annotations
+
+from ingest.pipeline import IngestJob, IngestOptions
+from ingest.readers import record_from_object
+
+
+def _job(store, encoder, spec, settings) -> IngestJob:  # type: ignore[no-untyped-def]
+    opts = IngestOptions(
+        tenant="t",
+        max_chunk_tokens=settings.max_chunk_tokens,
+        chunk_overlap_tokens=settings.chunk_overlap_tokens,
+        window_documents=2,
+    )
+    return IngestJob(store, encoder, spec, opts)
+
+
+def _records(items: list[object]) -> list[object]:
+    return [record_from_object(obj, "request", i) for i, obj in enumerate(items)]
+
+
+def test_every_document_gets_its_outcome_in_input_order(store, encoder, spec, settings) -> None:  # type: ignore[no-untyped-def]
+    first = _job(store, encoder, spec, settings).run(
+        _records([{"id": "a", "text": "alpha text"}, {"id": "b", "text": "beta text"}]),
+        outcomes=True,
+    )
+    assert [o.status for o in first.outcomes or []] == ["inserted", "inserted"]
+    items = [
+        {"id": "a", "text": "alpha text"},  # unchanged
+        {"id": "b", "text": "beta text, changed"},  # replaced
+        7,  # not an object
+        {"id": "c", "text": "gamma"},  # new
+        {"id": "a", "text": "again"},  # duplicate in this request
+        {"id": "\udfff", "text": "x"},  # lone surrogate
+    ]
+    summary = _job(store, encoder, spec, settings).run(_records(items), outcomes=True)
+    got = [(o.index, o.id, o.status) for o in summary.outcomes or []]
+    assert got == [
+        (0, "a", "unchanged"),
+        (1, "b", "replaced"),
+        (2, None, "failed"),
+        (3, "c", "inserted"),
+        (4, "a", "failed"),
+        (5, "\\udfff", "failed"),
+    ], got
+    assert all(o.error for o in (summary.outcomes or []) if o.status == "failed")
+    assert "duplicate" in (summary.outcomes or [])[4].error  # type: ignore[operator]
+    summary.model_dump_json()  # serialisable whatever the input held
+    assert _job(store, encoder, spec, settings).run(_records(items)).outcomes is None
+
+
+def test_a_stopped_job_commits_what_it_encoded_and_fails_the_rest(  # type: ignore[no-untyped-def]
+    store, encoder, spec, settings
+) -> None:
+    asked: list[int] = []
+
+    def stop() -> str | None:
+        asked.append(1)
+        return "deadline" if len(asked) >= 2 else None
+
+    items = [{"id": f"d{i}", "text": f"document number {i}"} for i in range(7)]
+    summary = _job(store, encoder, spec, settings).run(_records(items), stop=stop, outcomes=True)
+    assert summary.stopped == "deadline"
+    statuses = [o.status for o in summary.outcomes or []]
+    assert statuses == ["inserted"] * 4 + ["failed"] * 3, statuses  # two windows of two
+    assert (summary.inserted, summary.failed) == (4, 3)
+    assert "stopped (deadline)" in (summary.outcomes or [])[-1].error  # type: ignore[operator]
+    assert store.doc_states(spec.name, "t", [f"d{i}" for i in range(7)]).keys() == {
+        "d0",
+        "d1",
+        "d2",
+        "d3",
+    }
