@@ -29,9 +29,9 @@ from hybrid_search.fusion.base import FusedHit, RouteHit
 from hybrid_search.fusion.rerank import fuse_with_rerank
 from hybrid_search.highlight import highlight_hits
 from hybrid_search.rerank.base import Reranker
+from hybrid_search.retrieval import explain
 from hybrid_search.retrieval.colbert import ColbertRoute
 from hybrid_search.retrieval.empty import empty_result_notes
-from hybrid_search.retrieval.explain import LOCAL_ROUTES, explain
 from hybrid_search.retrieval.plan import Plan, make_plan
 from hybrid_search.retrieval.request import SearchState, ms
 from hybrid_search.retrieval.retrieve import Retriever
@@ -228,7 +228,18 @@ class HybridSearcher:
                 self._fuse(state)
             if plan.options.group_by_doc:
                 state.fused = _best_chunk_per_doc(state.fused, state.keys)
-        head = self._with_rows(state, state.fused[: plan.head_size])
+        head = state.fused[: plan.head_size]
+        explaining = None
+        if plan.options.explain and head:
+            explaining = explain.start(
+                state,
+                head,
+                store=self.store,
+                collection=self.collection,
+                colbert=self._colbert,
+                pool=self._pool,
+            )
+        head = self._with_rows(state, head)
         state.reasons += [f"route {n} failed: {m}" for n, m in state.route_messages().items()]
         if state.truncated:
             state.reasons.append(f"query truncated to {self.settings.max_query_tokens} tokens")
@@ -237,15 +248,10 @@ class HybridSearcher:
             with state.timed("rerank"):
                 head = self._rerank(state, head)
         final = head[plan.offset : plan.offset + plan.top_k]
-        if plan.options.explain and final:
+        if explaining is not None and final:
             with state.timed("explain"):
-                explain(
-                    state,
-                    final,
-                    store=self.store,
-                    collection=self.collection,
-                    colbert=self._colbert,
-                    pool=self._pool,
+                explain.finish(
+                    state, final, explaining, store=self.store, collection=self.collection
                 )
         hits = [_hit(h, state.rows[h.key], state.rerank_scores.get(h.key)) for h in final]
         if (o := plan.options).highlight:
@@ -291,7 +297,9 @@ class HybridSearcher:
         between the search and this read is dropped from the answer."""
         missing = [h.key for h in head if h.key not in state.rows]
         if missing:
-            vectors = state.plan.options.explain and any(r in state.ranked for r in LOCAL_ROUTES)
+            vectors = state.plan.options.explain and any(
+                r in state.ranked for r in explain.LOCAL_ROUTES
+            )
             with state.timed("fetch"):
                 found = self.store.get_rows(self.collection, missing, with_vectors=vectors)
             state.rows.update(found)

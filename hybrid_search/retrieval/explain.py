@@ -5,8 +5,9 @@ Scored where the stored data allows, with no store call: the head's rows are rea
 dense and sparse vectors (`get_rows(with_vectors=True)`, the same call that reads their text), so
 dense is the inner product and sparse the dot product of the query with them; ColBERT is MaxSim
 over one fetch of the head's token vectors. Only BM25 needs the store's corpus statistics: one
-search restricted to the missing keys. Each local score equals what the store's search would
-return for that chunk (`tests/test_searcher.py` proves it against Milvus).
+search restricted to the missing keys, started as soon as the fused head is known so it runs
+while the head's rows are read (`start`, then `finish`). Each local score equals what the
+store's search would return for that chunk (`tests/test_searcher.py` proves it against Milvus).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -22,7 +25,14 @@ from hybrid_search.fusion.base import FusedHit
 from hybrid_search.retrieval.colbert import ColbertRoute
 from hybrid_search.retrieval.request import SearchState
 from hybrid_search.store.base import VectorStore
-from hybrid_search.store.types import FIELD_ROUTES, Candidate, FieldName, QueryVectors, StoredChunk
+from hybrid_search.store.types import (
+    FIELD_ROUTES,
+    Candidate,
+    FieldName,
+    QueryVectors,
+    Scope,
+    StoredChunk,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,50 +52,89 @@ def local_score(route: str, q: QueryVectors, row: StoredChunk) -> float | None:
     return None
 
 
-def explain(
+@dataclass
+class Explanation:
+    """Store scores asked for early (`start`), while the head's rows are read; `finish` adds
+    the local ones and fills the hits."""
+
+    jobs: dict[str, Future[list[Candidate]]] = field(default_factory=dict)
+
+
+def start(
     state: SearchState,
-    hits: list[FusedHit],
+    head: list[FusedHit],
     *,
     store: VectorStore,
     collection: str,
     colbert: ColbertRoute,
     pool: Executor,
+) -> Explanation:
+    """Ask the store, in the background, for the scores that cannot be computed locally (BM25;
+    ColBERT's token vectors) of the head's hits each route did not reach. The head holds every
+    hit the answer can show, so the call overlaps the row fetch instead of following it."""
+    q, scope = state.query, state.plan.scope
+    out = Explanation()
+    for route in state.ranked:
+        missing = [h.key for h in head if route not in h.routes]
+        if not missing or route in LOCAL_ROUTES:
+            continue
+        if route == "colbert":
+            out.jobs[route] = pool.submit(
+                colbert.score, q, missing, keys=state.keys, scope=scope, limit=len(missing)
+            )
+        else:
+            out.jobs[route] = pool.submit(
+                _store_scores, store, collection, _field(route), q, scope.only(missing)
+            )
+    return out
+
+
+def finish(
+    state: SearchState,
+    hits: list[FusedHit],
+    started: Explanation,
+    *,
+    store: VectorStore,
+    collection: str,
 ) -> None:
     """Fill `hits[i].routes[route] = (None, score)` for every answered route that lacks it."""
     q, scope = state.query, state.plan.scope
-    jobs: dict[str, Future[list[Candidate]]] = {}
     found: dict[str, dict[str, float]] = {}
-    for route in state.ranked:
-        missing = [h.key for h in hits if route not in h.routes]
+    for route in LOCAL_ROUTES:
+        missing = [h.key for h in hits if route in state.ranked and route not in h.routes]
         if not missing:
             continue
-        if route in LOCAL_ROUTES and all(_has_vector(route, state.rows.get(pk)) for pk in missing):
+        if all(_has_vector(route, state.rows.get(pk)) for pk in missing):
             local = {pk: local_score(route, q, state.rows[pk]) for pk in missing}
             found[route] = {pk: s for pk, s in local.items() if s is not None}
-            continue
-        search: Callable[[], list[Candidate]]
-        if route == "colbert":
-
-            def search(missing: list[str] = missing) -> list[Candidate]:
-                return colbert.score(q, missing, keys=state.keys, scope=scope, limit=len(missing))
-        else:
-            field = _field(route)
-
-            def search(missing: list[str] = missing, field: FieldName = field) -> list[Candidate]:
-                return store.search_field(
-                    collection, field, [q], scope=scope.only(missing), limit=len(missing)
-                )[0]
-
-        jobs[route] = pool.submit(search)
-    for route, fut in jobs.items():
-        try:
-            found[route] = {c.pk: c.score for c in fut.result()}
-        except HybridSearchError as exc:  # an explanation never fails the search
-            logger.warning("explaining route %s failed: %s", route, exc)
+        else:  # a store that returned no vectors: ask its search
+            ask = partial(_store_scores, store, collection, _field(route), q, scope.only(missing))
+            scores = _scores(route, ask)
+            if scores is not None:
+                found[route] = scores
+    for route, fut in started.jobs.items():
+        scores = _scores(route, fut.result)
+        if scores is not None:
+            found[route] = scores
     for route, scores in found.items():
         for h in hits:
             if route not in h.routes and h.key in scores:
                 h.routes[route] = (None, scores[h.key])
+
+
+def _scores(route: str, get: Callable[[], list[Candidate]]) -> dict[str, float] | None:
+    try:
+        return {c.pk: c.score for c in get()}
+    except HybridSearchError as exc:  # an explanation never fails the search
+        logger.warning("explaining route %s failed: %s", route, exc)
+        return None
+
+
+def _store_scores(
+    store: VectorStore, collection: str, route: FieldName, q: QueryVectors, scope: Scope
+) -> list[Candidate]:
+    assert scope.pks is not None
+    return store.search_field(collection, route, [q], scope=scope, limit=len(scope.pks))[0]
 
 
 def _has_vector(route: str, row: StoredChunk | None) -> bool:
