@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from hybrid_search.encoders.base import Encoder
+from hybrid_search.errors import ConfigError
 from hybrid_search.rerank.bge import BGEReranker
 from hybrid_search.settings import Settings
 from hybrid_search.store.milvus import MilvusStore
@@ -48,19 +49,35 @@ def build_encoder(settings: Settings) -> Encoder:
 def collection_spec(
     settings: Settings, encoder: Encoder, name: str | None = None
 ) -> CollectionSpec:
+    storage = colbert_storage(settings)
     return CollectionSpec(
         name=name or settings.collection,
         dense_dim=encoder.dense_dim,
         colbert_dim=(
             encoder.colbert_dim
-            if settings.store_colbert and "colbert" in encoder.representations
+            if settings.store_colbert and storage != "none" and "colbert" in encoder.representations
             else None
         ),
         model=encoder.name,
         analyzer=settings.bm25_analyzer,
         stop_words=settings.bm25_stop_words,
         colbert_block=settings.colbert_block_tokens,
+        colbert_storage=storage,
     )
+
+
+def colbert_storage(settings: Settings) -> str:
+    """The configured ColBERT storage kind: binary unless token ANN search (one token vector
+    per row) needs float32; an explicit compressed kind with one token per row is an error."""
+    kind = settings.colbert_storage
+    if kind is None:
+        return "float32" if settings.colbert_block_tokens == 1 else "binary"
+    if settings.colbert_block_tokens == 1 and kind in ("binary", "int8"):
+        raise ConfigError(
+            f"colbert_storage={kind} cannot be searched token by token: "
+            "colbert_block_tokens=1 needs colbert_storage=float32"
+        )
+    return kind
 
 
 def ingest_options(settings: Settings, **overrides: Any) -> IngestOptions:

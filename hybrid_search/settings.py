@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     #: token vectors packed per Milvus row; 1 = one row per token, which lets the colbert route
     #: also generate candidates by token ANN search, at ~3.5x the write cost (see README)
     colbert_block_tokens: int = Field(16, ge=1, le=64)
+    #: how ColBERT token vectors are stored (recorded per collection; see README "ColBERT
+    #: storage"): binary = sign bits, 1/32 of float32, scored against full-precision query
+    #: tokens; int8 = per-token scale; float32 = exact; none = no token vectors. Unset: binary,
+    #: or float32 with colbert_block_tokens=1 (token ANN search needs float vectors)
+    colbert_storage: Literal["binary", "int8", "float32", "none"] | None = None
     #: ColBERT rescores the union of each other route's top N candidates (its token vectors are
     #: read from Milvus per candidate: the cost grows with N)
     colbert_rescore_per_route: int = Field(40, ge=1, le=16384)

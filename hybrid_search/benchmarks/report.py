@@ -88,6 +88,7 @@ def render_markdown(r: dict[str, Any]) -> str:
             )
     lines.append("")
     lines += _real_size(r.get("real_size_cpu", {}), r.get("rerank_int8_agreement_tiny", {}))
+    lines += _real_width(r.get("real_width", {}))
     e = r.get("search_stages", {})
     if e:
         lines += [
@@ -168,4 +169,48 @@ def _real_size(d: dict[str, Any], tiny: dict[str, Any]) -> list[str]:
             f"{_f(tiny.get('top10_overlap_mean'), 2)}, max |Δscore| "
             f"{_f(tiny.get('max_abs_score_diff'), 3)} (scores span {tiny.get('score_range')}).",
         ]
+    return out
+
+
+def _real_width(d: dict[str, Any]) -> list[str]:
+    if _skipped(d):
+        return ["", f"Real width: skipped ({_skipped(d)})."]
+    if not d:
+        return []
+    m = d.get("model", {})
+    out = [
+        "",
+        f"(f) Real width: a {m.get('layers')}-layer model of BGE-M3's width ({m.get('dim')} "
+        f"dense and ColBERT dimensions), {d.get('documents')} {d.get('corpus')} documents "
+        f"({d.get('chunks')} chunks, {_f(d.get('tokens'), 0)} ColBERT tokens), ColBERT storage "
+        f"`{d.get('storage')}`; searches without rerank, {d.get('queries')} queries:",
+        "",
+        "| figure | value (goal) |",
+        "|---|---|",
+        f"| stored bytes per ColBERT token, all overhead included | "
+        f"{_f(d.get('colbert_bytes_per_token'))} (≤ 160; float32 is 4,096 + overhead) |",
+        f"| ingest, ColBERT on / off | {_f(d.get('ingest_docs_per_s_colbert'), 2)} / "
+        f"{_f(d.get('ingest_docs_per_s_no_colbert'), 2)} docs/s: "
+        f"{_f(d.get('ingest_ratio'), 2)} (≥ 0.8) |",
+        f"| search p50, routes dense+sparse+bm25 with / without colbert | "
+        f"{_f(d.get('search_p50_ms_with_colbert'))} / "
+        f"{_f(d.get('search_p50_ms_without_colbert'))} ms: {_f(d.get('search_ratio'), 2)} "
+        "(≤ 1.5) |",
+        f"| ColBERT stage p50 / p95 (up to {d.get('rescored_per_query')} candidates) | "
+        f"{_lat(d.get('colbert_stage'))} (p50 ≤ 100) |",
+        f"| Milvus Lite data directory, ColBERT on / off | "
+        f"{_f(d.get('data_dir_mb', {}).get('colbert'))} / "
+        f"{_f(d.get('data_dir_mb', {}).get('no_colbert'))} MB |",
+    ]
+    q = d.get("maxsim_ndcg10", {})
+    if _skipped(q):
+        out.append(f"| MaxSim quality guard | skipped: {_skipped(q)} |")
+    elif q:
+        cells = ", ".join(f"{k} {_f(v, 4)}" for k, v in q.items())
+        mq = d.get("maxsim_quality", {})
+        out.append(
+            f"| nDCG@10 of BM25's top {mq.get('depth')} re-ranked by MaxSim on MiniLM token "
+            f"vectors ({mq.get('queries')} queries; a stand-in for BGE-M3's ColBERT head) | "
+            f"{cells} |"
+        )
     return out

@@ -43,7 +43,9 @@ def check_spec(want: C.CollectionSpec, found: C.CollectionSpec) -> None:
         )
     elif want.colbert_dim and found.colbert_storage != want.colbert_storage:
         problems.append(
-            f"ColBERT storage '{found.colbert_storage}' != configured '{want.colbert_storage}'"
+            f"ColBERT storage '{found.colbert_storage}' != configured '{want.colbert_storage}' "
+            f"(set HYBRID_SEARCH_COLBERT_STORAGE={found.colbert_storage} to keep writing it, or "
+            f"drop it and re-ingest to store {want.colbert_storage})"
         )
     if model_id(found.model) != model_id(want.model):
         problems.append(f"written by model '{found.model}', configured '{want.model}'")

@@ -260,7 +260,18 @@ def _block_rows(rows: Sequence[ChunkRow], block: int) -> Iterator[dict[str, Any]
 
 #: storage kind -> its implementation; a new kind registers here and records its name in
 #: `CollectionSpec.colbert_storage`
-TOKEN_STORAGES: dict[str, Callable[[MilvusConnection], TokenStorage]] = {"float32": Float32Blocks}
+TOKEN_STORAGES: dict[str, Callable[[MilvusConnection], TokenStorage]] = {
+    "float32": Float32Blocks,
+    "binary": lambda conn: _packed(conn, "binary"),
+    "int8": lambda conn: _packed(conn, "int8"),
+}
+
+
+def _packed(conn: MilvusConnection, kind: str) -> TokenStorage:
+    """binary / int8: packed tokens as text rows (tokens_packed.py builds on Float32Blocks)."""
+    from hybrid_search.store.tokens_packed import PackedTextBlocks
+
+    return PackedTextBlocks(conn, kind)  # type: ignore[arg-type]
 
 
 def token_storage(conn: MilvusConnection, spec: C.CollectionSpec) -> TokenStorage | None:

@@ -1,0 +1,203 @@
+"""Compressed ColBERT token storage kinds `binary` and `int8` (`hybrid_search.tokens`).
+
+Milvus Lite has no binary or int8 vector type. Measured layouts at 1024 dimensions
+(`hybrid_search.benchmarks.token_packing`, docs/benchmarks.md): a VARCHAR holding the packed
+bytes as 7-bit ASCII costs 8/7 of the packed size (binary: 146.6 stored bytes per token, all
+overhead included, against 4,317 for float32 blocks and 171 for base64), writes without
+per-float Python and reads back as one string per row. So each row of the companion
+collection `C_colbert` holds up to `tokens_per_row` packed tokens of one chunk as text, with
+the same key and bookkeeping fields as the float32 layout (chunk pk, doc id, tenant, block
+index, block tokens, content hash): deletes, replaces and crash recovery treat both alike.
+A 2-dimensional placeholder vector satisfies Milvus' one-vector-field rule; it is never searched.
+These rows are read by key only: ColBERT rescoring works, token ANN candidate generation needs
+`float32` with `colbert_block_tokens=1`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from hybrid_search.encoders.base import FloatArray
+from hybrid_search.errors import RouteError
+from hybrid_search.store import reads
+from hybrid_search.store.connection import QUERY_CAP, MilvusConnection
+from hybrid_search.store.expressions import pks_expr, tenant_expr
+from hybrid_search.store.filters import and_expressions
+from hybrid_search.store.schema import create_indexed
+from hybrid_search.store.tokens import Float32Blocks
+from hybrid_search.store.types import ChunkRow
+from hybrid_search.store.writes import upsert_batched
+from hybrid_search.tokens import (
+    PackedTokens,
+    StorageKind,
+    bytes_per_token,
+    decode,
+    encode,
+    from_text,
+    text_length,
+    to_text,
+)
+from schemas import collection as C
+
+PAYLOAD_FIELD = "tokens"  # up to tokens_per_row packed tokens as 7-bit ASCII
+PLACEHOLDER = [1.0, 0.0]
+#: VARCHAR bytes a row's payload may use (Milvus' limit is 65,535)
+_MAX_TEXT = 65_535
+
+
+def tokens_per_row(kind: str, dim: int) -> int:
+    """Tokens of one chunk per row: as many as fit one VARCHAR (part of the on-disk format)."""
+    return max(1, (_MAX_TEXT * 7 // 8) // bytes_per_token(kind, dim))
+
+
+class PackedTextBlocks(Float32Blocks):
+    """Token vectors packed as `kind` (binary or int8), several per VARCHAR row."""
+
+    def __init__(self, conn: MilvusConnection, kind: StorageKind) -> None:
+        super().__init__(conn)
+        self.kind = kind
+        self._kind: StorageKind = kind
+
+    def create(self, spec: C.CollectionSpec) -> None:
+        from pymilvus import DataType
+
+        assert spec.colbert_dim is not None
+        conn = self._conn
+        per_row = tokens_per_row(self.kind, spec.colbert_dim)
+        width = text_length(per_row * bytes_per_token(self.kind, spec.colbert_dim))
+
+        def create() -> None:
+            s = conn.client.create_schema(auto_id=False, enable_dynamic_field=False)
+            s.add_field(
+                C.TOKEN_PK_FIELD, DataType.VARCHAR, is_primary=True, max_length=C.MAX_PK_BYTES + 16
+            )
+            s.add_field(C.TOKEN_CHUNK_FIELD, DataType.VARCHAR, max_length=C.MAX_PK_BYTES)
+            s.add_field(C.DOC_ID_FIELD, DataType.VARCHAR, max_length=C.MAX_ID_BYTES)
+            s.add_field(C.TENANT_FIELD, DataType.VARCHAR, max_length=64, is_partition_key=True)
+            s.add_field(C.BLOCK_INDEX_FIELD, DataType.INT64)
+            s.add_field(C.BLOCK_TOKENS_FIELD, DataType.INT64)
+            s.add_field(C.CONTENT_HASH_FIELD, DataType.VARCHAR, max_length=64)
+            s.add_field(PAYLOAD_FIELD, DataType.VARCHAR, max_length=width)
+            s.add_field(C.COLBERT_FIELD, DataType.FLOAT_VECTOR, dim=len(PLACEHOLDER))
+            ip = conn.client.prepare_index_params()
+            ip.add_index(C.COLBERT_FIELD, **C.COLBERT_BLOCK_INDEX)
+            ip.add_index(C.TOKEN_CHUNK_FIELD, index_type="INVERTED")
+            ip.add_index(C.DOC_ID_FIELD, index_type="INVERTED")
+            meta = {
+                "role": "colbert",
+                "chunks": spec.name,
+                "storage": self.kind,
+                "tokens_per_row": per_row,
+            }
+            create_indexed(conn, spec.colbert_collection, s, ip, meta)
+
+        conn.call(create, f"create {spec.colbert_collection}")
+
+    def write(self, spec: C.CollectionSpec, rows: Sequence[ChunkRow]) -> None:
+        assert spec.colbert_dim is not None
+        per_row = tokens_per_row(self.kind, spec.colbert_dim)
+        row_bytes = text_length(per_row * bytes_per_token(self.kind, spec.colbert_dim))
+        upsert_batched(self._conn, spec.colbert_collection, self._rows(rows, per_row), row_bytes)
+
+    def _rows(self, rows: Sequence[ChunkRow], per_row: int) -> Iterator[dict[str, Any]]:
+        for r in rows:
+            if r.colbert is None:
+                continue
+            packed = encode(np.asarray(r.colbert, dtype=np.float32), self._kind)
+            for b, start in enumerate(range(0, len(packed), per_row)):
+                part = packed.data[start : start + per_row]
+                yield {
+                    C.TOKEN_PK_FIELD: f"{r.pk}:{b}",
+                    C.TOKEN_CHUNK_FIELD: r.pk,
+                    C.DOC_ID_FIELD: r.doc_id,
+                    C.TENANT_FIELD: r.tenant,
+                    C.BLOCK_INDEX_FIELD: b,
+                    C.BLOCK_TOKENS_FIELD: len(part),
+                    C.CONTENT_HASH_FIELD: r.content_hash,
+                    PAYLOAD_FIELD: to_text(part),
+                    C.COLBERT_FIELD: PLACEHOLDER,
+                }
+
+    def fetch_packed(
+        self,
+        spec: C.CollectionSpec,
+        tenant: str | None,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None,
+    ) -> dict[str, PackedTokens]:
+        """Each chunk's tokens in packed form, read by key when the token counts are known
+        (by chunk pk otherwise); one string per row, decoded by numpy."""
+        if not chunk_pks:
+            return {}
+        assert spec.colbert_dim is not None
+        dim, collection = spec.colbert_dim, spec.colbert_collection
+        per_row = tokens_per_row(self.kind, dim)
+        width = bytes_per_token(self.kind, dim)
+        fields = [C.TOKEN_CHUNK_FIELD, C.BLOCK_INDEX_FIELD, C.BLOCK_TOKENS_FIELD, PAYLOAD_FIELD]
+        self._conn.ensure_loaded(collection)
+        rows: list[dict[str, Any]] = []
+        if token_counts is not None:
+            prefix = f"{tenant}/" if tenant is not None else ""
+            keys = [
+                f"{pk}:{b}"
+                for pk in dict.fromkeys(chunk_pks)
+                if pk.startswith(prefix)
+                for b in range(-(-token_counts.get(pk, 0) // per_row))
+            ]
+            for start in range(0, len(keys), QUERY_CAP):
+                rows += reads.query_keys(
+                    self._conn, collection, keys[start : start + QUERY_CAP], fields
+                )
+        else:
+            expr = and_expressions(
+                tenant_expr(tenant), pks_expr(list(dict.fromkeys(chunk_pks)), C.TOKEN_CHUNK_FIELD)
+            )
+            rows = reads.query_all(self._conn, collection, expr or "", fields)
+        per_chunk: dict[str, list[tuple[int, np.ndarray]]] = {}
+        for row in rows:
+            n = int(row[C.BLOCK_TOKENS_FIELD])
+            data = from_text(row[PAYLOAD_FIELD], n * width).reshape(n, width)
+            per_chunk.setdefault(str(row[C.TOKEN_CHUNK_FIELD]), []).append(
+                (int(row[C.BLOCK_INDEX_FIELD]), data)
+            )
+        out: dict[str, PackedTokens] = {}
+        for pk, parts in per_chunk.items():
+            parts.sort(key=lambda t: t[0])
+            data = parts[0][1] if len(parts) == 1 else np.concatenate([p for _, p in parts])
+            out[pk] = PackedTokens(self._kind, dim, data)
+        return out
+
+    def fetch(
+        self,
+        spec: C.CollectionSpec,
+        tenant: str | None,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None,
+    ) -> dict[str, FloatArray]:
+        """Decoded as MaxSim sees them: +-1/sqrt(dim) per sign bit, or scale * int8."""
+        packed = self.fetch_packed(spec, tenant, chunk_pks, token_counts)
+        return {pk: decode(p) for pk, p in packed.items()}
+
+    def can_search(self, spec: C.CollectionSpec) -> bool:
+        return False
+
+    def search(
+        self, spec: C.CollectionSpec, tokens: FloatArray, tenant: str, limit: int
+    ) -> list[str]:
+        raise RouteError(
+            f"colbert: collection '{spec.name}' stores {self.kind} token vectors, which ColBERT "
+            "can only use to rescore other routes' candidates; add another route (or ingest "
+            "with colbert_storage=float32 and colbert_block_tokens=1 for ColBERT candidate "
+            "generation)"
+        )
+
+
+def binary_storage(conn: MilvusConnection) -> PackedTextBlocks:
+    return PackedTextBlocks(conn, "binary")
+
+
+def int8_storage(conn: MilvusConnection) -> PackedTextBlocks:
+    return PackedTextBlocks(conn, "int8")

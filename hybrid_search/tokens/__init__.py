@@ -1,0 +1,36 @@
+"""Compressed ColBERT document tokens: storage kinds, packing, token pooling and MaxSim."""
+
+from hybrid_search.tokens.codec import (
+    DEFAULT_KIND,
+    STORAGE_KINDS,
+    VECTOR_KINDS,
+    PackedTokens,
+    StorageKind,
+    bytes_per_token,
+    check_kind,
+    concat,
+    decode,
+    encode,
+)
+from hybrid_search.tokens.maxsim import maxsim, maxsim_many
+from hybrid_search.tokens.pooling import pool_tokens
+from hybrid_search.tokens.text7 import from_text, text_length, to_text
+
+__all__ = [
+    "DEFAULT_KIND",
+    "STORAGE_KINDS",
+    "VECTOR_KINDS",
+    "PackedTokens",
+    "StorageKind",
+    "bytes_per_token",
+    "check_kind",
+    "concat",
+    "decode",
+    "encode",
+    "from_text",
+    "maxsim",
+    "maxsim_many",
+    "pool_tokens",
+    "text_length",
+    "to_text",
+]
