@@ -251,6 +251,21 @@ def test_http_rag_context_of_snippets(env, http) -> None:  # type: ignore[no-unt
     assert all(c["start"] is None for c in whole["citations"])
 
 
+def test_python_remote_client_pages_highlights_and_snippets(env, http) -> None:  # type: ignore[no-untyped-def]
+    from hybrid_search.client import HybridSearchClient
+
+    client = HybridSearchClient("http://testserver", http_client=http)
+    options: dict[str, Any] = {"top_k": 3, "offset": 3, "rerank": False, "highlight": True}
+    remote, local = client.search(QUERY, **options), env.search(QUERY, **options)
+    assert remote.offset == 3
+    assert [h.chunk_id for h in remote.hits] == [h.chunk_id for h in local.hits]
+    assert [h.highlight for h in remote.hits] == [h.highlight for h in local.hits]
+    [batch] = client.search_many([QUERY], **options)
+    assert [h.chunk_id for h in batch.hits] == [h.chunk_id for h in local.hits]
+    ctx = client.rag_context(QUERY, token_budget=300, snippets=True, routes=["bm25"])
+    assert ctx.citations and all(c.start is not None for c in ctx.citations)
+
+
 def test_cli_offset_and_highlight(env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
