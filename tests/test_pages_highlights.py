@@ -43,7 +43,7 @@ QUERY = "中国的历史和文化"
 
 def _settings(d: Path, tiny_models: Any) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         milvus_uri=str(d / "m.db"),
         embedding_model=str(tiny_models.embedding_model),
         reranker_model=str(tiny_models.reranker_model),
