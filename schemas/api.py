@@ -49,6 +49,15 @@ class SearchOptions(BaseModel):
     )
     rerank: bool = True
     rerank_top_n: int | None = Field(None, ge=1, le=1000)
+    rerank_mode: Literal["replace", "fuse"] = Field(
+        "replace",
+        description="replace: the reranker's order replaces the first stage's in the reranked "
+        "head; fuse: the two orders are fused by RRF (rerank_weight), so a reranker that is "
+        "worse than a strong first stage cannot simply overturn it",
+    )
+    rerank_weight: float = Field(
+        1.0, ge=0, le=100, description="fuse mode: the reranker's RRF weight (first stage: 1)"
+    )
     rerank_timeout_ms: int | None = Field(None, ge=1, le=600_000)
     filter: dict[str, Any] | None = Field(None, description="structured filter, see README")
     group_by_doc: bool = Field(True, description="best chunk per document (false: chunks)")

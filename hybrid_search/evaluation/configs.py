@@ -29,6 +29,7 @@ class EvalConfig:
     rerank: bool = False
     weights: tuple[tuple[str, float], ...] = field(default=())
     rrf_k: int | None = None  # None: the settings' (60)
+    rerank_mode: str = "replace"  # or "fuse": the reranker's order fused with the first stage
 
     @property
     def name(self) -> str:
@@ -39,7 +40,9 @@ class EvalConfig:
                 name += f" k={self.rrf_k}"
             if self.weights:
                 name += " " + ",".join(f"{r}={w:g}" for r, w in self.weights)
-        return name + (" rerank" if self.rerank else "")
+        if not self.rerank:
+            return name
+        return name + (" rerank" if self.rerank_mode == "replace" else " rerank-fuse")
 
     def options(self, top_k: int) -> dict[str, Any]:
         """SearchOptions for this configuration: no explanations (they never change the ranking),
@@ -52,6 +55,8 @@ class EvalConfig:
             "explain": False,
             "rerank_timeout_ms": 600_000,
         }
+        if self.rerank:
+            opts["rerank_mode"] = self.rerank_mode
         if self.weights:
             opts["weights"] = dict(self.weights)
         if self.rrf_k is not None:
@@ -64,6 +69,8 @@ class EvalConfig:
             "fusion": self.fusion if len(self.routes) > 1 else None,
             "rerank": self.rerank,
         }
+        if self.rerank:
+            out["rerank_mode"] = self.rerank_mode
         if self.weights:
             out["weights"] = dict(self.weights)
         if self.rrf_k is not None:
@@ -83,7 +90,8 @@ def ablation_configs(
 ) -> tuple[list[EvalConfig], dict[str, str]]:
     """Each route alone, the useful pairs, all routes with RRF and with min-max weighted fusion
     (and raw weighted fusion with BGE-M3's weights when there is no BM25 among them), each with
-    every value in `rerank`. Returns the configurations and {name: why unavailable}."""
+    every value in `rerank` (reranked in both modes, replace and fuse). Returns the
+    configurations and {name: why unavailable}."""
     configs: list[EvalConfig] = []
     unavailable: dict[str, str] = {}
     avail = order_routes(available)
@@ -114,10 +122,12 @@ def ablation_configs(
                 "raw-score weighted fusion gives BM25 weight 0 by default (its scores are "
                 "unbounded); the min-max weighted fusion is measured instead"
             )
+    modes = {False: ("replace",), True: ("replace", "fuse")}
     out = [
-        EvalConfig(c.routes, c.fusion, rr, c.weights, c.rrf_k)
+        EvalConfig(c.routes, c.fusion, rr, c.weights, c.rrf_k, mode)
         for c in _dedupe(configs)
         for rr in dict.fromkeys(rerank)
+        for mode in modes[rr]
     ]
     return out, unavailable
 

@@ -57,9 +57,15 @@ def embedding_unavailable(settings: Settings) -> str | None:
 
 def reranker_unavailable(settings: Settings) -> str | None:
     from hybrid_search.encoders.bge_m3 import resolve_model_path
+    from hybrid_search.encoders.dense import resolve_dense_model
+    from hybrid_search.rerank.dense import DENSE_PREFIX
 
+    name = settings.reranker_model
     try:
-        resolve_model_path(settings.reranker_model)
+        if name.startswith(DENSE_PREFIX):
+            resolve_dense_model(name.removeprefix(DENSE_PREFIX))
+        else:
+            resolve_model_path(name)
     except EncoderError as exc:
         return exc.message
     return None
@@ -140,6 +146,21 @@ def setup_of(settings: Settings, collection: str) -> dict[str, Any]:
     }
 
 
+def eval_reranker(settings: Settings) -> Any:
+    """The configured reranker; `dense:<model>` selects the dense stand-in
+    (`rerank.dense.DenseCosineReranker`), for measuring rerank modes without a cross-encoder."""
+    from hybrid_search.factory import build_reranker
+    from hybrid_search.rerank.dense import DENSE_PREFIX, DenseCosineReranker
+
+    if settings.reranker_model.startswith(DENSE_PREFIX):
+        return DenseCosineReranker.from_name(
+            settings.reranker_model,
+            device=settings.resolved_device(),
+            max_length=settings.rerank_max_length,
+        )
+    return build_reranker(settings)
+
+
 @dataclass
 class DatasetSearch:
     """A searcher over a dataset's ingested corpus, and what it took to get there."""
@@ -164,7 +185,7 @@ def open_dataset(
     """Ingest the corpus if its collection is missing or stale, then yield a searcher over it
     (query encodings cached); closes models' pools and the store on exit."""
     from hybrid_search.evaluation.cache import QueryCachingEncoder
-    from hybrid_search.factory import build_encoder, build_reranker, build_store, collection_spec
+    from hybrid_search.factory import build_encoder, build_store, collection_spec
     from hybrid_search.searcher import HybridSearcher
 
     settings, notes = prepare_settings(settings, request)
@@ -180,7 +201,7 @@ def open_dataset(
         summary = ingest_corpus(store, encoder, collection_spec(s, encoder), s, dataset, progress)
         if summary.failed:
             notes.append(f"{summary.failed} corpus records failed to ingest (see ingest.errors)")
-        reranker = build_reranker(s) if rerank_why is None else None
+        reranker = eval_reranker(s) if rerank_why is None else None
         searcher = HybridSearcher(
             store, QueryCachingEncoder(encoder), reranker, collection=collection, settings=s
         )

@@ -64,12 +64,16 @@ def test_ablation_for_a_dense_only_encoder_reports_the_rest() -> None:
     assert names == [
         "dense",
         "dense rerank",
+        "dense rerank-fuse",
         "bm25",
         "bm25 rerank",
+        "bm25 rerank-fuse",
         "dense+bm25 rrf",
         "dense+bm25 rrf rerank",
+        "dense+bm25 rrf rerank-fuse",
         "dense+bm25 minmax",
         "dense+bm25 minmax rerank",
+        "dense+bm25 minmax rerank-fuse",
     ]
     assert {"sparse", "colbert", "dense+sparse rrf", "dense+bm25 weighted"} <= set(unavailable)
 
@@ -90,3 +94,6 @@ def test_config_options_turn_off_explanations_and_deadlines() -> None:
     opts = EvalConfig(("dense", "bm25"), "minmax", True).options(100)
     assert opts["explain"] is False and opts["top_k"] == 100 and opts["rerank"] is True
     assert opts["rerank_timeout_ms"] >= 60_000
+    assert opts["rerank_mode"] == "replace"
+    fuse = EvalConfig(("dense", "bm25"), "minmax", True, rerank_mode="fuse")
+    assert fuse.options(10)["rerank_mode"] == "fuse" and fuse.name.endswith(" rerank-fuse")
