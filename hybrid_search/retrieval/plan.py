@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hybrid_search.errors import InvalidRequestError
+from hybrid_search.filtering import parse_filter
 from hybrid_search.settings import Settings
-from hybrid_search.store.filters import parse_filter
 from hybrid_search.store.types import Scope
 from schemas.api import MAX_SEARCH_LIMIT, SearchOptions
 

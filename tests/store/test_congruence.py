@@ -22,9 +22,9 @@ import pytest
 
 from hybrid_search.benchmarks.env import tiny_settings
 from hybrid_search.factory import build_store, collection_spec
+from hybrid_search.filtering import parse_filter
 from hybrid_search.searcher import HybridSearcher
 from hybrid_search.store.base import VectorStore
-from hybrid_search.store.filters import parse_filter
 from hybrid_search.store.memory import InMemoryStore
 from hybrid_search.store.types import FIELD_ROUTES, QueryVectors, Scope
 from ingest.pipeline import IngestJob, IngestOptions
