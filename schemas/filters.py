@@ -7,7 +7,7 @@ A filter is JSON that users write on the CLI (`--filter`) and over HTTP (`"filte
              {"not": {"field": "metadata.lang", "op": "in", "value": ["de", "fr"]}}]}
 
 These models describe the shape (and give the OpenAPI schema). What a value may be for a given
-field, and the size limits, are checked by `hybrid_search.store.filters.parse_filter`, which is
+field, and the size limits, are checked by `hybrid_search.filtering.parse_filter`, which is
 the only way a request's filter reaches Milvus.
 """
 
