@@ -11,6 +11,7 @@ from hybrid_search.highlight import (
     CHINESE_FUNCTION_WORDS,
     ENGLISH_STOP_WORDS,
     Highlight,
+    find_terms,
     highlight,
     query_terms,
     tokenize,
@@ -174,3 +175,13 @@ def test_bad_arguments_name_what_is_wrong() -> None:
         highlight("x", "x", "icu")
     with pytest.raises(ValueError, match="snippet_chars must be at least 1"):
         highlight("x", "x", "standard", snippet_chars=0)
+
+
+def test_jieba_matches_equal_a_full_segmentation_of_the_passage() -> None:
+    """find_terms cuts only the runs of text that hold a query term: same tokens, same offsets
+    as cutting the whole passage (jieba cuts each run on its own)."""
+    mixed = ("Nexon 开发 café ΣΟΦΙΑ", "Café Nexon開發 ΣΟΦΙΑ 开发")  # runs jieba cuts apart
+    for query, text in [*_cmrc_pairs(300), mixed]:
+        terms = query_terms(query)
+        full = [t for t in tokenize(text) if t.term in terms]
+        assert find_terms(terms, text) == sorted(full, key=lambda t: (t.start, -t.end))
