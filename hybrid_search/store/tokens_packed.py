@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from hybrid_search import __version__
 from hybrid_search.encoders.base import FloatArray
 from hybrid_search.errors import RouteError
 from hybrid_search.store import reads
@@ -41,6 +42,7 @@ from hybrid_search.tokens import (
     to_text,
 )
 from schemas import collection as C
+from schemas import descriptions as D
 
 PAYLOAD_FIELD = "tokens"  # up to tokens_per_row packed tokens as 7-bit ASCII
 PLACEHOLDER = [1.0, 0.0]
@@ -92,7 +94,8 @@ class PackedTextBlocks(Float32Blocks):
                 "storage": self.kind,
                 "tokens_per_row": per_row,
             }
-            create_indexed(conn, spec.colbert_collection, s, ip, meta)
+            described = (D.colbert_collection(spec, __version__), D.colbert_fields(spec))
+            create_indexed(conn, spec.colbert_collection, s, ip, meta, described=described)
 
         conn.call(create, f"create {spec.colbert_collection}")
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from hybrid_search import __version__
 from hybrid_search.factory import build_store, collection_spec
 from hybrid_search.store.schema import with_descriptions
+from hybrid_search.store.tokens_packed import PAYLOAD_FIELD
 from schemas import collection as C
 from schemas.descriptions import (
     DESCRIPTION_PROPERTY,
     FIELD_PROPERTY_PREFIX,
+    PACKED_TOKENS_FIELD,
     chunk_collection,
     chunk_fields,
 )
@@ -28,11 +32,13 @@ def _described(info: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return info.get("description") or props.get(DESCRIPTION_PROPERTY, ""), fields
 
 
-def test_plain_pymilvus_sees_a_description_of_every_field_and_collection(settings, encoder) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("storage", ["binary", "float32"])
+def test_plain_pymilvus_sees_a_description_of_every_field_and_collection(
+    settings, encoder, storage
+) -> None:  # type: ignore[no-untyped-def]
     from pymilvus import MilvusClient
 
-    # float32 token blocks (the packed kinds are described by their own creator)
-    settings = settings.model_copy(update={"colbert_storage": "float32"})
+    settings = settings.model_copy(update={"colbert_storage": storage})
     spec = collection_spec(settings, encoder)
     assert spec.colbert_dim, "the tiny model has ColBERT vectors: both collections are made"
     store = build_store(settings)
@@ -59,7 +65,11 @@ def test_plain_pymilvus_sees_a_description_of_every_field_and_collection(setting
     about, fields = _described(colbert)
     assert f"hybrid-search {__version__}" in about and spec.name in about
     assert all(fields.values()) and set(fields) == {f["name"] for f in colbert["fields"]}
-    assert f"{spec.colbert_dim} dims" in fields[C.COLBERT_FIELD]
+    if storage == "float32":
+        assert f"{spec.colbert_dim} dims" in fields[C.COLBERT_FIELD]
+    else:
+        assert PAYLOAD_FIELD == PACKED_TOKENS_FIELD
+        assert f"{storage}-quantized" in fields[PAYLOAD_FIELD] and storage in about
 
 
 def test_the_schema_itself_carries_the_descriptions_for_milvus_servers(settings, encoder) -> None:  # type: ignore[no-untyped-def]
