@@ -90,6 +90,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "fused": {"rerank": False},
     # reranked: pages cross the end of the reranked head (rerank_top_n 12, pages of 5)
     "reranked": {"rerank": True, "rerank_top_n": 12},
+    # the reranker's order fused with the first stage by RRF
+    "rerank_fused": {"rerank": True, "rerank_top_n": 12, "rerank_mode": "fuse"},
     # Milvus fuses (one hybrid_search call), chunks rather than documents
     "milvus_fused": {"rerank": False, "explain": False, "routes": ["dense", "sparse", "bm25"]},
     "chunks_weighted": {"rerank": True, "group_by_doc": False, "fusion": "minmax"},
