@@ -10,10 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -27,6 +26,7 @@ from hybrid_search.store.base import VectorStore
 from hybrid_search.store.types import ChunkRow, DocState
 from ingest.chunking import Chunk, chunk_text
 from ingest.readers import Record, SourceDoc
+from ingest.writer import Writer, batches, windows
 from schemas.collection import CollectionSpec
 from schemas.documents import (
     Document,
@@ -118,71 +118,6 @@ class _Outcome:
             )
 
 
-class _Writer:
-    """One thread that performs the store writes in order; the first fatal error stops the job."""
-
-    def __init__(self) -> None:
-        self._q: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=2)
-        self.fatal: BaseException | None = None
-        self._t = threading.Thread(target=self._run, name="milvus-writer", daemon=True)
-        self._t.start()
-
-    def _run(self) -> None:
-        while (task := self._q.get()) is not None:
-            if self.fatal is None:
-                try:
-                    task()
-                except BaseException as exc:  # surfaced to the caller by check()
-                    self.fatal = exc
-
-    def submit(self, task: Callable[[], None]) -> None:
-        self.check()
-        self._q.put(task)
-
-    def check(self) -> None:
-        if self.fatal is not None:
-            raise self.fatal
-
-    def close(self) -> None:
-        self._q.put(None)
-        self._t.join()
-        self.check()
-
-    def abort(self) -> None:
-        """Stop after the queued writes; the caller is already raising."""
-        self._q.put(None)
-        self._t.join()
-
-
-def _windows(docs: Iterator[SourceDoc], max_docs: int, max_chars: int) -> Iterator[list[SourceDoc]]:
-    window: list[SourceDoc] = []
-    chars = 0
-    for item in docs:
-        window.append(item)
-        chars += len(item.doc.text)
-        if len(window) >= max_docs or chars >= max_chars:
-            yield window
-            window, chars = [], 0
-    if window:
-        yield window
-
-
-def _batches(
-    chunks: Sequence[tuple[int, Chunk]], budget: int, max_rows: int
-) -> Iterator[list[tuple[int, Chunk]]]:
-    """Longest first, so each batch pads to a similar length; rows x longest <= token budget."""
-    ordered = sorted(chunks, key=lambda c: -c[1].tokens)
-    batch: list[tuple[int, Chunk]] = []
-    for item in ordered:
-        longest = batch[0][1].tokens if batch else item[1].tokens
-        if batch and ((len(batch) + 1) * longest > budget or len(batch) >= max_rows):
-            yield batch
-            batch = []
-        batch.append(item)
-    if batch:
-        yield batch
-
-
 class IngestJob:
     """Ingests records into one collection for one tenant; see `run`."""
 
@@ -262,10 +197,10 @@ class IngestJob:
                     outcome.positions[rec.doc.id] = position
                     yield rec
 
-        writer = _Writer()
+        writer = Writer()
         try:
             max_chars = self.options.window_tokens * 4
-            for window in _windows(good_docs(), self.options.window_documents, max_chars):
+            for window in windows(good_docs(), self.options.window_documents, max_chars):
                 self._ingest_window(window, writer, outcome)
                 self._progress(len(window))
                 if stop is not None and (reason := stop()) is not None:
@@ -292,7 +227,7 @@ class IngestJob:
         summary.seconds = round(time.perf_counter() - started, 3)
         return summary
 
-    def _ingest_window(self, window: list[SourceDoc], writer: _Writer, outcome: _Outcome) -> None:
+    def _ingest_window(self, window: list[SourceDoc], writer: Writer, outcome: _Outcome) -> None:
         summary, opts = outcome.summary, self.options
         ids = [w.doc.id for w in window]
         states: dict[str, DocState] = self._recovering(
@@ -329,7 +264,7 @@ class IngestJob:
         dense: dict[tuple[int, int], np.ndarray] = {}
         sparse: dict[tuple[int, int], dict[int, float]] = {}
         token_counts: dict[tuple[int, int], int] = {}
-        for batch in _batches(flat, opts.batch_tokens, opts.batch_size):
+        for batch in batches(flat, opts.batch_tokens, opts.batch_size):
             enc: EncodedBatch = self.encoder.encode_documents([c.search_text for _, c in batch])
             token_rows: list[ChunkRow] = []
             for j, (i, c) in enumerate(batch):
