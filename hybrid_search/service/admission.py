@@ -128,16 +128,16 @@ class TenantGate:
         self._running += 1
 
     async def _wait(self, tenant: str, t: _Tenant, work: Work | None) -> None:
-        if len(t.waiting) >= self.tenant_queue:
-            raise TenantBusyError(
-                f"this tenant already has {t.running} requests running and {len(t.waiting)} "
-                f"queued, its share of this service; retry in {self.retry_after_s}s",
-                details={"retry_after_s": self.retry_after_s},
-            )
         if self._waiting >= self.max_queue:
             raise OverloadedError(
                 f"server busy: {self._running} requests running and {self._waiting} queued; "
                 f"retry in {self.retry_after_s}s",
+                details={"retry_after_s": self.retry_after_s},
+            )
+        if len(t.waiting) >= self.tenant_queue:
+            raise TenantBusyError(
+                f"this tenant already has {t.running} requests running and {len(t.waiting)} "
+                f"queued, its share of this service; retry in {self.retry_after_s}s",
                 details={"retry_after_s": self.retry_after_s},
             )
         turn = anyio.Event()

@@ -16,14 +16,19 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from hybrid_search.errors import STORE_FAILURE_CODES, InvalidRequestError, StoreUnavailableError
-from hybrid_search.factory import ingest_options
 from hybrid_search.rag import build_context
 from hybrid_search.service.auth import Principal, PrincipalDep, check_filter_scope
 from hybrid_search.service.deps import MetricsDep, ServiceState, StateDep
-from hybrid_search.service.errors import DocumentNotFoundError
+from hybrid_search.service.errors import DocumentNotFoundError, JobNotFoundError
+from hybrid_search.service.execution import (
+    WorkDep,
+    chunked,
+    documents_bytes,
+    run_steps,
+    stopped_error,
+    write_documents,
+)
 from hybrid_search.service.metrics import CONTENT_TYPE_LATEST
-from ingest.pipeline import IngestJob
-from ingest.readers import record_from_object
 from schemas.api import (
     BatchSearchRequest,
     BatchSearchResponse,
@@ -31,7 +36,7 @@ from schemas.api import (
     SearchRequest,
     SearchResponse,
 )
-from schemas.documents import IngestSummary, check_doc_id
+from schemas.documents import IngestJobResponse, IngestSummary, check_doc_id
 from schemas.rag import RagRequest, RagResponse
 from schemas.service import (
     ChunkOut,
@@ -143,20 +148,31 @@ def _scoped_search(body: SearchRequest, principal: Principal, state: ServiceStat
 
 @v1_router.post("/search", tags=["search"])
 async def search(
-    body: SearchRequest, principal: PrincipalDep, state: StateDep, metrics: MetricsDep
+    body: SearchRequest,
+    principal: PrincipalDep,
+    state: StateDep,
+    metrics: MetricsDep,
+    work: WorkDep,
 ) -> SearchResponse:
     """Hybrid search for one query in the caller's tenant."""
     request = _scoped_search(body, principal, state)
-    response = await state.gate.run(lambda: state.searcher.search(request))
+    work.limit(state.settings.service.search_deadline_s)
+    tenant = request.tenant or state.settings.tenant
+    response = await state.gate.run(tenant, lambda: state.searcher.search(request), work)
     metrics.observe_search(response)
     return _public(response)
 
 
 @v1_router.post("/search/batch", tags=["search"])
 async def search_batch(
-    body: BatchSearchRequest, principal: PrincipalDep, state: StateDep, metrics: MetricsDep
+    body: BatchSearchRequest,
+    principal: PrincipalDep,
+    state: StateDep,
+    metrics: MetricsDep,
+    work: WorkDep,
 ) -> BatchSearchResponse:
-    """Several queries with the same options; they are encoded in one model call."""
+    """Several queries with the same options, encoded together in steps of `batch_step`
+    queries; the deadline and the client are checked between steps (504 says how far it got)."""
     limit = state.settings.service.max_batch
     if len(body.queries) > limit:
         raise InvalidRequestError(
@@ -167,7 +183,13 @@ async def search_batch(
     tenant = principal.tenant_for(body.tenant, state.settings.tenant)
     request = body.model_copy(update={"tenant": tenant})
     started = time.perf_counter()
-    results = await state.gate.run(lambda: state.searcher.search_many(request))
+    work.limit(state.settings.service.search_deadline_s)
+    searcher = state.searcher
+    steps = [
+        lambda part=part: searcher.search_many(request.model_copy(update={"queries": part}))
+        for part in chunked(request.queries, state.settings.service.batch_step)
+    ]
+    results = [r for part in await run_steps(state.gate, tenant, work, steps) for r in part]
     for r in results:
         metrics.observe_search(r)
     total = round((time.perf_counter() - started) * 1000.0, 3)
@@ -176,7 +198,7 @@ async def search_batch(
 
 @v1_router.post("/rag/context", tags=["rag"])
 async def rag_context(
-    body: RagRequest, principal: PrincipalDep, state: StateDep, metrics: MetricsDep
+    body: RagRequest, principal: PrincipalDep, state: StateDep, metrics: MetricsDep, work: WorkDep
 ) -> RagResponse:
     """Search, then pack the hits into a cited context of at most `token_budget` tokens.
 
@@ -202,19 +224,33 @@ async def rag_context(
             reasons=response.reasons,
         )
 
-    result = await state.gate.run(run)
+    work.limit(state.settings.service.search_deadline_s)
+    result = await state.gate.run(request.tenant or state.settings.tenant, run, work)
     metrics.observe_timings(result.timings_ms)
     return result
 
 
-@v1_router.post("/documents", tags=["documents"])
+@v1_router.post(
+    "/documents",
+    tags=["documents"],
+    response_model=IngestSummary,
+    responses={
+        202: {"model": IngestJobResponse, "description": "a large write, queued as a job"},
+        504: {
+            "model": ErrorResponse,
+            "description": "deadline; details.summary says what was done",
+        },
+    },
+)
 async def upsert_documents(
-    body: UpsertDocumentsRequest, principal: PrincipalDep, state: StateDep
-) -> IngestSummary:
+    body: UpsertDocumentsRequest, principal: PrincipalDep, state: StateDep, work: WorkDep
+) -> Any:
     """Insert or replace documents (idempotent: unchanged documents are skipped).
 
-    Each item is validated on its own; bad items are counted in `failed` and described in
-    `errors` (their `line` is the item's index) while the good ones are written: 200 either way.
+    Each item is validated on its own and gets one outcome (`outcomes`: inserted, replaced,
+    unchanged or failed with its error; the `errors` list and counts as before): 200 whatever
+    the mix. More than `job_threshold_bytes` of text: 202 with a job id instead; the job runs on
+    its own worker and `GET /v1/jobs/{job_id}` reports its progress and outcomes.
     """
     s = state.settings
     limit = s.service.max_documents_per_request
@@ -225,9 +261,16 @@ async def upsert_documents(
             details={"field": "documents", "limit": limit},
         )
     tenant = principal.tenant_for(body.tenant, s.tenant)
-    records = [record_from_object(obj, "request", i) for i, obj in enumerate(body.documents)]
-    job = IngestJob(state.store, state.encoder, state.spec, ingest_options(s, tenant=tenant))
-    summary = await state.gate.run(lambda: job.run(records))
+    if state.jobs is not None and documents_bytes(body.documents) > s.service.job_threshold_bytes:
+        queued = state.jobs.submit(tenant, len(body.documents), body.documents)
+        return JSONResponse(queued.view().model_dump(mode="json"), status_code=202)
+    work.limit(s.service.write_deadline_s)
+    store, encoder, spec, documents = state.store, state.encoder, state.spec, body.documents
+    summary = await state.gate.run(
+        tenant, lambda: write_documents(store, encoder, spec, s, tenant, documents, work), work
+    )
+    if summary.stopped is not None:
+        raise stopped_error(summary, work)
     logger.info(
         "ingested %d documents for tenant %s: %d failed", summary.documents, tenant, summary.failed
     )
@@ -245,7 +288,7 @@ async def get_document(
     scope = principal.tenant_for(tenant, state.settings.tenant)
     _check_doc_id(doc_id)
     store, collection = state.store, state.spec.name
-    rows = await state.gate.run(lambda: store.get_chunks(collection, scope, doc_id))
+    rows = await state.gate.run(scope, lambda: store.get_chunks(collection, scope, doc_id))
     if not rows:
         raise DocumentNotFoundError(f"no document '{doc_id}'", details={"doc_id": doc_id})
     return DocumentResponse(
@@ -274,10 +317,44 @@ async def delete_document(
     scope = principal.tenant_for(tenant, state.settings.tenant)
     _check_doc_id(doc_id)
     store, collection = state.store, state.spec.name
-    deleted = await state.gate.run(lambda: store.delete_documents(collection, scope, [doc_id]))
+    deleted = await state.gate.run(
+        scope, lambda: store.delete_documents(collection, scope, [doc_id])
+    )
     if not deleted:
         raise DocumentNotFoundError(f"no document '{doc_id}'", details={"doc_id": doc_id})
     return DeleteResponse(doc_id=doc_id, deleted=True)
+
+
+_JOB_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "no such job for this tenant"}
+}
+
+
+@v1_router.get("/jobs/{job_id}", tags=["documents"], responses=_JOB_NOT_FOUND)
+async def get_job(
+    job_id: str,
+    principal: PrincipalDep,
+    state: StateDep,
+    tenant: str | None = Query(None, description="admin keys only"),
+) -> IngestJobResponse:
+    """A queued write's state, progress (`done` of `total` documents) and, once finished,
+    its summary with one outcome per document."""
+    if state.jobs is None:
+        raise JobNotFoundError("this service runs no jobs", details={"job_id": job_id})
+    return state.jobs.get(principal.tenant_for(tenant, state.settings.tenant), job_id).view()
+
+
+@v1_router.delete("/jobs/{job_id}", tags=["documents"], responses=_JOB_NOT_FOUND)
+async def cancel_job(
+    job_id: str,
+    principal: PrincipalDep,
+    state: StateDep,
+    tenant: str | None = Query(None, description="admin keys only"),
+) -> IngestJobResponse:
+    """Stop a job at its next window (a queued one never starts); what it wrote stays."""
+    if state.jobs is None:
+        raise JobNotFoundError("this service runs no jobs", details={"job_id": job_id})
+    return state.jobs.cancel(principal.tenant_for(tenant, state.settings.tenant), job_id).view()
 
 
 @ops_router.get("/healthz")

@@ -23,11 +23,14 @@ from hybrid_search.errors import ConfigError
 from hybrid_search.factory import collection_spec
 from hybrid_search.rerank.base import Reranker
 from hybrid_search.searcher import HybridSearcher
+from hybrid_search.service.admission import TenantGate
 from hybrid_search.service.api import ops_router, v1_router
 from hybrid_search.service.auth import Authenticator, is_loopback_host
 from hybrid_search.service.deps import ServiceState
 from hybrid_search.service.errors import CatchAllMiddleware, install_error_handlers
-from hybrid_search.service.limits import BodySizeLimitMiddleware, ConcurrencyGate, RateLimiter
+from hybrid_search.service.execution import job_runner
+from hybrid_search.service.jobs import JobQueue
+from hybrid_search.service.limits import BodySizeLimitMiddleware, RateLimiter
 from hybrid_search.service.metrics import Metrics, MetricsMiddleware
 from hybrid_search.settings import Settings
 from hybrid_search.store.base import VectorStore
@@ -82,16 +85,31 @@ def create_app(
             served = await anyio.to_thread.run_sync(HybridSearcher.from_settings, settings)
         else:
             served = searcher
+        jobs: JobQueue | None = None
         try:
             # the one place components are taken from the searcher; handlers get them injected
             store, encoder, reranker = served.store, served.encoder, served.reranker
             spec = await anyio.to_thread.run_sync(
                 _prepare, store, encoder, reranker, served.collection, settings
             )
-            gate = ConcurrencyGate(limits.max_concurrency, limits.max_queue, limits.retry_after_s)
+            gate = TenantGate(
+                limits.max_concurrency,
+                limits.max_queue,
+                limits.retry_after_s,
+                tenant_running=limits.tenant_max_running,
+                tenant_queue=limits.tenant_max_queue,
+            )
+            jobs = JobQueue(
+                job_runner(store, encoder, spec, settings),
+                workers=limits.job_workers,
+                max_queued=limits.job_queue,
+                per_tenant=limits.job_per_tenant,
+                timeout_s=limits.job_deadline_s,
+                retry_after_s=limits.retry_after_s,
+            )
             metrics.watch_gate(lambda: gate.running, lambda: gate.waiting)
             app.state.service = ServiceState(
-                settings, served, store, encoder, reranker, gate, spec, models_loaded=True
+                settings, served, store, encoder, reranker, gate, spec, True, jobs
             )
             logger.info(
                 "serving collection %s: %d workers, queue %d, %d API keys",
@@ -103,6 +121,8 @@ def create_app(
             yield
         finally:
             app.state.service = None
+            if jobs is not None:
+                jobs.close()  # running jobs stop at their next window
             if owned:
                 served.close()
 

@@ -11,7 +11,8 @@ from hybrid_search.encoders.base import Encoder
 from hybrid_search.errors import StoreUnavailableError
 from hybrid_search.rerank.base import Reranker
 from hybrid_search.searcher import HybridSearcher
-from hybrid_search.service.limits import ConcurrencyGate
+from hybrid_search.service.admission import TenantGate
+from hybrid_search.service.jobs import JobQueue
 from hybrid_search.service.metrics import Metrics
 from hybrid_search.settings import Settings
 from hybrid_search.store.base import VectorStore
@@ -30,9 +31,11 @@ class ServiceState:
     store: VectorStore
     encoder: Encoder
     reranker: Reranker | None
-    gate: ConcurrencyGate
+    gate: TenantGate
     spec: CollectionSpec
     models_loaded: bool = False
+    #: large writes (202 + job id) run here, outside the gate; None: every write runs inline
+    jobs: JobQueue | None = None
 
 
 def get_state(request: Request) -> ServiceState:
