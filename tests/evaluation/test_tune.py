@@ -163,3 +163,28 @@ def test_tune_saves_defaults_that_later_searches_use(
         "--routes", "dense,bm25", "--no-rerank", "--json",
     )  # fmt: skip
     assert own["defaults_applied"] == {} and own["fusion"] == "rrf"
+
+    # the same through HTTP: a body that leaves fusion and routes out gets the saved defaults
+    from fastapi.testclient import TestClient
+
+    from hybrid_search.service.app import create_app
+    from hybrid_search.settings import ApiKey, ServiceSettings, Settings, hash_api_key
+
+    s = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        milvus_uri=str(tmp_path / "tune.db"),
+        collection=collection,
+        embedding_model=str(tiny_models.embedding_model),
+        reranker_model=str(tiny_models.reranker_model),
+        device="cpu",
+        max_chunk_tokens=128,
+        service=ServiceSettings(api_keys=[ApiKey(sha256=hash_api_key("k"), tenant="default")]),
+    )
+    headers = {"Authorization": "Bearer k"}
+    with TestClient(create_app(s)) as client:
+        body = {"query": "vector database", "rerank": False}
+        r = client.post("/v1/search", json=body, headers=headers)
+        assert r.status_code == 200, r.text
+        assert r.json()["defaults_applied"] == saved and r.json()["fusion"] == saved["fusion"]
+        r = client.post("/v1/search", json={**body, "fusion": "rrf"}, headers=headers)
+        assert r.json()["defaults_applied"] == {"routes": ["dense", "bm25"]}
