@@ -3,7 +3,9 @@ logic independent of Milvus (tests/store/test_congruence.py runs the same scenar
 
 Exact where Milvus is exact on small data: dense is the inner product, sparse the dot product
 (chunks sharing no term are not returned, as Milvus' inverted index does not return them), token
-search and MaxSim over the stored float32 token vectors. BM25 follows `store/local.py`, close to
+search and MaxSim over the stored token vectors, kept as the collection's `colbert_storage`
+kind keeps them (`hybrid_search.tokens.codec`: binary sign bits, int8, float32) and read back as
+the float32 matrices MilvusStore's reads return. BM25 follows `store/local.py`, close to
 but not identical with Milvus' analyzer and per-segment statistics. Thread-safe; one process.
 """
 
@@ -35,6 +37,7 @@ from hybrid_search.store.types import (
     StoreStats,
     field_query,
 )
+from hybrid_search.tokens.codec import check_kind, decode, encode
 from schemas.collection import CollectionSpec
 
 __all__ = ["InMemoryStore"]
@@ -130,10 +133,11 @@ class InMemoryStore:
         if not spec.colbert_dim:
             return
         c = self._get(spec.name)
+        kind = check_kind(spec.colbert_storage)
         with self._lock:
             for r in rows:
-                if r.colbert is not None:
-                    vectors = np.asarray(r.colbert, dtype=np.float32).copy()
+                if r.colbert is not None:  # stored as the kind stores them: what a read returns
+                    vectors = decode(encode(np.asarray(r.colbert, dtype=np.float32), kind))
                     c.tokens[r.pk] = _Tokens(r.doc_id, r.tenant, r.content_hash, vectors)
 
     def commit_documents(

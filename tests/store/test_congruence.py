@@ -246,3 +246,43 @@ def test_replace_and_delete_leave_both_stores_alike(tmp_path, stores, encoder) -
             for st in (milvus, memory)
         )
         assert ranking(got) == ranking(want) and all(c.doc_id != "panda" for c in got)
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory, tiny_models, encoder) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """The default layout: token vectors compressed as the default `colbert_storage` (binary)
+    and packed several per row; ColBERT rescores the other routes' candidates."""
+    d = tmp_path_factory.mktemp("congruence_packed")
+    s = tiny_settings(d, tiny_models, max_chunk_tokens=48, chunk_overlap_tokens=8)
+    spec = collection_spec(s, encoder)
+    milvus, memory = build_store(s), InMemoryStore()
+    src = _jsonl(d / "a.jsonl", DOCS)
+    for store in (milvus, memory):
+        ingest(store, encoder, spec, src)
+    yield {"milvus": milvus, "memory": memory, "spec": spec, "settings": s}
+    milvus.close()
+
+
+def test_compressed_token_vectors_read_back_and_rescore_alike(packed, encoder) -> None:  # type: ignore[no-untyped-def]
+    milvus, memory = both(packed)
+    spec, s = packed["spec"], packed["settings"]
+    assert spec.colbert_dim and spec.colbert_storage != "float32"  # the compressed default
+    for doc in DOCS:
+        rows = chunks(milvus, spec, "default", doc["id"])
+        pks, counts = [r[0] for r in rows], {r[0]: r[6] for r in rows}
+        got = milvus.fetch_token_vectors(spec.name, "default", pks, counts)
+        want = memory.fetch_token_vectors(spec.name, "default", pks)
+        assert got.keys() == want.keys() == set(pks)
+        for pk in pks:
+            np.testing.assert_allclose(got[pk], want[pk], atol=1e-6)
+    searchers = [
+        HybridSearcher(store, encoder, None, collection=s.collection, settings=s)
+        for store in (milvus, memory)
+    ]
+    for q in QUERIES:
+        a, b = (x.search(q, rerank=False, top_k=6, routes=["dense", "colbert"]) for x in searchers)
+        assert [h.chunk_id for h in a.hits] == [h.chunk_id for h in b.hits], q
+        for ha, hb in zip(a.hits, b.hits, strict=True):
+            assert ha.routes["colbert"].score == pytest.approx(hb.routes["colbert"].score, abs=1e-5)
+    for x in searchers:
+        x._pool.shutdown(wait=False)
