@@ -22,9 +22,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from hybrid_search.errors import AuthError, ConfigError, ForbiddenError
+from hybrid_search.errors import AuthError, ConfigError, ForbiddenError, InvalidFilterError
 from hybrid_search.settings import ApiKey, hash_api_key
 from schemas.collection import TENANT_FIELD
+from schemas.filters import filter_cost_problem
 
 __all__ = [
     "Authenticator",
@@ -120,11 +121,17 @@ def _bearer(header: str | None) -> str | None:
 
 
 def check_filter_scope(flt: Any) -> None:
-    """Refuse filters that name the tenant field anywhere (any `{"field": "tenant"}` node).
+    """Refuse filters that name the tenant field anywhere (any `{"field": "tenant"}` node), and
+    filters over the cost bounds of `schemas.filters` (what one search may make Milvus do).
 
     Raises:
         ForbiddenError: the filter mentions the tenant field.
+        InvalidFilterError: the filter is over a cost bound (422, naming the part).
     """
+    problem = filter_cost_problem(flt)
+    if problem is not None:
+        path, message = problem
+        raise InvalidFilterError(f"{path}: {message}", details={"field": "filter", "path": path})
     stack = [flt]
     while stack:
         node = stack.pop()

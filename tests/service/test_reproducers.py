@@ -19,6 +19,7 @@ from hybrid_search.service.app import create_app
 from hybrid_search.service.limits import MAX_JSON_DEPTH, json_depth_over
 from hybrid_search.settings import ApiKey, ServiceSettings, Settings, hash_api_key, redact_uri
 from schemas.documents import MAX_METADATA_DEPTH
+from schemas.filters import MAX_FILTER_COMPARISONS, filter_cost_problem
 
 KEY_A, KEY_B = "repro-key-a", "repro-key-b"
 A = {"Authorization": f"Bearer {KEY_A}"}
@@ -150,3 +151,46 @@ def test_6_metrics_labels_come_from_templates_and_a_fixed_method_set(client: Tes
     assert not any("BREW" in ln or "secret-id" in ln for ln in lines), lines
     assert any('endpoint="unmatched"' in ln and 'status="401"' in ln for ln in lines), lines
     assert any('endpoint="/v1/documents/{doc_id:path}"' in ln for ln in lines), lines
+
+
+def test_5_filters_over_the_cost_bounds_are_refused_by_path(client: TestClient) -> None:
+    """The attack: an `in` of 1,024 strings of 15,000 bytes took 6-13 s a search (~30 ms plain)."""
+    huge = {
+        "field": "metadata.k",
+        "op": "in",
+        "value": [f"{i:05d}" + "x" * 14_995 for i in range(1024)],
+    }
+    started = time.perf_counter()
+    r = client.post("/v1/search", headers=A, json={"query": "x", "filter": huge})
+    assert r.status_code == 422 and time.perf_counter() - started < 5.0, r.text
+    assert r.json()["error"]["details"]["path"] == "filter.value"
+    many = {
+        "field": "metadata.k",
+        "op": "in",
+        "value": [str(i) for i in range(MAX_FILTER_COMPARISONS + 1)],
+    }
+    r = client.post("/v1/search", headers=A, json={"query": "x", "filter": many})
+    assert r.status_code == 422 and "compares metadata" in r.json()["error"]["message"], r.text
+    ok = [
+        {
+            "field": "metadata.k",
+            "op": "in",
+            "value": [str(i) for i in range(MAX_FILTER_COMPARISONS)],
+        },
+        {"field": "doc_id", "op": "in", "value": [f"id-{i:012d}" for i in range(1024)]},
+    ]
+    for flt in ok:
+        r = client.post(
+            "/v1/search", headers=A, json={"query": "x", "filter": flt, "rerank": False}
+        )
+        assert r.status_code == 200, r.text
+
+
+def test_5_the_cost_walk_counts_without_recursing() -> None:
+    deep: dict[str, object] = {"field": "doc_id", "op": "eq", "value": "a"}
+    for _ in range(100_000):
+        deep = {"not": deep}
+    assert filter_cost_problem(deep) is not None  # nodes, found without a RecursionError
+    wide = {"or": [{"field": "title", "op": "eq", "value": "t" * 2000}] * 40}
+    assert "add up to" in (filter_cost_problem(wide) or ("", ""))[1]
+    assert filter_cost_problem({"field": "metadata.a", "op": "eq", "value": 1}) is None
