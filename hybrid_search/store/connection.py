@@ -14,7 +14,7 @@ from typing import Any, TypedDict, TypeVar
 
 from hybrid_search.errors import HybridSearchError, StoreError, StoreUnavailableError
 from hybrid_search.retry import RetryCounter, call_with_retry, is_transient, needs_reload
-from hybrid_search.settings import RetrySettings, ensure_parent_dir, is_lite_uri
+from hybrid_search.settings import RetrySettings, ensure_parent_dir, is_lite_uri, redact_uri
 from hybrid_search.store.lite_lock import check_unlocked
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,9 @@ class MilvusConnection:
         retry: RetrySettings | None = None,
         timeout_s: float | None = 60.0,
     ) -> None:
-        self.uri = uri
+        #: for logs and error texts: credentials and query parameters redacted; the raw URI
+        #: only ever reaches MilvusClient
+        self.uri = redact_uri(uri)
         self.is_lite = is_lite_uri(uri)
         self.retry = retry or RetrySettings()
         self.retries = RetryCounter()
@@ -79,7 +81,7 @@ class MilvusConnection:
                 kwargs["timeout"] = timeout_s
             return MilvusClient(**kwargs)
 
-        self.client: Any = self.call(connect, f"connect {uri}")
+        self.client: Any = self.call(connect, f"connect {self.uri}")
 
     def call(self, fn: Callable[[], T], what: str) -> T:
         try:

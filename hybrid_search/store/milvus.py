@@ -37,7 +37,7 @@ class MilvusStore:
 
     def __init__(self, uri: str, **options: Unpack[ConnectOptions]) -> None:
         self._conn = MilvusConnection(uri, **options)
-        self.uri = uri
+        self.uri = self._conn.uri  # redacted: safe to log
         self.is_lite = self._conn.is_lite
         self.retries = self._conn.retries
         #: the raw MilvusClient, for tests and the benchmarks' bare-pymilvus baseline only

@@ -141,6 +141,24 @@ def test_6_credentials_never_reach_a_logged_uri() -> None:
     assert redact_uri("./data/milvus.db") == "./data/milvus.db"
 
 
+def test_6_a_failed_connection_names_the_server_without_its_password(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from hybrid_search.errors import StoreError
+    from hybrid_search.settings import RetrySettings
+    from hybrid_search.store.milvus import MilvusStore
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(StoreError) as info:
+        MilvusStore(
+            "http://root:s3cret-pw@127.0.0.1:9/?token=t0ken",
+            retry=RetrySettings(attempts=1),
+            timeout_s=2.0,
+        )
+    text = f"{info.value} {info.value.details} {caplog.text}"
+    assert "127.0.0.1:9" in str(info.value) and "***@" in str(info.value)
+    assert "s3cret-pw" not in text and "t0ken" not in text
+
+
 def test_6_metrics_labels_come_from_templates_and_a_fixed_method_set(client: TestClient) -> None:
     client.request("BREW", "/v1/search", headers=A)
     client.post("/v1/search", content=b"{}")  # 401 from the guard, before routing
