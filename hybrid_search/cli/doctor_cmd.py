@@ -91,13 +91,15 @@ def check_models(s: Settings) -> list[Check]:
 
 
 def check_milvus(s: Settings) -> list[Check]:
+    from hybrid_search.settings import redact_uri
     from hybrid_search.store.probe import probe_milvus
 
     token = s.milvus_token.get_secret_value() if s.milvus_token else None
     probe = probe_milvus(s.milvus_uri, token=token, db_name=s.milvus_db)
+    shown = redact_uri(s.milvus_uri)  # the report may be pasted into an issue
     if not probe.reachable:
-        return [Check("milvus", False, f"{probe.kind} at {s.milvus_uri}: {probe.error}")]
-    where = f"{probe.kind} {probe.version} at {s.milvus_uri}"
+        return [Check("milvus", False, f"{probe.kind} at {shown}: {probe.error}")]
+    where = f"{probe.kind} {probe.version} at {shown}"
     if probe.error:  # reachable, with a remark
         return [Check("milvus", True, f"{where}: {probe.error}")]
     has = s.collection in probe.collections
