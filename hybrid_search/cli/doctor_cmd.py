@@ -75,10 +75,14 @@ def check_packages(lock: Path = LOCK) -> list[Check]:
 
 
 def check_models(s: Settings) -> list[Check]:
+    from hybrid_search.encoders.loading import LazyModel
     from hybrid_search.factory import build_encoder, build_reranker
 
     checks = []
     for what, model in (("embedding model", build_encoder(s)), ("reranker", build_reranker(s))):
+        if not isinstance(model, LazyModel):  # every FlagEmbedding-backed model is one
+            checks.append(Check(what, True, f"{type(model).__name__}: not a FlagEmbedding model"))
+            continue
         try:
             loaded = model.load()
         except Exception as exc:  # the check reports, it never stops the others
