@@ -1,9 +1,7 @@
-"""Backpressure: a bounded gate in front of the worker threads, and a request body size limit.
+"""Request guards before any work: the per-key rate limit, and the body guard (key first, size,
+JSON depth, then the connection watched while the app runs).
 
-Model inference and Milvus calls are blocking, so they run in worker threads. Without a bound,
-a burst queues work the caller has long given up on and latency grows without limit. The gate
-admits at most `max_concurrency` running plus `max_queue` waiting jobs and answers the rest at
-once with 503 + Retry-After, which load balancers and our client understand.
+The gate in front of the worker threads is `admission.TenantGate`.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
 
 import anyio
 import anyio.to_thread
@@ -22,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hybrid_search.errors import HybridSearchError, OverloadedError, RateLimitedError
+from hybrid_search.errors import HybridSearchError, RateLimitedError
 from hybrid_search.service.auth import Authenticator, rate_key
 from hybrid_search.service.errors import error_response, exception_response
 from hybrid_search.service.work import Work
@@ -30,54 +27,10 @@ from hybrid_search.service.work import Work
 __all__ = [
     "MAX_JSON_DEPTH",
     "BodySizeLimitMiddleware",
-    "ConcurrencyGate",
     "RateLimiter",
     "admit",
     "json_depth_over",
 ]
-
-T = TypeVar("T")
-
-
-class ConcurrencyGate:
-    """Runs blocking jobs in threads, `max_concurrency` at a time, at most `max_queue` waiting.
-
-    Create it inside the event loop that will use it (the app's lifespan). Admission is counted
-    on the event loop thread with no await between the check and the increment, so no lock is
-    needed. A job whose client went away still finishes (a thread cannot be interrupted) and
-    keeps its slot until then, so the bound holds for the threads, not only for the requests.
-    """
-
-    def __init__(self, max_concurrency: int, max_queue: int, retry_after_s: int) -> None:
-        if max_concurrency < 1 or max_queue < 0:
-            raise ValueError("max_concurrency must be >= 1 and max_queue >= 0")
-        self.max_concurrency = max_concurrency
-        self.max_queue = max_queue
-        self.retry_after_s = retry_after_s
-        self._limiter = anyio.CapacityLimiter(max_concurrency)
-        self._admitted = 0
-
-    @property
-    def running(self) -> int:
-        return int(self._limiter.borrowed_tokens)
-
-    @property
-    def waiting(self) -> int:
-        return max(0, self._admitted - self.running)
-
-    async def run(self, fn: Callable[[], T]) -> T:
-        """Run `fn` in a worker thread, or raise OverloadedError if the queue is full."""
-        if self._admitted >= self.max_concurrency + self.max_queue:
-            raise OverloadedError(
-                f"server busy: {self._admitted} requests running or queued; retry in "
-                f"{self.retry_after_s}s",
-                details={"retry_after_s": self.retry_after_s},
-            )
-        self._admitted += 1
-        try:
-            return await anyio.to_thread.run_sync(fn, limiter=self._limiter)
-        finally:
-            self._admitted -= 1
 
 
 class RateLimiter:

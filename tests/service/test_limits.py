@@ -1,82 +1,22 @@
-"""Backpressure: the concurrency gate (unit and over HTTP) and the body size limit."""
+"""Backpressure over HTTP (the gate's own tests: test_admission.py) and the body size limit."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import anyio
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from hybrid_search.errors import OverloadedError
 from hybrid_search.factory import build_store
 from hybrid_search.searcher import HybridSearcher
 from hybrid_search.service.app import create_app
 from hybrid_search.service.errors import install_error_handlers
-from hybrid_search.service.limits import BodySizeLimitMiddleware, ConcurrencyGate
+from hybrid_search.service.limits import BodySizeLimitMiddleware
 from hybrid_search.settings import ServiceSettings, Settings
-
-# -- the gate --------------------------------------------------------------------------------
-
-
-def test_gate_admits_running_plus_queued_and_refuses_the_rest() -> None:
-    release = threading.Event()
-    started: list[int] = []
-
-    def job(i: int) -> int:
-        started.append(i)
-        release.wait(5)
-        return i
-
-    async def main() -> tuple[list[Any], ConcurrencyGate]:
-        gate = ConcurrencyGate(max_concurrency=1, max_queue=1, retry_after_s=2)
-        results: list[Any] = [None, None, None]
-
-        async def call(i: int) -> None:
-            try:
-                results[i] = await gate.run(lambda: job(i))
-            except OverloadedError as exc:
-                results[i] = exc
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(call, 0)
-            tg.start_soon(call, 1)
-            await anyio.sleep(0.2)
-            assert (gate.running, gate.waiting) == (1, 1)  # one thread busy, one queued
-            await call(2)  # full: refused at once, without waiting
-            release.set()
-        assert (gate.running, gate.waiting) == (0, 0)
-        return results, gate
-
-    results, _ = anyio.run(main)
-    assert results[:2] == [0, 1]
-    assert isinstance(results[2], OverloadedError) and results[2].details == {"retry_after_s": 2}
-    assert len(started) == 2  # the refused job never ran
-
-
-def test_gate_releases_its_slot_when_the_job_fails() -> None:
-    async def main() -> int:
-        gate = ConcurrencyGate(1, 0, 1)
-
-        def bad() -> int:
-            raise ValueError("boom")
-
-        with pytest.raises(ValueError):
-            await gate.run(bad)
-        return await gate.run(lambda: 7)
-
-    assert anyio.run(main) == 7
-
-
-def test_gate_rejects_nonsense_limits() -> None:
-    with pytest.raises(ValueError):
-        ConcurrencyGate(0, 1, 1)
-
 
 # -- over HTTP: a searcher whose reranker sleeps ---------------------------------------------
 
