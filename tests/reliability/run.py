@@ -1,13 +1,15 @@
 """`python -m tests.reliability.run [--quick]`: the whole reliability suite, one JSON line at the end.
 
 Sections: crash/resume (`crash.py`), hostile input (`hostile.py`), tenant isolation
-(`tenants.py`) and load (`load.py`), all against real processes on loopback: `milvus-lite
-server` and `hybrid-search serve` with tiny offline models. Progress goes to stderr; stdout
-gets exactly one line:
+(`tenants.py`), load (`load.py`) and the noisy neighbour (`noisy.py`), all against real
+processes on loopback: `milvus-lite server` and `hybrid-search serve` with tiny offline models.
+Progress goes to stderr; stdout gets exactly one line:
 
     {"crash_resume": "pass"|"fail", "bad_inputs": n, "bad_input_failures": n,
      "tenant_attempts": n, "tenant_breaches": n,
-     "load": {"requests", "errors", "p50_ms", "p95_ms", "p99_ms"}, "data_intact": bool}
+     "load": {"requests", "errors", "p50_ms", "p95_ms", "p99_ms"}, "data_intact": bool,
+     "noisy_neighbour": {"b_p95_ms_alone", "b_p95_ms_under_a", "ratio", "b_errors"},
+     "abandoned_work_s": s}
 
 The exit status is 0 only if every section passed. `--quick` is the CI size: a smaller corpus,
 no long-outage phase, a 10 s load run.
@@ -28,7 +30,7 @@ from typing import Any
 
 from tests.reliability.procs import Models, Workspace, log
 
-SECTIONS = ("crash", "hostile", "tenants", "load")
+SECTIONS = ("crash", "hostile", "tenants", "load", "noisy")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -69,6 +71,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         "tenant_breaches": 0,
         "load": {"requests": 0, "errors": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None},
         "data_intact": None,
+        "noisy_neighbour": None,
+        "abandoned_work_s": None,
     }
     ok = True
     try:
@@ -80,7 +84,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
             ok &= crash.passed
             (root / "crash-report.json").write_text(json.dumps(vars(crash), indent=2))
             log(f"crash/resume: {result['crash_resume']} {json.dumps(crash.phases)}")
-        if only & {"hostile", "tenants", "load"}:
+        if only & {"hostile", "tenants", "load", "noisy"}:
             from tests.reliability.service import run_service_sections
 
             service_result, service_ok = run_service_sections(ws, only, args.load_seconds)

@@ -33,6 +33,10 @@ KEYS = {
     "hostile": "reliability-key-h",
 }
 SEED_IDS_HOSTILE = [f"seed-{i}" for i in range(5)]
+#: the noisy-neighbour phase: seconds of A's load, and what B and the service must stay within
+NOISY_SECONDS = 60.0
+NOISY_RATIO_BOUND = 3.0
+ABANDONED_BOUND_S = 5.0
 
 
 @dataclass
@@ -167,7 +171,8 @@ def _milvus_restart(svc: Service) -> dict[str, Any]:
 def run_service_sections(
     ws: Workspace, only: set[str], load_seconds: float | None
 ) -> tuple[dict[str, Any], bool]:
-    """Run hostile / tenants / load as selected; returns the JSON fields and whether all passed."""
+    """Run hostile / tenants / load / noisy as selected; returns the JSON fields and whether all
+    passed."""
     result: dict[str, Any] = {}
     ok = True
     report: dict[str, Any] = {}
@@ -211,6 +216,19 @@ def run_service_sections(
             growth_ok = load.rss_mib["growth"] <= RSS_GROWTH_BOUND_MIB
             ok &= load.errors == 0 and load.ok > 0 and growth_ok
             log(f"load: {json.dumps(load.details())}")
+        if "noisy" in only:
+            from tests.reliability.noisy import run_noisy
+
+            noisy = run_noisy(
+                svc.serve.url, KEYS["A"], KEYS["B"], 20.0 if ws.quick else NOISY_SECONDS
+            )
+            result["noisy_neighbour"] = noisy.summary()
+            result["abandoned_work_s"] = noisy.abandoned_work_s
+            report["noisy_neighbour"] = noisy.details()
+            ratio = noisy.summary()["ratio"]
+            ok &= ratio is not None and ratio <= NOISY_RATIO_BOUND and noisy.b_errors == 0
+            ok &= (noisy.abandoned_work_s or 0.0) <= ABANDONED_BOUND_S
+            log(f"noisy neighbour: {json.dumps(noisy.details())[:600]}")
         # the restart below makes pymilvus log tracebacks in serve's log by design; the
         # sections before it must not have caused any
         before_restart = svc.serve.log_path.stat().st_size
