@@ -7,8 +7,8 @@ are L2-normalised by BGE-M3, so each term is a cosine and the score lies in [-1,
 Candidates come from the union of the other routes' candidates (rescoring) and, when the
 store's token layout is searchable (`colbert_block_tokens=1`), from the store's token search
 (ColBERT v1's end-to-end retrieval, Khattab & Zaharia, SIGIR 2020). Either way candidates are
-then scored exactly, here, on the float32 matrices `VectorStore.fetch_token_vectors` returns,
-whatever the collection's storage kind.
+then scored by `VectorStore.score_token_vectors`: MaxSim on the stored form (float32, or packed
+binary / int8 expanded a block at a time, `hybrid_search.tokens.maxsim`).
 """
 
 from __future__ import annotations
@@ -68,11 +68,13 @@ class ColbertRoute:
             known.update(self._store.get_keys(self._collection, scope.only(missing)))
             pks = [pk for pk in pks if pk in known]
         counts = {pk: known[pk].token_count for pk in pks}
-        vectors = self._store.fetch_token_vectors(self._collection, scope.tenant, pks, counts)
+        scores = self._store.score_token_vectors(
+            self._collection, scope.tenant, tokens, pks, counts
+        )
         scored = [
-            Candidate(pk, maxsim(tokens, vectors[pk]), known[pk].doc_id, known[pk].token_count)
+            Candidate(pk, scores[pk], known[pk].doc_id, known[pk].token_count)
             for pk in pks
-            if pk in vectors
+            if pk in scores
         ]
         scored.sort(key=lambda c: -c.score)
         return scored[:limit]

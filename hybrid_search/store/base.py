@@ -205,3 +205,15 @@ class VectorStore(Protocol):
         order (decoded from the collection's `colbert_storage`). `token_counts` (from the chunk
         rows) lets a store read by key instead of filtering."""
         ...
+
+    def score_token_vectors(
+        self,
+        name: str,
+        tenant: str,
+        query: FloatArray,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None = None,
+    ) -> dict[str, float]:
+        """MaxSim of the query's token vectors against each chunk's stored ones (chunks with no
+        stored tokens are left out), scored on the stored form (`hybrid_search.tokens`)."""
+        ...

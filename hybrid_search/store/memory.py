@@ -345,6 +345,18 @@ class InMemoryStore:
         best = {pk: float((tokens @ v.T).max()) for pk, v in stored if len(v)}
         return [pk for pk, _ in sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[: limit * 2]]
 
+    def score_token_vectors(
+        self,
+        name: str,
+        tenant: str,
+        query: FloatArray,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None = None,
+    ) -> dict[str, float]:
+        from hybrid_search.tokens import maxsim_float32
+
+        return maxsim_float32(query, self.fetch_token_vectors(name, tenant, chunk_pks))
+
     def fetch_token_vectors(
         self,
         name: str,

@@ -246,3 +246,15 @@ class MilvusStore:
         spec = self.describe(name)
         tokens = token_storage(self._conn, spec)
         return tokens.fetch(spec, tenant, chunk_pks, token_counts) if tokens else {}
+
+    def score_token_vectors(
+        self,
+        name: str,
+        tenant: str,
+        query: FloatArray,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None = None,
+    ) -> dict[str, float]:
+        spec = self.describe(name)
+        tokens = token_storage(self._conn, spec)
+        return tokens.score(spec, tenant, query, chunk_pks, token_counts) if tokens else {}

@@ -59,6 +59,17 @@ class TokenStorage(Protocol):
         token_counts: Mapping[str, int] | None,
     ) -> dict[str, FloatArray]: ...
 
+    def score(
+        self,
+        spec: C.CollectionSpec,
+        tenant: str | None,
+        query: FloatArray,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None,
+    ) -> dict[str, float]:
+        """MaxSim of `query` against each chunk's tokens, on the stored form."""
+        ...
+
     def delete(self, spec: C.CollectionSpec, expr: str, what: str) -> None: ...
 
     def docs_present(
@@ -181,6 +192,18 @@ class Float32Blocks:
             pk: np.concatenate([v for _, v in sorted(items, key=lambda t: t[0])])
             for pk, items in per_chunk.items()
         }
+
+    def score(
+        self,
+        spec: C.CollectionSpec,
+        tenant: str | None,
+        query: FloatArray,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None,
+    ) -> dict[str, float]:
+        from hybrid_search.tokens import maxsim_float32
+
+        return maxsim_float32(query, self.fetch(spec, tenant, chunk_pks, token_counts))
 
     def can_search(self, spec: C.CollectionSpec) -> bool:
         return spec.colbert_block == 1

@@ -38,6 +38,7 @@ from hybrid_search.tokens import (
     decode,
     encode,
     from_text,
+    maxsim_many,
     text_length,
     to_text,
 )
@@ -183,6 +184,20 @@ class PackedTextBlocks(Float32Blocks):
         """Decoded as MaxSim sees them: +-1/sqrt(dim) per sign bit, or scale * int8."""
         packed = self.fetch_packed(spec, tenant, chunk_pks, token_counts)
         return {pk: decode(p) for pk, p in packed.items()}
+
+    def score(
+        self,
+        spec: C.CollectionSpec,
+        tenant: str | None,
+        query: FloatArray,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None,
+    ) -> dict[str, float]:
+        """MaxSim on the packed tokens, a block of candidates at a time (never all in float32)."""
+        packed = self.fetch_packed(spec, tenant, chunk_pks, token_counts)
+        pks = list(packed)
+        scores = maxsim_many(query, [packed[pk] for pk in pks])
+        return dict(zip(pks, scores.tolist(), strict=True))
 
     def can_search(self, spec: C.CollectionSpec) -> bool:
         return False

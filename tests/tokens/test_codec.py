@@ -142,3 +142,20 @@ def test_pooling_halves_and_keeps_near_duplicates_together() -> None:
     assert np.array_equal(pool_tokens(tokens, 2), pooled)  # deterministic
     with pytest.raises(ValueError, match="pool_factor"):
         pool_tokens(tokens, 0)
+
+
+def test_maxsim_float32_scores_a_mapping_of_matrices() -> None:
+    from hybrid_search.tokens import maxsim_float32
+
+    rng = np.random.default_rng(4)
+    q = _unit(rng, 5, 16)
+    vectors = {
+        "a": _unit(rng, 7, 16),
+        "empty": np.zeros((0, 16), np.float32),
+        "b": _unit(rng, 3, 16),
+    }
+    got = maxsim_float32(q, vectors)
+    assert list(got) == ["a", "empty", "b"]
+    assert got["empty"] == 0.0
+    for pk in ("a", "b"):
+        assert got[pk] == pytest.approx(_reference(q, vectors[pk]), abs=1e-6)
