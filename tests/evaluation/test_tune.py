@@ -188,3 +188,16 @@ def test_tune_saves_defaults_that_later_searches_use(
         assert r.json()["defaults_applied"] == saved and r.json()["fusion"] == saved["fusion"]
         r = client.post("/v1/search", json={**body, "fusion": "rrf"}, headers=headers)
         assert r.json()["defaults_applied"] == {"routes": ["dense", "bm25"]}
+
+
+def test_grid_chart_draws_two_and_more_routes(tmp_path: Path) -> None:
+    from hybrid_search.evaluation.chart import grid_chart
+
+    for routes, name in (
+        (["dense", "bm25"], "two.png"),
+        (["dense", "sparse", "bm25"], "three.png"),
+    ):
+        grid = fusion_grid(routes, rrf_ks=(60,), weight_step=0.5)
+        points = [(c, i / len(grid)) for i, c in enumerate(grid)]
+        path = grid_chart(points, tmp_path / name, title=name, best=grid[-1])
+        assert path.read_bytes()[:4] == b"\x89PNG"
