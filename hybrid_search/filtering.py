@@ -35,6 +35,7 @@ from schemas.filters import (
     NotFilter,
     OrFilter,
     Scalar,
+    filter_cost_problem,
 )
 
 __all__ = ["Filter", "fail", "literal_problem", "parse_filter"]
@@ -103,6 +104,9 @@ def parse_filter(obj: Any) -> Filter:
                 f"filter: not valid JSON: {exc.msg} at column {exc.colno}",
                 details={"field": "filter"},
             ) from exc
+    problem = filter_cost_problem(obj)  # one stack walk, before anything recurses into it
+    if problem is not None:
+        raise fail(*problem)
     return _Parser().node(obj, "filter", 1)
 
 

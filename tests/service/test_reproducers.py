@@ -212,3 +212,10 @@ def test_5_the_cost_walk_counts_without_recursing() -> None:
     wide = {"or": [{"field": "title", "op": "eq", "value": "t" * 2000}] * 40}
     assert "add up to" in (filter_cost_problem(wide) or ("", ""))[1]
     assert filter_cost_problem({"field": "metadata.a", "op": "eq", "value": 1}) is None
+    # the in-process API and the CLI check the same bounds (parse_filter)
+    from hybrid_search.errors import InvalidFilterError
+    from hybrid_search.filtering import parse_filter
+
+    many = {"field": "metadata.k", "op": "in", "value": list(range(MAX_FILTER_COMPARISONS + 1))}
+    with pytest.raises(InvalidFilterError, match=r"filter\.value: filter compares metadata"):
+        parse_filter(many)
