@@ -42,6 +42,22 @@ def test_quick_bench_prints_every_part(tiny_models, tmp_path: Path) -> None:  # 
     assert -1.0 <= report["rerank_int8_agreement_tiny"]["spearman_mean"] <= 1.0
     assert set(report["ratios"]) >= {"search_overhead_p50", "ingest_vs_encode_tiny"}
     assert report["machine"]["cores"] >= 1
+    rw = report["real_width"]  # (f) at BGE-M3's width, small
+    assert {
+        "colbert_bytes_per_token",
+        "ingest_docs_per_s_colbert",
+        "ingest_docs_per_s_no_colbert",
+        "ingest_ratio",
+        "colbert_stage_p50_ms",
+        "search_p50_ms_with_colbert",
+        "search_p50_ms_without_colbert",
+        "search_ratio",
+        "maxsim_ndcg10",
+    } <= set(rw)
+    assert rw["model"]["dim"] == 1024 and rw["storage"] == "binary" and rw["tokens"] > 0
+    assert 128 < rw["colbert_bytes_per_token"] < 4096  # packed bits plus text and row overhead
+    if "skipped" not in rw["maxsim_ndcg10"]:
+        assert {"float32", "int8", "binary"} <= set(rw["maxsim_ndcg10"])
     assert "| (a) search p50 / p95" in md.read_text()
 
 
