@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import TYPE_CHECKING
 
 import typer
 
 from hybrid_search.cli.app import EXIT_USAGE, app, emit_json, fail, handle_errors, settings
+
+if TYPE_CHECKING:
+    from hybrid_search.settings import ServiceSettings, Settings
 
 keys_app = typer.Typer(help="Create API keys for the HTTP service.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -29,6 +33,12 @@ def serve(
         DEFAULT_GRACEFUL_S, help="Seconds in-flight requests get to finish on shutdown."
     ),
     log_level: str = typer.Option("info", help="uvicorn log level: debug | info | warning."),
+    lite_server: bool = typer.Option(
+        False,
+        "--lite-server",
+        help="Run the Milvus Lite data path in a supervised `milvus-lite server` child instead "
+        "of inside this process (its memory is its own; restarted if it dies).",
+    ),
 ) -> None:
     """Serve search, documents and RAG context over HTTP (OpenAPI at /docs).
 
@@ -36,10 +46,8 @@ def serve(
     """
 
     def run() -> None:
-        import uvicorn
         from pydantic import ValidationError
 
-        from hybrid_search.service.app import create_app
         from hybrid_search.settings import ServiceSettings
 
         s = settings(collection=collection)
@@ -51,22 +59,48 @@ def serve(
             fail(f"invalid --{e['loc'][0]}: {e['msg']}", code="config_error", exit_code=EXIT_USAGE)
         s = s.model_copy(update={"service": service})
         logging.getLogger("hybrid_search").setLevel(logging.INFO)
-        web = create_app(s)
-        typer.echo(
-            f"hybrid-search: serving collection '{s.collection}' on "
-            f"{_url(service.host, service.port)} (OpenAPI: /docs, health: /readyz)",
-            err=True,
-        )
-        uvicorn.run(
-            web,
-            host=service.host,
-            port=service.port,
-            timeout_graceful_shutdown=int(graceful_timeout),
-            log_level=log_level,
-            access_log=log_level == "debug",
-        )
+        child = None
+        if lite_server:
+            from pathlib import Path
+
+            from hybrid_search.service.supervisor import LiteServer
+
+            if not s.is_milvus_lite():
+                fail(
+                    "--lite-server needs a Milvus Lite path as HYBRID_SEARCH_MILVUS_URI",
+                    code="config_error",
+                    exit_code=EXIT_USAGE,
+                )
+            child = LiteServer(Path(s.milvus_uri))
+            s = s.model_copy(update={"milvus_uri": child.start()})
+        try:
+            _run(s, service, graceful_timeout, log_level)
+        finally:
+            if child is not None:
+                child.stop()
 
     handle_errors(False, run)
+
+
+def _run(s: Settings, service: ServiceSettings, graceful_timeout: float, log_level: str) -> None:
+    import uvicorn
+
+    from hybrid_search.service.app import create_app
+
+    web = create_app(s)
+    typer.echo(
+        f"hybrid-search: serving collection '{s.collection}' on "
+        f"{_url(service.host, service.port)} (OpenAPI: /docs, health: /readyz)",
+        err=True,
+    )
+    uvicorn.run(
+        web,
+        host=service.host,
+        port=service.port,
+        timeout_graceful_shutdown=int(graceful_timeout),
+        log_level=log_level,
+        access_log=log_level == "debug",
+    )
 
 
 @keys_app.command("create")

@@ -1,0 +1,138 @@
+"""Milvus Lite out of the service process: a supervised `milvus-lite server` child.
+
+Embedded, Milvus Lite lives in the service's own memory: after a tenant deleted everything the
+process kept 3.0 GB of its 5.1 GB peak (issue 15). `hybrid-search serve --lite-server` instead
+runs `milvus-lite server --data-dir <the Lite path>` on loopback (the same directory embedded
+Milvus Lite uses, so the data is the same) and talks to it as to a Milvus server. The child is
+restarted if it dies, with a growing pause, and stopped with the service; its memory is its own
+and goes back to the system whenever it restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from hybrid_search.errors import StoreUnavailableError
+
+__all__ = ["LiteServer"]
+
+logger = logging.getLogger(__name__)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class LiteServer:
+    """Starts, watches and stops one `milvus-lite server` child for a Milvus Lite data path.
+
+    Args:
+        data_dir: the Milvus Lite path (what `HYBRID_SEARCH_MILVUS_URI` names).
+        log_path: where the child's output goes (default: `<data_dir>.server.log`).
+        max_restarts: restarts in a row before the supervisor gives up (the service then
+            answers 503 store_unavailable, as for any unreachable Milvus).
+    """
+
+    def __init__(
+        self, data_dir: Path, *, log_path: Path | None = None, max_restarts: int = 5
+    ) -> None:
+        self.data_dir = data_dir.expanduser().resolve()
+        self.log_path = log_path or self.data_dir.with_name(self.data_dir.name + ".server.log")
+        self.port = _free_port()
+        self.max_restarts = max_restarts
+        self.restarts = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._up = threading.Event()  # listening; cleared while dead or restarting
+        self._watcher: threading.Thread | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        """Wait until the child listens (after a start or a restart); False on timeout."""
+        return self._up.wait(timeout_s)
+
+    def start(self, timeout_s: float = 60.0) -> str:
+        """Start the child and its watcher; returns the URI to connect to.
+
+        Raises:
+            StoreUnavailableError: the child did not listen within `timeout_s`.
+        """
+        self._spawn(timeout_s)
+        self._watcher = threading.Thread(target=self._watch, name="lite-server-watch", daemon=True)
+        self._watcher.start()
+        return self.uri
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop watching, then terminate the child (SIGKILL after `timeout_s`)."""
+        self._stopping.set()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout_s)
+        if self._watcher is not None:
+            self._watcher.join(timeout_s)
+
+    def _spawn(self, timeout_s: float) -> None:
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(self.data_dir)]
+        cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while not _port_open(self.port):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                code = self._proc.poll()
+                raise StoreUnavailableError(
+                    f"milvus-lite server for {self.data_dir} did not start (exit status "
+                    f"{code}); see {self.log_path}",
+                    details={"log": str(self.log_path)},
+                )
+            time.sleep(0.1)
+        self._up.set()
+        logger.info("milvus-lite server for %s on %s (pid %d)", self.data_dir, self.uri, self.pid)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(1.0):
+            proc = self._proc
+            if proc is None or proc.poll() is None:
+                continue
+            self._up.clear()
+            if self.restarts >= self.max_restarts:
+                logger.error("milvus-lite server died %d times; not restarting", self.restarts)
+                return
+            pause = min(30.0, 2.0**self.restarts)
+            logger.warning(
+                "milvus-lite server exited with %s; restarting in %.0fs", proc.returncode, pause
+            )
+            if self._stopping.wait(pause):
+                return
+            self.restarts += 1
+            try:
+                self._spawn(60.0)
+            except StoreUnavailableError as exc:
+                logger.error("%s", exc)

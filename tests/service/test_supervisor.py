@@ -1,0 +1,50 @@
+"""The supervised `milvus-lite server` child: serves the Lite path, comes back after a crash."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from hybrid_search.service.supervisor import LiteServer
+
+
+def _client(uri: str):  # type: ignore[no-untyped-def]
+    from pymilvus import MilvusClient
+
+    return MilvusClient(uri=uri)
+
+
+def test_the_child_serves_the_lite_data_and_is_restarted_when_killed(tmp_path: Path) -> None:
+    server = LiteServer(tmp_path / "m.db", log_path=tmp_path / "server.log")
+    uri = server.start()
+    try:
+        client = _client(uri)
+        client.create_collection("kept", dimension=4)
+        client.insert("kept", [{"id": 1, "vector": [0.1, 0.2, 0.3, 0.4]}])
+        client.close()
+        first = server.pid
+        assert first is not None and first != os.getpid()
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while server.pid == first:
+            assert time.monotonic() < deadline, "the child was not restarted"
+            time.sleep(0.2)
+        assert server.wait_ready(60), "the restarted child does not listen"
+        client = _client(uri)  # same port, same data directory
+        assert client.has_collection("kept")
+        client.load_collection("kept")  # a restarted server has every collection released
+        assert client.query("kept", filter="id == 1", output_fields=["id"]) == [{"id": 1}]
+        client.close()
+    finally:
+        server.stop()
+    assert server.restarts == 1
+    pid = server.pid
+    assert pid is not None
+    try:
+        os.kill(pid, 0)
+        alive = True
+    except ProcessLookupError:
+        alive = False
+    assert not alive
