@@ -11,6 +11,7 @@ and goes back to the system whenever it restarts.
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +24,17 @@ from hybrid_search.errors import StoreUnavailableError
 __all__ = ["LiteServer"]
 
 logger = logging.getLogger(__name__)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, SIGTERM when the spawning thread dies. uvicorn ends
+    the service by re-raising SIGTERM after its shutdown, which skips every `finally`, so
+    `stop()` alone would leave the child running."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _free_port() -> int:
@@ -102,7 +114,9 @@ class LiteServer:
         cmd = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(self.data_dir)]
         cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
         with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            self._proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            )
         deadline = time.monotonic() + timeout_s
         while not _port_open(self.port):
             if self._proc.poll() is not None or time.monotonic() > deadline:

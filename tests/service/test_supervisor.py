@@ -48,3 +48,33 @@ def test_the_child_serves_the_lite_data_and_is_restarted_when_killed(tmp_path: P
     except ProcessLookupError:
         alive = False
     assert not alive
+
+
+def test_the_child_does_not_outlive_a_killed_service(tmp_path: Path) -> None:
+    """uvicorn ends by re-raising SIGTERM, which skips `finally`: the child must still go."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time; from pathlib import Path; "
+        "from hybrid_search.service.supervisor import LiteServer; "
+        f"s = LiteServer(Path({str(tmp_path / 'm.db')!r})); s.start(); "
+        "print(s.pid, flush=True); time.sleep(600)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(30)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            assert time.monotonic() < deadline, "the milvus-lite child outlived its service"
+            time.sleep(0.2)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
