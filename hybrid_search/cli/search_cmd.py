@@ -30,6 +30,12 @@ def search(
         True, "--rerank/--no-rerank", help="Rescore the top candidates with the reranker."
     ),
     rerank_top_n: int = typer.Option(None, help="Candidates to rerank (default 20)."),
+    rerank_mode: str = typer.Option(
+        "replace",
+        help="replace: the reranker's order replaces the first stage's; fuse: the two orders "
+        "are fused by RRF, so a weak reranker cannot overturn a strong first stage.",
+    ),
+    rerank_weight: float = typer.Option(1.0, help="fuse mode: the reranker's RRF weight."),
     candidates: int = typer.Option(None, help="Candidate depth per route (default 100)."),
     filter_json: str = typer.Option(
         None,
@@ -82,6 +88,8 @@ def search(
                 **({"fusion": fusion} if fusion else {}),
                 rerank=rerank,
                 rerank_top_n=rerank_top_n,
+                rerank_mode=rerank_mode,
+                rerank_weight=rerank_weight,
                 candidates=candidates,
                 filter=flt,
                 tenant=tenant,

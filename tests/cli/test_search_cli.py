@@ -108,3 +108,17 @@ def test_cli_errors_name_what_is_wrong(scifact) -> None:  # type: ignore[no-unty
     assert blank.exit_code != 0 and "empty" in blank.output
     bad_filter = run("search", "x", "--filter", "{oops", "--json", ok=False)
     assert bad_filter.exit_code != 0 and "--filter" in bad_filter.output
+
+
+@pytest.mark.slow
+def test_rerank_mode_fuse_keeps_the_first_stage_when_the_reranker_weighs_nothing(scifact) -> None:  # type: ignore[no-untyped-def]
+    args = ("search", "vitamin D deficiency", "--routes", "dense,bm25", "--top-k", "5")
+    first = run_json(*args, "--no-rerank")
+    kept = run_json(*args, "--rerank-mode", "fuse", "--rerank-weight", "0")
+    replaced = run_json(*args, "--rerank-mode", "replace")
+    assert kept["reranked"] and all(h["rerank_score"] is not None for h in kept["hits"])
+    assert [h["doc_id"] for h in kept["hits"]] == [h["doc_id"] for h in first["hits"]]
+    rerank = [h["rerank_score"] for h in replaced["hits"]]
+    assert rerank == sorted(rerank, reverse=True)
+    bad = run(*args, "--rerank-mode", "mix", "--json", ok=False)
+    assert bad.exit_code != 0 and "rerank_mode" in bad.output
