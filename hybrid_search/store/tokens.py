@@ -101,32 +101,14 @@ class Float32Blocks:
         return self._conn.has_collection(spec.colbert_collection)
 
     def create(self, spec: C.CollectionSpec) -> None:
-        from pymilvus import DataType
-
         assert spec.colbert_dim is not None
-        conn, dim = self._conn, spec.colbert_dim * spec.colbert_block
-
-        def create() -> None:
-            s = conn.client.create_schema(auto_id=False, enable_dynamic_field=False)
-            s.add_field(
-                C.TOKEN_PK_FIELD, DataType.VARCHAR, is_primary=True, max_length=C.MAX_PK_BYTES + 16
-            )
-            s.add_field(C.TOKEN_CHUNK_FIELD, DataType.VARCHAR, max_length=C.MAX_PK_BYTES)
-            s.add_field(C.DOC_ID_FIELD, DataType.VARCHAR, max_length=C.MAX_ID_BYTES)
-            s.add_field(C.TENANT_FIELD, DataType.VARCHAR, max_length=64, is_partition_key=True)
-            s.add_field(C.BLOCK_INDEX_FIELD, DataType.INT64)
-            s.add_field(C.BLOCK_TOKENS_FIELD, DataType.INT64)
-            s.add_field(C.CONTENT_HASH_FIELD, DataType.VARCHAR, max_length=64)
-            s.add_field(C.COLBERT_FIELD, DataType.FLOAT_VECTOR, dim=dim)
-            ip = conn.client.prepare_index_params()
-            ip.add_index(C.COLBERT_FIELD, **spec.colbert_index)
-            ip.add_index(C.TOKEN_CHUNK_FIELD, index_type="INVERTED")
-            ip.add_index(C.DOC_ID_FIELD, index_type="INVERTED")
-            meta = {"role": "colbert", "chunks": spec.name, "storage": self.kind}
-            described = (D.colbert_collection(spec, __version__), D.colbert_fields(spec))
-            create_indexed(conn, spec.colbert_collection, s, ip, meta, described=described)
-
-        conn.call(create, f"create {spec.colbert_collection}")
+        create_token_collection(
+            self._conn,
+            spec,
+            vector_dim=spec.colbert_dim * spec.colbert_block,
+            vector_index=spec.colbert_index,
+            meta={"storage": self.kind},
+        )
 
     def write(self, spec: C.CollectionSpec, rows: Sequence[ChunkRow]) -> None:
         assert spec.colbert_dim is not None
@@ -310,3 +292,42 @@ def token_storage(conn: MilvusConnection, spec: C.CollectionSpec) -> TokenStorag
             details={"collection": spec.name, "colbert_storage": spec.colbert_storage},
         )
     return kind(conn)
+
+
+def create_token_collection(
+    conn: MilvusConnection,
+    spec: C.CollectionSpec,
+    *,
+    vector_dim: int,
+    vector_index: Mapping[str, Any],
+    meta: Mapping[str, Any],
+    payload: tuple[str, int] | None = None,
+) -> None:
+    """The companion collection of every token storage kind: the same key and bookkeeping
+    fields, so deletes, replaces and recovery treat the kinds alike, plus the kind's own vector
+    field and, for packed kinds, a VARCHAR payload (name, max length)."""
+    from pymilvus import DataType
+
+    def create() -> None:
+        s = conn.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        s.add_field(
+            C.TOKEN_PK_FIELD, DataType.VARCHAR, is_primary=True, max_length=C.MAX_PK_BYTES + 16
+        )
+        s.add_field(C.TOKEN_CHUNK_FIELD, DataType.VARCHAR, max_length=C.MAX_PK_BYTES)
+        s.add_field(C.DOC_ID_FIELD, DataType.VARCHAR, max_length=C.MAX_ID_BYTES)
+        s.add_field(C.TENANT_FIELD, DataType.VARCHAR, max_length=64, is_partition_key=True)
+        s.add_field(C.BLOCK_INDEX_FIELD, DataType.INT64)
+        s.add_field(C.BLOCK_TOKENS_FIELD, DataType.INT64)
+        s.add_field(C.CONTENT_HASH_FIELD, DataType.VARCHAR, max_length=64)
+        if payload is not None:
+            s.add_field(payload[0], DataType.VARCHAR, max_length=payload[1])
+        s.add_field(C.COLBERT_FIELD, DataType.FLOAT_VECTOR, dim=vector_dim)
+        ip = conn.client.prepare_index_params()
+        ip.add_index(C.COLBERT_FIELD, **vector_index)
+        ip.add_index(C.TOKEN_CHUNK_FIELD, index_type="INVERTED")
+        ip.add_index(C.DOC_ID_FIELD, index_type="INVERTED")
+        full_meta = {"role": "colbert", "chunks": spec.name, **meta}
+        described = (D.colbert_collection(spec, __version__), D.colbert_fields(spec))
+        create_indexed(conn, spec.colbert_collection, s, ip, full_meta, described=described)
+
+    conn.call(create, f"create {spec.colbert_collection}")

@@ -20,15 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from hybrid_search import __version__
 from hybrid_search.encoders.base import FloatArray
 from hybrid_search.errors import RouteError
 from hybrid_search.store import reads
 from hybrid_search.store.connection import QUERY_CAP, MilvusConnection
 from hybrid_search.store.expressions import pks_expr, tenant_expr
 from hybrid_search.store.filters import and_expressions
-from hybrid_search.store.schema import create_indexed
-from hybrid_search.store.tokens import Float32Blocks
+from hybrid_search.store.tokens import Float32Blocks, create_token_collection
 from hybrid_search.store.types import ChunkRow
 from hybrid_search.store.writes import upsert_batched
 from hybrid_search.tokens import (
@@ -43,7 +41,6 @@ from hybrid_search.tokens import (
     to_text,
 )
 from schemas import collection as C
-from schemas import descriptions as D
 
 PAYLOAD_FIELD = "tokens"  # up to tokens_per_row packed tokens as 7-bit ASCII
 PLACEHOLDER = [1.0, 0.0]
@@ -65,40 +62,17 @@ class PackedTextBlocks(Float32Blocks):
         self._kind: StorageKind = kind
 
     def create(self, spec: C.CollectionSpec) -> None:
-        from pymilvus import DataType
-
         assert spec.colbert_dim is not None
-        conn = self._conn
         per_row = tokens_per_row(self.kind, spec.colbert_dim)
         width = text_length(per_row * bytes_per_token(self.kind, spec.colbert_dim))
-
-        def create() -> None:
-            s = conn.client.create_schema(auto_id=False, enable_dynamic_field=False)
-            s.add_field(
-                C.TOKEN_PK_FIELD, DataType.VARCHAR, is_primary=True, max_length=C.MAX_PK_BYTES + 16
-            )
-            s.add_field(C.TOKEN_CHUNK_FIELD, DataType.VARCHAR, max_length=C.MAX_PK_BYTES)
-            s.add_field(C.DOC_ID_FIELD, DataType.VARCHAR, max_length=C.MAX_ID_BYTES)
-            s.add_field(C.TENANT_FIELD, DataType.VARCHAR, max_length=64, is_partition_key=True)
-            s.add_field(C.BLOCK_INDEX_FIELD, DataType.INT64)
-            s.add_field(C.BLOCK_TOKENS_FIELD, DataType.INT64)
-            s.add_field(C.CONTENT_HASH_FIELD, DataType.VARCHAR, max_length=64)
-            s.add_field(PAYLOAD_FIELD, DataType.VARCHAR, max_length=width)
-            s.add_field(C.COLBERT_FIELD, DataType.FLOAT_VECTOR, dim=len(PLACEHOLDER))
-            ip = conn.client.prepare_index_params()
-            ip.add_index(C.COLBERT_FIELD, **C.COLBERT_BLOCK_INDEX)
-            ip.add_index(C.TOKEN_CHUNK_FIELD, index_type="INVERTED")
-            ip.add_index(C.DOC_ID_FIELD, index_type="INVERTED")
-            meta = {
-                "role": "colbert",
-                "chunks": spec.name,
-                "storage": self.kind,
-                "tokens_per_row": per_row,
-            }
-            described = (D.colbert_collection(spec, __version__), D.colbert_fields(spec))
-            create_indexed(conn, spec.colbert_collection, s, ip, meta, described=described)
-
-        conn.call(create, f"create {spec.colbert_collection}")
+        create_token_collection(
+            self._conn,
+            spec,
+            vector_dim=len(PLACEHOLDER),
+            vector_index=C.COLBERT_BLOCK_INDEX,
+            meta={"storage": self.kind, "tokens_per_row": per_row},
+            payload=(PAYLOAD_FIELD, width),
+        )
 
     def write(self, spec: C.CollectionSpec, rows: Sequence[ChunkRow]) -> None:
         assert spec.colbert_dim is not None
