@@ -16,6 +16,7 @@ These rows are read by key only: ColBERT rescoring works, token ANN candidate ge
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,9 @@ from schemas import collection as C
 
 PAYLOAD_FIELD = "tokens"  # up to tokens_per_row packed tokens as 7-bit ASCII
 PLACEHOLDER = [1.0, 0.0]
+_FIELDS = [C.TOKEN_CHUNK_FIELD, C.BLOCK_INDEX_FIELD, C.BLOCK_TOKENS_FIELD, PAYLOAD_FIELD]
+#: row groups read one after another while the previous group is scored
+SCORE_GROUPS = 3
 #: VARCHAR bytes a row's payload may use (Milvus' limit is 65,535)
 _MAX_TEXT = 65_535
 
@@ -110,30 +114,47 @@ class PackedTextBlocks(Float32Blocks):
         (by chunk pk otherwise); one string per row, decoded by numpy."""
         if not chunk_pks:
             return {}
-        assert spec.colbert_dim is not None
-        dim, collection = spec.colbert_dim, spec.colbert_collection
-        per_row = tokens_per_row(self.kind, dim)
-        width = bytes_per_token(self.kind, dim)
-        fields = [C.TOKEN_CHUNK_FIELD, C.BLOCK_INDEX_FIELD, C.BLOCK_TOKENS_FIELD, PAYLOAD_FIELD]
-        self._conn.ensure_loaded(collection)
-        rows: list[dict[str, Any]] = []
-        if token_counts is not None:
-            prefix = f"{tenant}/" if tenant is not None else ""
-            keys = [
-                f"{pk}:{b}"
-                for pk in dict.fromkeys(chunk_pks)
-                if pk.startswith(prefix)
-                for b in range(-(-token_counts.get(pk, 0) // per_row))
-            ]
-            for start in range(0, len(keys), QUERY_CAP):
-                rows += reads.query_keys(
-                    self._conn, collection, keys[start : start + QUERY_CAP], fields
-                )
-        else:
+        if token_counts is None:
             expr = and_expressions(
                 tenant_expr(tenant), pks_expr(list(dict.fromkeys(chunk_pks)), C.TOKEN_CHUNK_FIELD)
             )
-            rows = reads.query_all(self._conn, collection, expr or "", fields)
+            self._conn.ensure_loaded(spec.colbert_collection)
+            rows = reads.query_all(self._conn, spec.colbert_collection, expr or "", _FIELDS)
+            return self._unpack(spec, rows)
+        return self._read_keys(spec, self._row_keys(spec, tenant, chunk_pks, token_counts))
+
+    def _row_keys(
+        self,
+        spec: C.CollectionSpec,
+        tenant: str | None,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int],
+    ) -> list[list[str]]:
+        """Per chunk, the keys of its rows (a chunk's tokens fill ceil(count / per row) rows)."""
+        assert spec.colbert_dim is not None
+        per_row = tokens_per_row(self.kind, spec.colbert_dim)
+        prefix = f"{tenant}/" if tenant is not None else ""
+        return [
+            [f"{pk}:{b}" for b in range(-(-token_counts.get(pk, 0) // per_row))]
+            for pk in dict.fromkeys(chunk_pks)
+            if pk.startswith(prefix)
+        ]
+
+    def _read_keys(self, spec: C.CollectionSpec, keys: list[list[str]]) -> dict[str, PackedTokens]:
+        flat = [k for chunk in keys for k in chunk]
+        self._conn.ensure_loaded(spec.colbert_collection)
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(flat), QUERY_CAP):
+            page = flat[start : start + QUERY_CAP]
+            rows += reads.query_keys(self._conn, spec.colbert_collection, page, _FIELDS)
+        return self._unpack(spec, rows)
+
+    def _unpack(
+        self, spec: C.CollectionSpec, rows: list[dict[str, Any]]
+    ) -> dict[str, PackedTokens]:
+        assert spec.colbert_dim is not None
+        dim = spec.colbert_dim
+        width = bytes_per_token(self.kind, dim)
         per_chunk: dict[str, list[tuple[int, np.ndarray]]] = {}
         for row in rows:
             n = int(row[C.BLOCK_TOKENS_FIELD])
@@ -167,11 +188,22 @@ class PackedTextBlocks(Float32Blocks):
         chunk_pks: Sequence[str],
         token_counts: Mapping[str, int] | None,
     ) -> dict[str, float]:
-        """MaxSim on the packed tokens, a block of candidates at a time (never all in float32)."""
-        packed = self.fetch_packed(spec, tenant, chunk_pks, token_counts)
-        pks = list(packed)
-        scores = maxsim_many(query, [packed[pk] for pk in pks])
-        return dict(zip(pks, scores.tolist(), strict=True))
+        """MaxSim on the packed tokens. With known token counts the rows are read in a few
+        groups, the next group's read overlapping this group's MaxSim: reading (Milvus, gRPC,
+        text decode) and the products take similar time, and each can have a core."""
+        if token_counts is None:
+            packed = self.fetch_packed(spec, tenant, chunk_pks, None)
+            return _maxsim(query, packed)
+        groups = _split(self._row_keys(spec, tenant, chunk_pks, token_counts), SCORE_GROUPS)
+        out: dict[str, float] = {}
+        with ThreadPoolExecutor(1, thread_name_prefix="colbert-read") as reader:
+            pending = reader.submit(self._read_keys, spec, groups[0]) if groups else None
+            for nxt in [*groups[1:], None]:
+                assert pending is not None
+                packed = pending.result()
+                pending = reader.submit(self._read_keys, spec, nxt) if nxt else None
+                out.update(_maxsim(query, packed))
+        return out
 
     def can_search(self, spec: C.CollectionSpec) -> bool:
         return False
@@ -185,6 +217,29 @@ class PackedTextBlocks(Float32Blocks):
             "with colbert_storage=float32 and colbert_block_tokens=1 for ColBERT candidate "
             "generation)"
         )
+
+
+def _maxsim(query: FloatArray, packed: Mapping[str, PackedTokens]) -> dict[str, float]:
+    pks = list(packed)
+    scores = maxsim_many(query, [packed[pk] for pk in pks])
+    return dict(zip(pks, scores.tolist(), strict=True))
+
+
+def _split(keys: list[list[str]], parts: int) -> list[list[list[str]]]:
+    """Chunks' key lists in up to `parts` groups of about equal row counts (a chunk whole)."""
+    total = sum(len(k) for k in keys)
+    if not total:
+        return []
+    size = -(-total // parts)
+    groups: list[list[list[str]]] = [[]]
+    rows = 0
+    for chunk in keys:
+        if rows >= size:
+            groups.append([])
+            rows = 0
+        groups[-1].append(chunk)
+        rows += len(chunk)
+    return groups
 
 
 def binary_storage(conn: MilvusConnection) -> PackedTextBlocks:

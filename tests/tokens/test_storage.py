@@ -123,6 +123,46 @@ def test_rows_split_at_the_varchar_limit_and_token_search_is_refused(
     store.close()
 
 
+@pytest.mark.parametrize("kind", ["binary", "int8"])
+def test_scoring_reads_in_groups_and_equals_maxsim_per_chunk(settings, kind) -> None:  # type: ignore[no-untyped-def]
+    """score_token_vectors reads the rows in SCORE_GROUPS groups, overlapping reads with
+    MaxSim; the scores must be exactly those of MaxSim on each chunk's stored tokens, for
+    chunks of one row and of several, another tenant's chunks left out."""
+    from hybrid_search.store.tokens_packed import SCORE_GROUPS
+    from hybrid_search.store.types import ChunkRow
+
+    store = build_store(settings)
+    spec = C.CollectionSpec(
+        name=f"groups_{kind}", dense_dim=4, colbert_dim=1024, model="m", colbert_storage=kind
+    )
+    store.ensure_collection(spec)
+    rng = np.random.default_rng(1)
+    rows, counts = [], {}
+    for i in range(3 * SCORE_GROUPS + 1):
+        n = [3, 60, 130, 1][i % 4]  # int8: 55 tokens per row, so 1 to 3 rows per chunk
+        tenant = "default" if i % 5 else "other"
+        toks = rng.standard_normal((n, 1024)).astype(np.float32)
+        row = ChunkRow(
+            tenant, f"d{i}", 0, 1, "", "t", "t", {}, "h", np.ones(4, np.float32), {1: 1.0}, toks
+        )
+        store.write_documents(spec, tenant, [row], {row.doc_id: "h"})
+        rows.append(row)
+        counts[row.pk] = n
+    q = rng.standard_normal((7, 1024)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    pks = [r.pk for r in rows]
+    got = store.score_token_vectors(spec.name, "default", q, pks, counts)
+    mine = [r for r in rows if r.tenant == "default"]
+    assert sorted(got) == sorted(r.pk for r in mine)
+    for r in mine:
+        assert r.colbert is not None
+        assert got[r.pk] == pytest.approx(maxsim(q, encode(r.colbert, kind)), abs=1e-5)
+    # without token counts the rows are found by chunk key, with the same scores
+    by_chunk = store.score_token_vectors(spec.name, "default", q, pks)
+    assert by_chunk == pytest.approx(got, abs=1e-6)
+    store.close()
+
+
 def test_replace_and_delete_keep_tokens_with_their_chunks(tmp_path, settings, encoder) -> None:  # type: ignore[no-untyped-def]
     store = build_store(settings)
     spec = collection_spec(settings, encoder)
