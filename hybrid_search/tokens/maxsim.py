@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid_search.tokens.codec import FloatArray, PackedTokens, decode
+from hybrid_search.tokens.codec import FloatArray, PackedTokens, StorageKind, decode
 
 #: document tokens expanded to float32 per matrix product (2048 x 1024 x 4 B = 8 MiB: fastest
 #: of 1,024-8,192 measured for 120 candidates at 1024 dims on one thread)
@@ -101,7 +101,7 @@ class _GroupScorer:
     block is mmap'ed and page-faulted by the allocator each time, which cost as much as the
     product itself (measured: 47k binary tokens at 1024 dims, 114 ms fresh vs 60 ms reused)."""
 
-    def __init__(self, q: FloatArray, kind: str, block_tokens: int) -> None:
+    def __init__(self, q: FloatArray, kind: StorageKind, block_tokens: int) -> None:
         self.q, self.kind = q, kind
         dim = q.shape[1]
         self.scale = np.float32(math.sqrt(dim))
