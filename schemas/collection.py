@@ -105,6 +105,9 @@ class CollectionSpec:
     #: how token vectors are stored (hybrid_search.store.tokens.TOKEN_STORAGES); recorded in the
     #: collection, read back by `describe`; collections from before the field hold "float32"
     colbert_storage: str = "float32"
+    #: collection tenancy (hybrid_search.store.tenancy): "{collection}/{tenant}" when this Milvus
+    #: collection holds that one tenant of the logical collection; None: tenants share it
+    owner: str | None = None
 
     def __post_init__(self) -> None:
         if self.colbert_dim and not 1 <= self.colbert_dim * self.colbert_block <= MAX_VECTOR_DIM:

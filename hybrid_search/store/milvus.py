@@ -79,6 +79,11 @@ class MilvusStore:
     def has_collection(self, name: str) -> bool:
         return self._conn.has_collection(name)
 
+    def list_collections(self, prefix: str = "") -> list[str]:
+        """The names of the database's collections that start with `prefix`, sorted."""
+        names = self._conn.call(lambda: self.client.list_collections(), "list collections")
+        return sorted(str(n) for n in names if str(n).startswith(prefix))
+
     def ensure_collection(self, spec: C.CollectionSpec) -> None:
         """Create the collections if missing; otherwise prove they match the spec."""
         tokens = token_storage(self._conn, spec)

@@ -54,6 +54,8 @@ def check_spec(want: C.CollectionSpec, found: C.CollectionSpec) -> None:
             f"BM25 analyzer {found.analyzer}/stop_words={found.stop_words} != configured "
             f"{want.analyzer}/stop_words={want.stop_words}"
         )
+    if found.owner != want.owner:
+        problems.append(f"tenancy: {_owned(found.owner)}, configured {_owned(want.owner)}")
     if problems:
         raise SchemaMismatchError(
             f"collection '{want.name}' does not match the configuration: "
@@ -62,6 +64,13 @@ def check_spec(want: C.CollectionSpec, found: C.CollectionSpec) -> None:
             "models are never mixed.",
             details={"collection": want.name, "problems": problems},
         )
+
+
+def _owned(owner: str | None) -> str:
+    if owner is None:
+        return "shared by tenants (partition key)"
+    collection, tenant = owner.split("/", 1)
+    return f"tenant '{tenant}' of collection '{collection}' alone"
 
 
 def describe(conn: MilvusConnection, name: str) -> C.CollectionSpec:
@@ -94,6 +103,7 @@ def describe(conn: MilvusConnection, name: str) -> C.CollectionSpec:
         colbert_block=int(meta.get("colbert_block", 1)),
         # collections written before storage kinds existed hold float32 blocks
         colbert_storage=str(meta.get("colbert_storage", "float32")),
+        owner=None if meta.get("owner") is None else str(meta["owner"]),
     )
 
 
@@ -171,6 +181,8 @@ def create_chunks(conn: MilvusConnection, spec: C.CollectionSpec) -> None:
             "colbert_block": spec.colbert_block,
             "colbert_storage": spec.colbert_storage,
         }
+        if spec.owner is not None:  # absent from shared collections, as before the field
+            meta["owner"] = spec.owner
         described = (D.chunk_collection(spec, __version__), D.chunk_fields(spec))
         create_indexed(conn, spec.name, s, ip, meta, described=described)
 
