@@ -9,12 +9,24 @@ from hybrid_search.encoders.base import Encoder
 from hybrid_search.errors import ConfigError
 from hybrid_search.rerank.bge import BGEReranker
 from hybrid_search.settings import Settings
+from hybrid_search.store.base import VectorStore
 from hybrid_search.store.milvus import MilvusStore
+from hybrid_search.store.tenancy import CollectionPerTenantStore, check_collection_name
 from ingest.pipeline import IngestOptions
 from schemas.collection import CollectionSpec
 
 
-def build_store(settings: Settings) -> MilvusStore:
+def build_store(settings: Settings) -> VectorStore:
+    """The configured store: Milvus, one collection per tenant when `tenancy` is "collection"."""
+    store = build_milvus_store(settings)
+    if settings.tenancy == "collection":
+        check_collection_name(settings.collection)
+        return CollectionPerTenantStore(store)
+    return store
+
+
+def build_milvus_store(settings: Settings) -> MilvusStore:
+    """The Milvus store itself, whatever the tenancy (benchmarks read its raw client)."""
     token = settings.milvus_token.get_secret_value() if settings.milvus_token else None
     return MilvusStore(
         settings.milvus_uri, token=token, db_name=settings.milvus_db, retry=settings.retry

@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     milvus_db: str | None = None
     collection: str = Field("documents", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
     tenant: str = Field("default", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    #: where tenants' rows live (README "Tenancy"): partition_key = one collection, the tenant
+    #: as Milvus partition key (cheap; tenants share indexes and search cost); collection = one
+    #: collection per tenant (a tenant's volume never enters another's search)
+    tenancy: Literal["partition_key", "collection"] = "partition_key"
 
     embedding_model: str = "BAAI/bge-m3"
     #: "bge-m3" (dense + sparse + ColBERT) or "dense" (FlagModel / sentence-transformers)

@@ -40,13 +40,18 @@ def tiny_settings(work: Path, models: Any, **more: Any) -> Settings:
 
 def open_env(settings: Settings, corpus: BenchCorpus, collection: str) -> BenchEnv:
     from hybrid_search.evaluation.runner import flush
-    from hybrid_search.factory import build_encoder, build_store, collection_spec, ingest_options
+    from hybrid_search.factory import (
+        build_encoder,
+        build_milvus_store,
+        collection_spec,
+        ingest_options,
+    )
     from ingest.pipeline import IngestJob
     from ingest.readers import SourceDoc
 
     s = settings.model_copy(update={"collection": collection})
     encoder = build_encoder(s)
-    store = build_store(s)
+    store = build_milvus_store(s)  # the benchmarks read its raw client
     spec = collection_spec(s, encoder)
     options = ingest_options(s)
     started = time.perf_counter()

@@ -1,0 +1,382 @@
+"""Collection tenancy: one Milvus collection per tenant, so one tenant's volume never enters
+another tenant's search (issue 15, item 3).
+
+`CollectionPerTenantStore` wraps a store and maps every call that names a tenant from the
+logical collection `C` to the tenant's own physical collection `tenant_collection(C, tenant)`
+(with its own ColBERT companion). `C` itself stays: it holds the spec, the search defaults and
+the load state, so `describe` works before any tenant has written, and it holds no rows. A
+tenant's collection is created from `C`'s spec on its first write and records its owner
+(`CollectionSpec.owner`, "C/tenant"), which is checked before it is read or written: a
+collection of that name that another deployment made is refused, never read. A read for a
+tenant without a collection goes to `C` (empty), so it answers exactly as an empty collection
+does. Calls without a tenant (`stats(C)`, `drop`, `flush`, `reload`) cover `C` and every
+tenant collection of `C`, found by listing the collections named `C__*`.
+
+The mode is chosen per deployment (`HYBRID_SEARCH_TENANCY`); the modes do not share data: a
+logical collection written in `partition_key` mode is refused here (`ensure_collection`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Protocol
+
+from hybrid_search.encoders.base import FloatArray
+from hybrid_search.errors import ConfigError, InvalidRequestError, SchemaMismatchError
+from hybrid_search.store.base import VectorStore
+from hybrid_search.store.types import (
+    Candidate,
+    ChunkRow,
+    DocState,
+    FieldName,
+    FusedResult,
+    QueryVectors,
+    Scope,
+    StoredChunk,
+    StoreStats,
+)
+from schemas import collection as C
+
+__all__ = ["CollectionPerTenantStore", "ListingStore", "tenant_collection"]
+
+#: Milvus' longest collection name (proxy.maxNameLength; Milvus Lite checks the same)
+MAX_NAME = 255
+#: between the logical collection's name and the tenant's part; logical names may not contain
+#: "__" nor end with "_", so the first "__" of a physical name ends the logical name
+SEPARATOR = "__"
+_READABLE, _HASHED = "t_", "h_"
+#: '_', '-' and capitals escaped: the name is injective and all lower case (Milvus Lite keeps a
+#: directory per collection, and a case-insensitive file system must not merge "A" and "a")
+_ESCAPES = {"_": "__", "-": "_h", **{c: "_u" + c.lower() for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}}
+_TENANT = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+_TENANT_PART = re.compile(r"t_(?:[a-z0-9]|_(?:_|h|u[a-z]))+|h_[0-9a-f]{32}")
+
+
+class ListingStore(VectorStore, Protocol):
+    """A store that can list its collections (MilvusStore)."""
+
+    def list_collections(self, prefix: str = "") -> list[str]: ...
+
+
+def check_collection_name(collection: str) -> None:
+    """Refuse logical names whose tenant collections could collide with another's."""
+    if SEPARATOR in collection or collection.endswith("_"):
+        raise ConfigError(
+            f"collection '{collection}': with HYBRID_SEARCH_TENANCY=collection a collection name "
+            f"may not contain '{SEPARATOR}' nor end with '_' (each tenant's collection is named "
+            f"'{collection}{SEPARATOR}t_<tenant>'); choose another collection name",
+            details={"collection": collection},
+        )
+
+
+def check_tenant(tenant: str) -> None:
+    if not _TENANT.fullmatch(tenant):
+        raise InvalidRequestError(
+            f"tenant {tenant[:80]!r}: must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'",
+            details={"field": "tenant"},
+        )
+
+
+def tenant_collection(collection: str, tenant: str) -> str:
+    """The Milvus collection holding `tenant`'s rows of `collection`: deterministic, distinct
+    for distinct (collection, tenant) pairs, and short enough (with its ColBERT companion's
+    suffix) for Milvus; a name that would be too long uses a 128-bit hash of the tenant."""
+    check_collection_name(collection)
+    check_tenant(tenant)
+    name = collection + SEPARATOR + _READABLE + "".join(_ESCAPES.get(c, c) for c in tenant)
+    if len(name) + len(C.COLBERT_SUFFIX) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(tenant.encode("utf-8")).hexdigest()[:32]
+    return collection + SEPARATOR + _HASHED + digest
+
+
+def _owner(collection: str, tenant: str) -> str:
+    return f"{collection}/{tenant}"
+
+
+def _pk_tenant(pk: str) -> str | None:
+    tenant = pk.split("/", 1)[0] if "/" in pk else ""
+    return tenant if _TENANT.fullmatch(tenant) else None
+
+
+def _add(total: int | None, more: int | None) -> int | None:
+    return more if total is None else total + (more or 0)
+
+
+class CollectionPerTenantStore:
+    """A VectorStore that gives every tenant its own Milvus collection (see the module)."""
+
+    def __init__(self, inner: ListingStore) -> None:
+        self.inner = inner
+        self.retries = inner.retries
+        #: physical collections known to exist and to belong to the tenant they are named for
+        self._owned: set[str] = set()
+        #: logical collections proven free of partition_key-mode rows
+        self._checked: set[str] = set()
+        self._lock = threading.RLock()
+
+    # -- where a tenant's rows live -----------------------------------------------------------
+
+    def _existing(self, collection: str, tenant: str) -> str | None:
+        """The tenant's collection if it exists (its owner checked), else None."""
+        name = tenant_collection(collection, tenant)
+        if name in self._owned:
+            return name
+        if not self.inner.has_collection(name):
+            return None
+        found = self.inner.describe(name).owner
+        if found != _owner(collection, tenant):
+            raise SchemaMismatchError(
+                f"collection '{name}' exists but was not created for tenant '{tenant}' of "
+                f"collection '{collection}' (it records owner {found!r}); drop or rename it",
+                details={"collection": name, "owner": found},
+            )
+        with self._lock:
+            self._owned.add(name)
+        return name
+
+    def _target(self, collection: str, tenant: str) -> str:
+        """Where a read for `tenant` goes: its collection, or the logical one (no rows)."""
+        return self._existing(collection, tenant) or collection
+
+    def _ensure_tenant(self, spec: C.CollectionSpec, tenant: str) -> C.CollectionSpec:
+        """The tenant's collection spec, the collection created on its first write."""
+        name = tenant_collection(spec.name, tenant)
+        tenant_spec = replace(spec, name=name, owner=_owner(spec.name, tenant))
+        if name not in self._owned:
+            with self._lock:  # two writers of a new tenant must not both create it
+                if name not in self._owned:
+                    self.inner.ensure_collection(tenant_spec)  # checks the owner if it exists
+                    self._owned.add(name)
+        return tenant_spec
+
+    def tenant_collections(self, collection: str) -> list[str]:
+        """Every tenant collection of `collection`, by listing and recorded owner."""
+        check_collection_name(collection)
+        prefix = collection + SEPARATOR
+        found = []
+        for name in self.inner.list_collections(prefix):
+            if not _TENANT_PART.fullmatch(name[len(prefix) :]):
+                continue  # a ColBERT companion, or not named by this module
+            try:
+                owner = self.inner.describe(name).owner
+            except SchemaMismatchError:
+                continue  # not a hybrid-search collection
+            if owner is not None and owner.split("/", 1)[0] == collection:
+                found.append(name)
+        return found
+
+    # -- connection -------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        self.inner.ping()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def deployment(self) -> str:
+        return f"{self.inner.deployment()}, one collection per tenant"
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.inner.is_embedded
+
+    def load_state(self, collection: str) -> str:
+        return self.inner.load_state(collection)
+
+    def reload(self, spec: C.CollectionSpec) -> None:
+        self.inner.reload(spec)
+        for name in self.tenant_collections(spec.name):
+            self.inner.reload(self.inner.describe(name))
+
+    def flush(self, spec: C.CollectionSpec) -> None:
+        self.inner.flush(spec)
+        for name in self.tenant_collections(spec.name):
+            self.inner.flush(self.inner.describe(name))
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def ensure_collection(self, spec: C.CollectionSpec) -> None:
+        """The logical collection (spec, defaults); refused if it holds partition_key rows."""
+        check_collection_name(spec.name)
+        self.inner.ensure_collection(spec)
+        if spec.name in self._checked:
+            return
+        shared = self.inner.stats(spec.name).chunks
+        if shared:
+            raise ConfigError(
+                f"collection '{spec.name}' holds {shared} chunks written with "
+                "HYBRID_SEARCH_TENANCY=partition_key; collection tenancy keeps each tenant in "
+                "its own collection: ingest into another collection name, or keep partition_key",
+                details={"collection": spec.name, "chunks": shared},
+            )
+        with self._lock:
+            self._checked.add(spec.name)
+
+    def describe(self, name: str) -> C.CollectionSpec:
+        return self.inner.describe(name)
+
+    def has_collection(self, name: str) -> bool:
+        return self.inner.has_collection(name)
+
+    def search_defaults(self, name: str) -> dict[str, Any]:
+        return self.inner.search_defaults(name)
+
+    def save_search_defaults(self, name: str, defaults: Mapping[str, Any]) -> None:
+        self.inner.save_search_defaults(name, defaults)
+
+    def drop(self, name: str) -> None:
+        """The logical collection and every tenant collection of it."""
+        for physical in self.tenant_collections(name):
+            self.inner.drop(physical)
+        self.inner.drop(name)
+        with self._lock:
+            self._owned = {n for n in self._owned if not n.startswith(name + SEPARATOR)}
+            self._checked.discard(name)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def write_token_vectors(self, spec: C.CollectionSpec, rows: Sequence[ChunkRow]) -> None:
+        by_tenant: dict[str, list[ChunkRow]] = {}
+        for row in rows:
+            by_tenant.setdefault(row.tenant, []).append(row)
+        for tenant, group in by_tenant.items():
+            self.inner.write_token_vectors(self._ensure_tenant(spec, tenant), group)
+
+    def commit_documents(
+        self,
+        spec: C.CollectionSpec,
+        tenant: str,
+        rows: Sequence[ChunkRow],
+        hashes: Mapping[str, str],
+    ) -> None:
+        self.inner.commit_documents(self._ensure_tenant(spec, tenant), tenant, rows, hashes)
+
+    def write_documents(
+        self,
+        spec: C.CollectionSpec,
+        tenant: str,
+        rows: Sequence[ChunkRow],
+        hashes: Mapping[str, str],
+    ) -> None:
+        self.write_token_vectors(spec, rows)
+        self.commit_documents(spec, tenant, rows, hashes)
+
+    def delete_documents(self, name: str, tenant: str, doc_ids: Sequence[str]) -> int:
+        physical = self._existing(name, tenant)
+        return 0 if physical is None else self.inner.delete_documents(physical, tenant, doc_ids)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def doc_states(self, name: str, tenant: str, doc_ids: Sequence[str]) -> dict[str, DocState]:
+        return self.inner.doc_states(self._target(name, tenant), tenant, doc_ids)
+
+    def docs_with_token_vectors(self, name: str, tenant: str, doc_ids: Sequence[str]) -> set[str]:
+        return self.inner.docs_with_token_vectors(self._target(name, tenant), tenant, doc_ids)
+
+    def iter_doc_ids(self, name: str, tenant: str) -> Iterator[str]:
+        return self.inner.iter_doc_ids(self._target(name, tenant), tenant)
+
+    def stats(self, name: str, tenant: str | None = None) -> StoreStats:
+        """One tenant's collection, or (no tenant) the logical collection and all of them."""
+        if tenant is not None:
+            return self.inner.stats(self._target(name, tenant), tenant)
+        total = StoreStats(documents=0, chunks=0)
+        for physical in [name, *self.tenant_collections(name)]:
+            part = self.inner.stats(physical)
+            total.documents += part.documents
+            total.chunks += part.chunks
+            total.colbert_rows = _add(total.colbert_rows, part.colbert_rows)
+        return total
+
+    def get_chunks(self, name: str, tenant: str, doc_id: str) -> list[StoredChunk]:
+        return self.inner.get_chunks(self._target(name, tenant), tenant, doc_id)
+
+    def get_rows(
+        self, name: str, pks: Sequence[str], *, with_vectors: bool = False
+    ) -> dict[str, StoredChunk]:
+        """By the tenant each key names (keys of an unknown tenant are absent)."""
+        by_tenant: dict[str, list[str]] = {}
+        for pk in pks:
+            tenant = _pk_tenant(pk)
+            if tenant is not None:
+                by_tenant.setdefault(tenant, []).append(pk)
+        found: dict[str, StoredChunk] = {}
+        for tenant, keys in by_tenant.items():
+            physical = self._existing(name, tenant)
+            if physical is not None:
+                found.update(self.inner.get_rows(physical, keys, with_vectors=with_vectors))
+        return found
+
+    def get_keys(self, name: str, scope: Scope) -> dict[str, Candidate]:
+        return self.inner.get_keys(self._target(name, scope.tenant), scope)
+
+    def count_chunks(self, name: str, scope: Scope) -> int:
+        return self.inner.count_chunks(self._target(name, scope.tenant), scope)
+
+    # -- search -----------------------------------------------------------------------------
+
+    def search_field(
+        self,
+        name: str,
+        route: FieldName,
+        queries: Sequence[QueryVectors],
+        *,
+        scope: Scope,
+        limit: int,
+    ) -> list[list[Candidate]]:
+        target = self._target(name, scope.tenant)
+        return self.inner.search_field(target, route, queries, scope=scope, limit=limit)
+
+    def fused_search(
+        self,
+        name: str,
+        query: QueryVectors,
+        depth: Mapping[FieldName, int],
+        *,
+        scope: Scope,
+        k: int,
+        limit: int,
+        with_rows: bool,
+    ) -> FusedResult:
+        return self.inner.fused_search(
+            self._target(name, scope.tenant),
+            query,
+            depth,
+            scope=scope,
+            k=k,
+            limit=limit,
+            with_rows=with_rows,
+        )
+
+    def can_search_tokens(self, name: str) -> bool:
+        return self.inner.can_search_tokens(name)
+
+    def search_tokens(self, name: str, tokens: FloatArray, *, tenant: str, limit: int) -> list[str]:
+        target = self._target(name, tenant)
+        return self.inner.search_tokens(target, tokens, tenant=tenant, limit=limit)
+
+    def fetch_token_vectors(
+        self,
+        name: str,
+        tenant: str,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None = None,
+    ) -> dict[str, FloatArray]:
+        target = self._target(name, tenant)
+        return self.inner.fetch_token_vectors(target, tenant, chunk_pks, token_counts)
+
+    def score_token_vectors(
+        self,
+        name: str,
+        tenant: str,
+        query: FloatArray,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None = None,
+    ) -> dict[str, float]:
+        target = self._target(name, tenant)
+        return self.inner.score_token_vectors(target, tenant, query, chunk_pks, token_counts)
