@@ -75,6 +75,7 @@ def collection_spec(
         stop_words=settings.bm25_stop_words,
         colbert_block=settings.colbert_block_tokens,
         colbert_storage=storage,
+        colbert_pool=settings.colbert_pool_factor,
     )
 
 

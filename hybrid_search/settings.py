@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     #: tokens; int8 = per-token scale; float32 = exact; none = no token vectors. Unset: binary,
     #: or float32 with colbert_block_tokens=1 (token ANN search needs float vectors)
     colbert_storage: Literal["binary", "int8", "float32", "none"] | None = None
+    #: ColBERT document tokens merged into one stored token (Ward clustering, Clavie 2024);
+    #: None: the collection's recorded factor, for a new one 2 with binary/int8, 1 with float32
+    colbert_pool_factor: int | None = Field(None, ge=1, le=8)
     #: ColBERT rescores the union of each other route's top N candidates (its token vectors are
     #: read from Milvus per candidate: the cost grows with N)
     colbert_rescore_per_route: int = Field(40, ge=1, le=16384)

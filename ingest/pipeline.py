@@ -24,6 +24,7 @@ from hybrid_search.errors import HybridSearchError, IngestError, StoreUnavailabl
 from hybrid_search.retry import call_with_recovery, needs_reload
 from hybrid_search.store.base import VectorStore
 from hybrid_search.store.types import ChunkRow, DocState
+from hybrid_search.tokens.pooling import pool_tokens
 from ingest.chunking import Chunk, chunk_text
 from ingest.readers import Record, SourceDoc
 from ingest.writer import Writer, batches, windows
@@ -132,6 +133,7 @@ class IngestJob:
     ) -> None:
         self.store, self.encoder, self.spec, self.options = store, encoder, spec, options
         self._progress = progress or (lambda n: None)
+        self._pool_factor = 1  # the collection's ColBERT token pooling, read by `run`
 
     def validate(self, records: Iterable[Record]) -> list[IngestError]:
         """--strict: every problem in the input, found before anything is written."""
@@ -182,6 +184,10 @@ class IngestJob:
         seen: dict[str, str] = {}
         retries_before = self.store.retries.count
         self.store.ensure_collection(self.spec)
+        # the collection's recorded pooling wins: its documents all hold tokens pooled alike
+        self._pool_factor = (
+            self.store.describe(self.spec.name).pool_factor if self.spec.colbert_dim else 1
+        )
         remaining = enumerate(records)
 
         def good_docs() -> Iterator[SourceDoc]:
@@ -274,8 +280,9 @@ class IngestJob:
                 # reported unavailable by the searcher
                 sparse[(i, c.index)] = enc.sparse[j] if enc.sparse is not None else {}
                 if enc.colbert is not None and self.spec.colbert_dim:
-                    token_counts[(i, c.index)] = len(enc.colbert[j])
-                    token_rows.append(self._row(pending[i], c, enc.dense[j], {}, enc.colbert[j]))
+                    tokens = pool_tokens(enc.colbert[j], self._pool_factor)
+                    token_counts[(i, c.index)] = len(tokens)
+                    token_rows.append(self._row(pending[i], c, enc.dense[j], {}, tokens))
             if token_rows and self.spec.colbert_dim:
                 write = partial(self.store.write_token_vectors, self.spec, token_rows)
                 writer.submit(partial(self._recovering, write, "write token vectors"))

@@ -91,6 +91,12 @@ HIT_FIELDS = [
 KEY_FIELDS = [PK_FIELD, DOC_ID_FIELD, TOKEN_COUNT_FIELD]
 
 
+def default_pool_factor(storage: str) -> int:
+    """Compressed kinds pool document tokens by 2: half the bytes and half the MaxSim work, at
+    no measured quality cost (docs/benchmarks.md, quality guard); float32 stays exact."""
+    return 2 if storage in ("binary", "int8") else 1
+
+
 @dataclass(frozen=True)
 class CollectionSpec:
     """What a collection must look like for the configured model and analyzer."""
@@ -105,6 +111,9 @@ class CollectionSpec:
     #: how token vectors are stored (hybrid_search.store.tokens.TOKEN_STORAGES); recorded in the
     #: collection, read back by `describe`; collections from before the field hold "float32"
     colbert_storage: str = "float32"
+    #: ColBERT document tokens merged per stored token (hybrid_search.tokens.pool_tokens);
+    #: None: the collection's recorded factor, or `default_pool_factor` for a new collection
+    colbert_pool: int | None = None
     #: collection tenancy (hybrid_search.store.tenancy): "{collection}/{tenant}" when this Milvus
     #: collection holds that one tenant of the logical collection; None: tenants share it
     owner: str | None = None
@@ -115,6 +124,12 @@ class CollectionSpec:
                 f"colbert_block {self.colbert_block} x ColBERT dim {self.colbert_dim} exceeds "
                 f"Milvus' maximum vector dimension {MAX_VECTOR_DIM}"
             )
+
+    @property
+    def pool_factor(self) -> int:
+        if self.colbert_pool is None:
+            return default_pool_factor(self.colbert_storage)
+        return self.colbert_pool
 
     @property
     def colbert_index(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from hybrid_search.errors import CollectionNotFoundError, InvalidFilterError, In
 from hybrid_search.factory import build_store, collection_spec
 from hybrid_search.rerank.bge import BGEReranker
 from hybrid_search.searcher import HybridSearcher
-from hybrid_search.tokens import encode, maxsim
+from hybrid_search.tokens import encode, maxsim, pool_tokens
 from ingest.pipeline import IngestJob, IngestOptions
 from ingest.readers import read_paths
 from schemas import collection as C
@@ -188,11 +188,15 @@ def test_colbert_maxsim_equals_flag_colbert_score(
         pv = flag.encode(
             [rows[h.chunk_id][C.SEARCH_TEXT_FIELD]], return_dense=False, return_colbert_vecs=True
         )["colbert_vecs"][0]
-        storage = env.store.describe(env.collection).colbert_storage
+        spec = env.store.describe(env.collection)
+        storage, pool = spec.colbert_storage, spec.pool_factor
         want = (
             float(flag.colbert_score(qv, pv))
-            if storage == "float32"  # compressed kinds: MaxSim against the stored form
-            else maxsim(np.asarray(qv), encode(np.asarray(pv, np.float32), storage))
+            if storage == "float32" and pool == 1
+            # compressed kinds: MaxSim against the stored form (pooled, then packed)
+            else maxsim(
+                np.asarray(qv), encode(pool_tokens(np.asarray(pv, np.float32), pool), storage)
+            )
         )
         assert h.routes["colbert"].score == pytest.approx(want, abs=1e-5)
     scores = [h.routes["colbert"].score for h in r.hits]

@@ -47,6 +47,12 @@ def check_spec(want: C.CollectionSpec, found: C.CollectionSpec) -> None:
             f"(set HYBRID_SEARCH_COLBERT_STORAGE={found.colbert_storage} to keep writing it, or "
             f"drop it and re-ingest to store {want.colbert_storage})"
         )
+    if want.colbert_dim and want.colbert_pool is not None and found.pool_factor != want.pool_factor:
+        problems.append(
+            f"ColBERT tokens pooled by {found.pool_factor} != configured {want.pool_factor} "
+            f"(set HYBRID_SEARCH_COLBERT_POOL_FACTOR={found.pool_factor} or leave it unset to "
+            "keep writing it, or drop it and re-ingest)"
+        )
     if model_id(found.model) != model_id(want.model):
         problems.append(f"written by model '{found.model}', configured '{want.model}'")
     if found.analyzer != want.analyzer or found.stop_words != want.stop_words:
@@ -103,6 +109,8 @@ def describe(conn: MilvusConnection, name: str) -> C.CollectionSpec:
         colbert_block=int(meta.get("colbert_block", 1)),
         # collections written before storage kinds existed hold float32 blocks
         colbert_storage=str(meta.get("colbert_storage", "float32")),
+        # collections written before pooling existed hold every token
+        colbert_pool=int(meta.get("colbert_pool", 1)),
         owner=None if meta.get("owner") is None else str(meta["owner"]),
     )
 
@@ -180,6 +188,7 @@ def create_chunks(conn: MilvusConnection, spec: C.CollectionSpec) -> None:
             "stop_words": spec.stop_words,
             "colbert_block": spec.colbert_block,
             "colbert_storage": spec.colbert_storage,
+            "colbert_pool": spec.pool_factor,
         }
         if spec.owner is not None:  # absent from shared collections, as before the field
             meta["owner"] = spec.owner

@@ -196,13 +196,15 @@ class PackedTextBlocks(Float32Blocks):
             return _maxsim(query, packed)
         groups = _split(self._row_keys(spec, tenant, chunk_pks, token_counts), SCORE_GROUPS)
         out: dict[str, float] = {}
+        if not groups:
+            return out
         with ThreadPoolExecutor(1, thread_name_prefix="colbert-read") as reader:
-            pending = reader.submit(self._read_keys, spec, groups[0]) if groups else None
-            for nxt in [*groups[1:], None]:
-                assert pending is not None
+            pending = reader.submit(self._read_keys, spec, groups[0])
+            for nxt in groups[1:]:
                 packed = pending.result()
-                pending = reader.submit(self._read_keys, spec, nxt) if nxt else None
+                pending = reader.submit(self._read_keys, spec, nxt)
                 out.update(_maxsim(query, packed))
+            out.update(_maxsim(query, pending.result()))
         return out
 
     def can_search(self, spec: C.CollectionSpec) -> bool:

@@ -12,7 +12,7 @@ import pytest
 from hybrid_search.errors import ConfigError, RouteError, SchemaMismatchError
 from hybrid_search.factory import build_store, collection_spec
 from hybrid_search.store.tokens_packed import PAYLOAD_FIELD, tokens_per_row
-from hybrid_search.tokens import decode, encode, maxsim
+from hybrid_search.tokens import decode, encode, maxsim, pool_tokens
 from ingest.pipeline import IngestJob, IngestOptions
 from ingest.readers import read_paths
 from schemas import collection as C
@@ -44,7 +44,7 @@ def _chunks(store, spec) -> list[dict]:  # type: ignore[type-arg]
 
 @pytest.mark.parametrize("kind", ["binary", "int8"])
 def test_packed_kinds_store_what_the_codec_promises(tmp_path, settings, encoder, kind) -> None:  # type: ignore[no-untyped-def]
-    s = settings.model_copy(update={"colbert_storage": kind})
+    s = settings.model_copy(update={"colbert_storage": kind, "colbert_pool_factor": 1})
     store = build_store(s)
     spec = collection_spec(s, encoder)
     assert spec.colbert_storage == kind
@@ -222,4 +222,43 @@ def test_float32_collections_keep_working(tmp_path, settings, encoder, tiny_mode
     store = build_store(settings)
     with pytest.raises(SchemaMismatchError, match="HYBRID_SEARCH_COLBERT_STORAGE=float32"):
         _ingest(store, encoder, collection_spec(settings, encoder), tmp_path)
+    store.close()
+
+
+def test_compressed_kinds_pool_tokens_by_two_and_the_collection_keeps_its_factor(
+    tmp_path, settings, encoder
+) -> None:  # type: ignore[no-untyped-def]
+    """binary and int8 store document tokens pooled by 2 (recorded with the collection);
+    a collection keeps the factor it was created with when the setting is left unset, and an
+    explicit other factor is refused with what to do."""
+    store = build_store(settings)
+    spec = collection_spec(settings, encoder)
+    assert (spec.colbert_storage, spec.colbert_pool, spec.pool_factor) == ("binary", None, 2)
+    _ingest(store, encoder, spec, tmp_path)
+    assert store.describe(spec.name).pool_factor == 2
+    chunks = _chunks(store, spec)
+    full = encoder.encode_documents([r[C.SEARCH_TEXT_FIELD] for r in chunks]).colbert
+    counts = {r[C.PK_FIELD]: int(r[C.TOKEN_COUNT_FIELD]) for r in chunks}
+    got = store.fetch_token_vectors(spec.name, "default", list(counts), counts)
+    for r, tokens in zip(chunks, full, strict=True):
+        pk = r[C.PK_FIELD]
+        assert counts[pk] == len(pool_tokens(tokens, 2)) == max(1, len(tokens) // 2)
+        assert got[pk].shape == (counts[pk], tokens.shape[1])
+    # explicit factor 1 against this collection: refused, naming the setting
+    one = settings.model_copy(update={"colbert_pool_factor": 1})
+    with pytest.raises(SchemaMismatchError, match="HYBRID_SEARCH_COLBERT_POOL_FACTOR=2"):
+        _ingest(store, encoder, collection_spec(one, encoder), tmp_path)
+    # a collection created unpooled (as every one before pooling existed) stays unpooled
+    other = settings.model_copy(update={"collection": "unpooled", "colbert_pool_factor": 1})
+    _ingest(store, encoder, collection_spec(other, encoder), tmp_path)
+    default = settings.model_copy(update={"collection": "unpooled"})
+    late = {"id": "en-2", "title": "Late", "text": "Late interaction scores every token. " * 9}
+    _ingest(store, encoder, collection_spec(default, encoder), tmp_path, docs=[*DOCS, late])
+    rows = store.query_all("unpooled", "", [C.SEARCH_TEXT_FIELD, C.TOKEN_COUNT_FIELD])
+    assert any(r[C.SEARCH_TEXT_FIELD].startswith("Late") for r in rows)
+    ref = encoder.encode_documents([r[C.SEARCH_TEXT_FIELD] for r in rows]).colbert
+    assert [int(r[C.TOKEN_COUNT_FIELD]) for r in rows] == [len(t) for t in ref]
+    # float32 stays exact: no pooling
+    f32 = settings.model_copy(update={"colbert_storage": "float32"})
+    assert collection_spec(f32, encoder).pool_factor == 1
     store.close()
