@@ -33,11 +33,13 @@ def serve(
         DEFAULT_GRACEFUL_S, help="Seconds in-flight requests get to finish on shutdown."
     ),
     log_level: str = typer.Option("info", help="uvicorn log level: debug | info | warning."),
-    lite_server: bool = typer.Option(
-        False,
-        "--lite-server",
-        help="Run the Milvus Lite data path in a supervised `milvus-lite server` child instead "
-        "of inside this process (its memory is its own; restarted if it dies).",
+    lite_server: bool | None = typer.Option(
+        None,
+        "--lite-server/--embedded",
+        help="A Milvus Lite path is served by a supervised `milvus-lite server` child (the "
+        "default: its memory is its own and goes with it; restarted if it dies), or embedded "
+        "in this process.",
+        show_default=False,
     ),
 ) -> None:
     """Serve search, documents and RAG context over HTTP (OpenAPI at /docs).
@@ -60,7 +62,9 @@ def serve(
         s = s.model_copy(update={"service": service})
         logging.getLogger("hybrid_search").setLevel(logging.INFO)
         child = None
-        if lite_server:
+        # default: a child for a Lite path, nothing for a server URI
+        use_child = s.is_milvus_lite() if lite_server is None else lite_server
+        if use_child:
             from pathlib import Path
 
             from hybrid_search.service.supervisor import LiteServer

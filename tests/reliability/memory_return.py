@@ -70,7 +70,7 @@ def measure(root: Path, mb: int, lite_server: bool, colbert: bool) -> dict[str, 
         }
     )
     cmd = [str(BIN / "hybrid-search"), "serve", "--port", str(port)]
-    cmd += ["--lite-server"] if lite_server else []
+    cmd += ["--lite-server"] if lite_server else ["--embedded"]
     log = (root / "serve.log").open("ab")
     serve = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     headers = {"Authorization": f"Bearer {KEY}"}
