@@ -5,7 +5,8 @@ encoder is cheap, the vectors are real-sized) ingests the same documents twice, 
 Milvus Lite directories: ColBERT on (the default storage, `binary`, unless `storage` says
 otherwise) and off. Stored bytes per ColBERT token = the growth of the ColBERT directory over
 the other (every file Milvus Lite writes, after the client closed), divided by the token
-vectors stored. Searches alternate query by query between routes dense+sparse+bm25 and the same
+vectors stored (after pooling: with the default pool factor 2, a document token costs half).
+Searches alternate query by query between routes dense+sparse+bm25 and the same
 plus colbert (no rerank, explanations on, one query per request) on the ColBERT collection.
 The quality guard (`maxsim_ndcg10`) is `hybrid_search.benchmarks.maxsim_quality`.
 """
@@ -59,6 +60,7 @@ def measure_real_width(
             out[f"ingest_docs_per_s_{tag}"] = round(len(corpus.docs) / env.ingest_seconds, 2)
         env = envs["colbert"]
         out["storage"] = env.spec.colbert_storage
+        out["pool_factor"] = env.store.describe(env.spec.name).pool_factor
         out["chunks"] = env.chunks
         counts = env.store.query_all(env.spec.name, "", ["token_count"])
         tokens = sum(int(r["token_count"] or 0) for r in counts)

@@ -90,7 +90,9 @@ def render_markdown(r: dict[str, Any]) -> str:
     lines += _real_size(r.get("real_size_cpu", {}), r.get("rerank_int8_agreement_tiny", {}))
     lines += _real_width(r.get("real_width", {}))
     e = r.get("search_stages", {})
-    if e:
+    if _skipped(e):
+        lines += ["", f"Per-stage latency: skipped ({_skipped(e)})."]
+    elif e:
         lines += [
             "",
             f"Per-stage latency of the end-to-end search, tiny models, routes "

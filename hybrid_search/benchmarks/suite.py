@@ -73,6 +73,9 @@ UNITS = {
 }
 
 
+PARTS = "abcdef"
+
+
 @dataclass(frozen=True)
 class BenchOptions:
     quick: bool = False
@@ -88,6 +91,9 @@ class BenchOptions:
     real_width_corpus: Path | None = None
     #: (f) cache of MiniLM's document token vectors (minutes to compute on a CPU)
     quality_cache: Path | None = None
+    #: which parts run: a (overhead), b (ingest), c (memory), d (real-size CPU and int8
+    #: agreement), e (stages), f (real width); the others are reported as skipped
+    parts: frozenset[str] = frozenset(PARTS)
 
 
 def machine() -> dict[str, Any]:
@@ -163,30 +169,39 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda m: None
     report: dict[str, Any] = {"mode": "quick" if options.quick else "full", "units": UNITS}
     report["machine"] = machine()
     try:
+        parts = options.parts
+        skipped = {"skipped": f"--parts {''.join(sorted(parts))}"}
         corpus = _corpus(options, sizes.docs, sizes.queries)
         report["corpus"] = {"name": corpus.name, "documents": len(corpus.docs)}
+        report["search_overhead"] = report["search_stages"] = skipped
+        if parts & {"a", "e"}:
+            log(f"(a)+(e) ingesting {len(corpus.docs)} documents with the tiny models")
+            env = open_env(tiny_settings(work, tiny), corpus, "bench_search")
+            report["corpus"]["chunks"] = env.chunks
+            report["corpus"]["ingest_seconds"] = round(env.ingest_seconds, 2)
+            try:
+                if "a" in parts:
+                    log(f"(a) search overhead vs bare pymilvus, {len(corpus.queries)} queries")
+                    report["search_overhead"] = measure_overhead(
+                        env, corpus.queries, warmup=sizes.warmup
+                    )
+                if "e" in parts:
+                    log("(e) per-stage latency, end to end with the tiny models")
+                    report["search_stages"] = measure_stages(
+                        env, corpus.queries, warmup=sizes.warmup
+                    )
+            finally:
+                env.close()
 
-        log(f"(a)+(e) ingesting {len(corpus.docs)} documents with the tiny models")
-        env = open_env(tiny_settings(work, tiny), corpus, "bench_search")
-        report["corpus"]["chunks"] = env.chunks
-        report["corpus"]["ingest_seconds"] = round(env.ingest_seconds, 2)
-        try:
-            log(f"(a) search overhead vs bare pymilvus, {len(corpus.queries)} queries")
-            report["search_overhead"] = measure_overhead(env, corpus.queries, warmup=sizes.warmup)
-            log("(e) per-stage latency, end to end with the tiny models")
-            report["search_stages"] = measure_stages(env, corpus.queries, warmup=sizes.warmup)
-        finally:
-            env.close()
-
-        log(f"(b) ingest vs encode alone, tiny models, {sizes.ingest_docs} documents")
-        ingest = {
-            "tiny": measure_ingest(
+        ingest: dict[str, Any] = {"tiny": skipped}
+        if "b" in parts:
+            log(f"(b) ingest vs encode alone, tiny models, {sizes.ingest_docs} documents")
+            ingest["tiny"] = measure_ingest(
                 tiny_settings(work, tiny), _corpus(options, sizes.ingest_docs, 1), "bench_ingest"
             )
-        }
         report["ingest_throughput"] = ingest
 
-        if options.memory:
+        if options.memory and "c" in parts:
             from hybrid_search.benchmarks.memory import measure_memory
 
             log(f"(c) peak RSS, {sizes.memory_docs} documents x1 and x10, in child processes")
@@ -194,27 +209,37 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda m: None
                 _corpus(options, sizes.memory_docs, 1).docs, work, options.models_dir
             )
         else:
-            report["memory"] = {"skipped": "--no-memory"}
+            report["memory"] = {"skipped": "--no-memory"} if options.memory is False else skipped
 
-        log(f"(5) int8 reranker agreement on the tiny reranker, {sizes.agreement_queries} queries")
-        report["rerank_int8_agreement_tiny"] = measure_int8_agreement(
-            tiny.reranker_model,
-            _corpus(options, 400, sizes.agreement_queries),
-            queries=sizes.agreement_queries,
-        )
+        if "d" in parts:
+            log(
+                f"(5) int8 reranker agreement on the tiny reranker, "
+                f"{sizes.agreement_queries} queries"
+            )
+            report["rerank_int8_agreement_tiny"] = measure_int8_agreement(
+                tiny.reranker_model,
+                _corpus(options, 400, sizes.agreement_queries),
+                queries=sizes.agreement_queries,
+            )
+        else:
+            report["rerank_int8_agreement_tiny"] = skipped
+            layers = 0
 
-        if options.real_width:
+        if options.real_width and "f" in parts:
             report["real_width"] = _real_width(options, sizes, work, log)
         else:
-            report["real_width"] = {"skipped": "real_width=False"}
+            report["real_width"] = (
+                skipped if options.real_width else {"skipped": "real_width=False"}
+            )
 
         if layers > 0:
             report["real_size_cpu"] = _real_size(options, tiny, layers, sizes, work, log)
             ingest["real_size"] = report["real_size_cpu"].pop("ingest")
         else:
             reason = "quick mode: real-size models skipped (--real-size-layers N to include)"
-            report["real_size_cpu"] = {"skipped": reason}
-            ingest["real_size"] = {"skipped": reason}
+            report["real_size_cpu"] = ingest["real_size"] = (
+                skipped if "d" not in parts else {"skipped": reason}
+            )
     finally:
         if scratch is not None:
             scratch.cleanup()

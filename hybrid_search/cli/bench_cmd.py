@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from hybrid_search.cli.app import app, emit_json, handle_errors
+from hybrid_search.cli.app import EXIT_USAGE, app, emit_json, fail, handle_errors
 
 
 @app.command()
@@ -33,6 +33,16 @@ def bench(
         "has them, else the whole file).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print every figure as JSON."),
+    parts: str = typer.Option(
+        "abcdef",
+        help="Parts to run: a overhead, b ingest, c memory, d real-size CPU, e stages, "
+        "f real width (the others are reported as skipped).",
+    ),
+    quality_cache: Path = typer.Option(
+        None,
+        help="(f) .npz cache of MiniLM's SciFact document token vectors for the MaxSim "
+        "quality guard (made on the first run; ~50 min to compute on 2 cores).",
+    ),
 ) -> None:
     """Search-path overhead vs bare pymilvus, ingest vs encode alone, peak RSS x1 vs x10,
     real-size CPU encode/rerank costs, reranker CPU options, per-stage search latency."""
@@ -50,6 +60,8 @@ def bench(
             corpus=corpus,
             work_dir=work_dir,
             memory=memory,
+            parts=_parts(parts),
+            quality_cache=quality_cache,
         )
         report = run_bench(options, log=lambda m: typer.echo(f"bench: {m}", err=True))
         text = render_markdown(report)
@@ -61,6 +73,15 @@ def bench(
             typer.echo(text)
 
     handle_errors(as_json, run)
+
+
+def _parts(spec: str) -> frozenset[str]:
+    from hybrid_search.benchmarks.suite import PARTS
+
+    chosen = frozenset(spec.replace(",", "").strip().lower())
+    if not chosen or chosen - set(PARTS):
+        fail(f"--parts {spec!r}: use letters of {PARTS!r}", code="usage", exit_code=EXIT_USAGE)
+    return chosen
 
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"

@@ -55,6 +55,7 @@ def test_quick_bench_prints_every_part(tiny_models, tmp_path: Path) -> None:  # 
         "maxsim_ndcg10",
     } <= set(rw)
     assert rw["model"]["dim"] == 1024 and rw["storage"] == "binary" and rw["tokens"] > 0
+    assert rw["pool_factor"] == 2  # the default for binary
     assert 128 < rw["colbert_bytes_per_token"] < 4096  # packed bits plus text and row overhead
     if "skipped" not in rw["maxsim_ndcg10"]:
         assert {"float32", "int8", "binary"} <= set(rw["maxsim_ndcg10"])
@@ -116,3 +117,15 @@ def test_markdown_goes_between_the_markers(tmp_path: Path) -> None:
     path.write_text(f"# Benchmarks\nprose\n{START}\nold\n{END}\nmore prose\n")
     write_markdown(path, "table 2\n")
     assert path.read_text() == f"# Benchmarks\nprose\n{START}\ntable 2\n{END}\nmore prose\n"
+
+
+def test_parts_run_alone_and_a_bad_part_is_refused(tiny_models, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    common = ["bench", "--quick", "--json", "--models-dir", str(tiny_models.embedding_model.parent)]
+    bad = CliRunner().invoke(app, [*common, "--parts", "bx"])
+    assert bad.exit_code == 2 and "--parts 'bx'" in bad.output
+    result = CliRunner().invoke(app, [*common, "--parts", "b", "--work-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads([x for x in result.stdout.splitlines() if x.startswith("{")][-1])
+    assert report["ingest_throughput"]["tiny"]["full_ingest"]["docs_per_s"] > 0
+    for part in ("search_overhead", "search_stages", "memory", "real_width", "real_size_cpu"):
+        assert report[part] == {"skipped": "--parts b"}, part
