@@ -20,7 +20,7 @@ from hybrid_search.evaluation.runner import (
     no_progress,
     run_all,
 )
-from hybrid_search.settings import BGE_M3_MAX_TOKENS, Settings
+from hybrid_search.settings import BGE_M3_MAX_TOKENS, Settings, redact_uri
 from schemas.documents import IngestSummary
 
 
@@ -139,7 +139,7 @@ def setup_of(settings: Settings, collection: str) -> dict[str, Any]:
         "store_colbert": settings.store_colbert,
         "candidates_per_route": settings.candidates_per_route,
         "rrf_k": settings.rrf_k,
-        "milvus_uri": settings.milvus_uri,
+        "milvus_uri": redact_uri(settings.milvus_uri),  # reports are shared: no credentials
         "collection": collection,
         "device": settings.device,
         "versions": _versions(),

@@ -40,3 +40,12 @@ def test_perfect_and_empty_runs() -> None:
     assert evaluate(QRELS, perfect) == dict.fromkeys(METRICS, 1.0)
     assert evaluate(QRELS, {}) == dict.fromkeys(METRICS, 0.0)
     assert evaluate(QRELS, {"unjudged": {"d1": 1.0}}) == dict.fromkeys(METRICS, 0.0)
+
+
+def test_the_report_setup_never_carries_milvus_credentials() -> None:
+    from hybrid_search.evaluation.suite import setup_of
+    from hybrid_search.settings import Settings
+
+    s = Settings(milvus_uri="https://user:s3cret@milvus.example:19530?token=abc")
+    uri = setup_of(s, "docs")["milvus_uri"]
+    assert "s3cret" not in uri and "abc" not in uri and "milvus.example:19530" in uri
