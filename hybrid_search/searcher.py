@@ -56,6 +56,10 @@ logger = logging.getLogger(__name__)
 _NEEDS = {"dense": "dense", "sparse": "sparse", "colbert": "colbert"}
 
 
+#: concurrent reranker calls (threads; the model is shared and thread-safe for inference)
+RERANK_WORKERS = 4
+
+
 class HybridSearcher:
     """In-process search client. `search` for one query, `search_many` for a batch."""
 
@@ -78,7 +82,11 @@ class HybridSearcher:
         self._retriever = Retriever(
             store, collection, self._colbert, self._pool, lambda: self.settings
         )
-        self._rerank_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rerank")
+        # one reranker call per concurrent search (the service's gate bounds how many): with a
+        # single worker a search's rerank queued behind another tenant's batch step
+        self._rerank_pool = ThreadPoolExecutor(
+            max_workers=RERANK_WORKERS, thread_name_prefix="rerank"
+        )
         self._spec: C.CollectionSpec | None = None
         self._saved_defaults: dict[str, Any] | None = None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import queue
 import secrets
 import threading
@@ -32,6 +33,26 @@ from schemas.documents import IngestJobResponse, IngestSummary, JobState
 __all__ = ["Job", "JobQueue", "JobRunner"]
 
 logger = logging.getLogger(__name__)
+
+
+#: how much lower than searches ingest jobs run (nice increment of the job worker threads)
+JOB_NICE = 10
+
+
+def lower_thread_priority(increment: int) -> bool:
+    """Let background work yield the CPU to searches: raise the calling thread's nice value.
+    On Linux nice is per thread, and threads it starts later (torch's OpenMP workers for its
+    encodes) inherit it. Never lowered back (that needs privileges). False where unsupported."""
+    if not hasattr(os, "setpriority"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(
+            os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + increment)
+        )
+    except OSError:
+        return False
+    return True
 
 
 @dataclass
@@ -163,6 +184,7 @@ class JobQueue:
             t.join(timeout_s)
 
     def _serve(self) -> None:
+        lower_thread_priority(JOB_NICE)
         while (job := self._queue.get()) is not None:
             self._run(job)
 

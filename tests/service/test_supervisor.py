@@ -90,3 +90,30 @@ def test_the_service_limits_glibc_arenas_and_trims_after_writes() -> None:
     applied = limit_malloc_arenas(8)  # in the test process: harmless
     assert applied is sys.platform.startswith("linux")
     release_memory()  # gc + malloc_trim: must not raise on any platform
+
+
+def test_ingest_job_threads_run_below_searches() -> None:
+    """Job workers raise their own nice value (per thread on Linux), so a tenant's large write
+    yields the CPU to searches; the calling thread keeps its priority."""
+    import os
+    import sys
+    import threading
+
+    from hybrid_search.service.jobs import JOB_NICE, lower_thread_priority
+
+    if not sys.platform.startswith("linux"):
+        return
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen: dict[str, int] = {}
+
+    def worker() -> None:
+        tid = threading.get_native_id()
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        assert lower_thread_priority(JOB_NICE)
+        seen["before"], seen["after"] = before, os.getpriority(os.PRIO_PROCESS, tid)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen["after"] == min(19, seen["before"] + JOB_NICE)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
