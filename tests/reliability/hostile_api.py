@@ -120,8 +120,25 @@ def judge_http(expect: dict[str, Any], response: httpx.Response) -> list[str]:
     elif isinstance(body, dict):
         if "hits_max" in expect and len(body.get("hits", [])) > expect["hits_max"]:
             problems.append(f"{len(body['hits'])} hits, expected at most {expect['hits_max']}")
+        if status == 202 and "job_id" in body:  # a large write became a job: judge its outcome
+            body = _finished_job(response, str(body["job_id"]))
+            if body.get("state") != "done":
+                problems.append(f"job ended {body.get('state')}: {body.get('error')}")
+            body = body.get("summary") or {}
         problems += _summary_problems(expect, body)
     return problems
+
+
+def _finished_job(response: httpx.Response, job_id: str, timeout_s: float = 300.0) -> Any:
+    """Poll GET /v1/jobs/{id} with the request's own key until the job has ended."""
+    url = response.request.url.copy_with(path=f"/v1/jobs/{job_id}", query=None)
+    auth = {"Authorization": response.request.headers.get("Authorization", "")}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job = httpx.get(url, headers=auth, timeout=30).json()
+        if job.get("state") not in ("queued", "running") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.5)
 
 
 def run_http_cases(base_url: str, keys: dict[str, str | None]) -> list[CaseResult]:

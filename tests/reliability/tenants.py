@@ -9,6 +9,8 @@ than the expected one is counted apart (`unexpected`): it is a defect, not a bre
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -280,6 +282,23 @@ def attempts(
     return out
 
 
+def _without_echoed_values(text: str) -> str:
+    """The answer minus the caller's own filter values that an empty result's notes echo
+    ("... matches title eq 'value'"): computed over the caller's tenant only, they carry what
+    the caller sent, not B's data. Everything else (hits, other notes, errors) is kept."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(body, dict) and isinstance(body.get("notes"), list):
+        body["notes"] = [
+            re.sub(r"( matches \S+ \S+ ).*$", r"\1<echoed value>", n) if isinstance(n, str) else n
+            for n in body["notes"]
+        ]
+        return json.dumps(body, ensure_ascii=False)
+    return text
+
+
 def run_tenants(base_url: str, key_a: str, key_b: str, b_digest: Callable[[], str]) -> TenantReport:
     report = TenantReport()
     before = b_digest()
@@ -302,7 +321,7 @@ def run_tenants(base_url: str, key_a: str, key_b: str, b_digest: Callable[[], st
             except Exception as exc:  # a transport error is a defect, not a pass
                 report.unexpected.append(f"{a.id}: {type(exc).__name__}: {exc}")
                 continue
-            if SECRET in text:
+            if SECRET in _without_echoed_values(text):
                 report.breaches.append(f"{a.id}: the answer ({status}) carries tenant B's data")
             if a.kind in ("write", "delete") and b_digest() != before:
                 report.breaches.append(f"{a.id}: tenant B's stored data changed")
