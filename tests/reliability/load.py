@@ -1,7 +1,7 @@
 """Bounded load on loopback: N concurrent clients searching a live `serve` for a fixed time.
 
-Only 200s and 503s that carry `Retry-After` (the service shedding load) are acceptable; any
-other status or a transport error counts in `errors`. The server's RSS is sampled throughout:
+Only 200s and 503s/429s that carry `Retry-After` (the service shedding load, or one tenant's
+share of it) are acceptable; any other status or a transport error counts in `errors`. The server's RSS is sampled throughout:
 after a warm-up it may grow by at most `RSS_GROWTH_BOUND_MIB` (model caches, allocator arenas
 and gRPC buffers settle during the warm-up; a leak keeps growing with the request count).
 """
@@ -38,7 +38,7 @@ class LoadReport:
     seconds: float
     requests: int = 0
     ok: int = 0
-    shed: int = 0  # 503 with Retry-After
+    shed: int = 0  # 503 or 429 with Retry-After
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
@@ -105,7 +105,9 @@ def _worker(
             try:
                 r = http.post("/v1/search", json={"query": next(queries)}, headers=headers)
                 status = r.status_code
-                if status == 503 and "retry-after" in r.headers:
+                # shedding: 503 (service full) or 429 (this tenant over its share), both with
+                # Retry-After, is the service protecting itself and other tenants
+                if status in (429, 503) and "retry-after" in r.headers:
                     wait = min(float(r.headers["retry-after"]), 1.0)
                 elif status != 200:
                     problem = f"{status}: {r.text[:200]}"
@@ -117,7 +119,7 @@ def _worker(
                 if problem:
                     report.errors += 1
                     report.error_samples.append(problem)
-                elif status == 503:
+                elif status in (429, 503):
                     report.shed += 1
                 else:
                     report.ok += 1
