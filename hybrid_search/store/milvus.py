@@ -15,7 +15,7 @@ from hybrid_search.errors import RouteError, SchemaMismatchError
 from hybrid_search.store import reads, schema, search, writes
 from hybrid_search.store.connection import ConnectOptions, MilvusConnection
 from hybrid_search.store.expressions import first_chunks_expr, scope_expr, tenant_expr
-from hybrid_search.store.tokens import token_storage
+from hybrid_search.store.tokens import TokenStorage, token_storage
 from hybrid_search.store.types import (
     Candidate,
     ChunkRow,
@@ -69,6 +69,11 @@ class MilvusStore:
     def flush(self, spec: C.CollectionSpec) -> None:
         for name in self._collections(spec):
             self._conn.flush(name)
+
+    def _with_tokens(self, name: str) -> tuple[C.CollectionSpec, TokenStorage | None]:
+        """A collection's recorded spec and the token storage its ColBERT kind reads with."""
+        spec = self.describe(name)
+        return spec, token_storage(self._conn, spec)
 
     def _collections(self, spec: C.CollectionSpec) -> list[str]:
         tokens = token_storage(self._conn, spec)
@@ -152,8 +157,7 @@ class MilvusStore:
         self.commit_documents(spec, tenant, rows, hashes)
 
     def delete_documents(self, name: str, tenant: str, doc_ids: Sequence[str]) -> int:
-        spec = self.describe(name)
-        tokens = token_storage(self._conn, spec)
+        spec, tokens = self._with_tokens(name)
         return writes.delete_documents(self._conn, name, tokens, spec, tenant, doc_ids)
 
     # -- reads ------------------------------------------------------------------------------
@@ -170,16 +174,14 @@ class MilvusStore:
         return reads.doc_states(self._conn, name, tenant, doc_ids)
 
     def docs_with_token_vectors(self, name: str, tenant: str, doc_ids: Sequence[str]) -> set[str]:
-        spec = self.describe(name)
-        tokens = token_storage(self._conn, spec)
+        spec, tokens = self._with_tokens(name)
         return tokens.docs_present(spec, tenant, doc_ids) if tokens else set()
 
     def iter_doc_ids(self, name: str, tenant: str) -> Iterator[str]:
         return reads.iter_doc_ids(self._conn, name, tenant)
 
     def stats(self, name: str, tenant: str | None = None) -> StoreStats:
-        spec = self.describe(name)
-        tokens = token_storage(self._conn, spec)
+        spec, tokens = self._with_tokens(name)
         return StoreStats(
             documents=self.count(name, first_chunks_expr(tenant)),
             chunks=self.count(name, tenant_expr(tenant) or ""),
@@ -230,13 +232,11 @@ class MilvusStore:
         )
 
     def can_search_tokens(self, name: str) -> bool:
-        spec = self.describe(name)
-        tokens = token_storage(self._conn, spec)
+        spec, tokens = self._with_tokens(name)
         return tokens is not None and tokens.can_search(spec)
 
     def search_tokens(self, name: str, tokens: FloatArray, *, tenant: str, limit: int) -> list[str]:
-        spec = self.describe(name)
-        storage = token_storage(self._conn, spec)
+        spec, storage = self._with_tokens(name)
         if storage is None:
             raise RouteError(f"colbert: collection '{name}' stores no token vectors")
         return storage.search(spec, tokens, tenant, limit)
@@ -248,8 +248,7 @@ class MilvusStore:
         chunk_pks: Sequence[str],
         token_counts: Mapping[str, int] | None = None,
     ) -> dict[str, FloatArray]:
-        spec = self.describe(name)
-        tokens = token_storage(self._conn, spec)
+        spec, tokens = self._with_tokens(name)
         return tokens.fetch(spec, tenant, chunk_pks, token_counts) if tokens else {}
 
     def score_token_vectors(
@@ -260,6 +259,5 @@ class MilvusStore:
         chunk_pks: Sequence[str],
         token_counts: Mapping[str, int] | None = None,
     ) -> dict[str, float]:
-        spec = self.describe(name)
-        tokens = token_storage(self._conn, spec)
+        spec, tokens = self._with_tokens(name)
         return tokens.score(spec, tenant, query, chunk_pks, token_counts) if tokens else {}
