@@ -20,13 +20,6 @@ from hybrid_search.store.base import VectorStore
 from hybrid_search.store.types import Candidate, QueryVectors, RouteError, Scope
 
 
-def maxsim(query: FloatArray, passage: FloatArray) -> float:
-    """colbert_score(q, p) = sum_i max_j <q_i, p_j> / |q|."""
-    if len(query) == 0 or len(passage) == 0:
-        return 0.0
-    return float((query @ passage.T).max(axis=1).sum() / len(query))
-
-
 def _tokens(query: QueryVectors) -> FloatArray:
     if query.colbert is None or len(query.colbert) == 0:
         raise RouteError("colbert: the query has no token vectors")

@@ -37,7 +37,7 @@ from hybrid_search.tokens import (
     decode,
     encode,
     from_text,
-    maxsim_many,
+    maxsim_by_key,
     text_length,
     to_text,
 )
@@ -193,7 +193,7 @@ class PackedTextBlocks(Float32Blocks):
         text decode) and the products take similar time, and each can have a core."""
         if token_counts is None:
             packed = self.fetch_packed(spec, tenant, chunk_pks, None)
-            return _maxsim(query, packed)
+            return maxsim_by_key(query, packed)
         groups = _split(self._row_keys(spec, tenant, chunk_pks, token_counts), SCORE_GROUPS)
         out: dict[str, float] = {}
         if not groups:
@@ -203,8 +203,8 @@ class PackedTextBlocks(Float32Blocks):
             for nxt in groups[1:]:
                 packed = pending.result()
                 pending = reader.submit(self._read_keys, spec, nxt)
-                out.update(_maxsim(query, packed))
-            out.update(_maxsim(query, pending.result()))
+                out.update(maxsim_by_key(query, packed))
+            out.update(maxsim_by_key(query, pending.result()))
         return out
 
     def can_search(self, spec: C.CollectionSpec) -> bool:
@@ -219,12 +219,6 @@ class PackedTextBlocks(Float32Blocks):
             "with colbert_storage=float32 and colbert_block_tokens=1 for ColBERT candidate "
             "generation)"
         )
-
-
-def _maxsim(query: FloatArray, packed: Mapping[str, PackedTokens]) -> dict[str, float]:
-    pks = list(packed)
-    scores = maxsim_many(query, [packed[pk] for pk in pks])
-    return dict(zip(pks, scores.tolist(), strict=True))
 
 
 def _split(keys: list[list[str]], parts: int) -> list[list[list[str]]]:

@@ -12,7 +12,13 @@ from hybrid_search.tokens.codec import (
     decode,
     encode,
 )
-from hybrid_search.tokens.maxsim import maxsim, maxsim_float32, maxsim_many, one_blas_thread
+from hybrid_search.tokens.maxsim import (
+    maxsim,
+    maxsim_by_key,
+    maxsim_float32,
+    maxsim_many,
+    one_blas_thread,
+)
 from hybrid_search.tokens.pooling import pool_tokens
 from hybrid_search.tokens.text7 import from_text, text_length, to_text
 
@@ -29,6 +35,7 @@ __all__ = [
     "encode",
     "from_text",
     "maxsim",
+    "maxsim_by_key",
     "maxsim_float32",
     "maxsim_many",
     "one_blas_thread",

@@ -46,12 +46,22 @@ def one_blas_thread() -> Iterator[None]:
         yield
 
 
+def maxsim_by_key(query: FloatArray, docs: Mapping[str, PackedTokens]) -> dict[str, float]:
+    """MaxSim of `query` against each keyed document (chunk -> packed tokens), batched."""
+    if not docs:
+        return {}
+    scores = maxsim_many(query, list(docs.values()))
+    return dict(zip(docs, scores.tolist(), strict=True))
+
+
 def maxsim_float32(query: FloatArray, vectors: Mapping[str, FloatArray]) -> dict[str, float]:
     """MaxSim of `query` against float32 token matrices (chunk -> (n, dim)), batched."""
-    pks = [pk for pk, v in vectors.items() if len(v)]
-    docs = [PackedTokens("float32", int(vectors[pk].shape[1]), _bytes(vectors[pk])) for pk in pks]
-    scores = maxsim_many(query, docs) if docs else np.zeros(0, np.float32)
-    out = dict(zip(pks, scores.tolist(), strict=True))
+    docs = {
+        pk: PackedTokens("float32", int(v.shape[1]), _bytes(v))
+        for pk, v in vectors.items()
+        if len(v)
+    }
+    out = maxsim_by_key(query, docs)
     return {pk: out.get(pk, 0.0) for pk in vectors}
 
 
