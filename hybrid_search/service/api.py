@@ -28,6 +28,7 @@ from hybrid_search.service.execution import (
     stopped_error,
     write_documents,
 )
+from hybrid_search.service.jobs import JobQueue
 from hybrid_search.service.metrics import CONTENT_TYPE_LATEST
 from schemas.api import (
     BatchSearchRequest,
@@ -330,6 +331,12 @@ _JOB_NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _jobs(state: ServiceState, job_id: str) -> JobQueue:
+    if state.jobs is None:
+        raise JobNotFoundError("this service runs no jobs", details={"job_id": job_id})
+    return state.jobs
+
+
 @v1_router.get("/jobs/{job_id}", tags=["documents"], responses=_JOB_NOT_FOUND)
 async def get_job(
     job_id: str,
@@ -339,9 +346,8 @@ async def get_job(
 ) -> IngestJobResponse:
     """A queued write's state, progress (`done` of `total` documents) and, once finished,
     its summary with one outcome per document."""
-    if state.jobs is None:
-        raise JobNotFoundError("this service runs no jobs", details={"job_id": job_id})
-    return state.jobs.get(principal.tenant_for(tenant, state.settings.tenant), job_id).view()
+    scope = principal.tenant_for(tenant, state.settings.tenant)
+    return _jobs(state, job_id).get(scope, job_id).view()
 
 
 @v1_router.delete("/jobs/{job_id}", tags=["documents"], responses=_JOB_NOT_FOUND)
@@ -352,9 +358,8 @@ async def cancel_job(
     tenant: str | None = Query(None, description="admin keys only"),
 ) -> IngestJobResponse:
     """Stop a job at its next window (a queued one never starts); what it wrote stays."""
-    if state.jobs is None:
-        raise JobNotFoundError("this service runs no jobs", details={"job_id": job_id})
-    return state.jobs.cancel(principal.tenant_for(tenant, state.settings.tenant), job_id).view()
+    scope = principal.tenant_for(tenant, state.settings.tenant)
+    return _jobs(state, job_id).cancel(scope, job_id).view()
 
 
 @ops_router.get("/healthz")
