@@ -225,7 +225,6 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda m: None
             )
         else:
             report["rerank_int8_agreement_tiny"] = skipped
-            layers = 0
 
         if options.real_width and "f" in parts:
             report["real_width"] = _real_width(options, sizes, work, log)
@@ -234,14 +233,14 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda m: None
                 skipped if options.real_width else {"skipped": "real_width=False"}
             )
 
-        if layers > 0:
+        if "d" not in parts:
+            report["real_size_cpu"] = ingest["real_size"] = skipped
+        elif layers > 0:
             report["real_size_cpu"] = _real_size(options, tiny, layers, sizes, work, log)
             ingest["real_size"] = report["real_size_cpu"].pop("ingest")
         else:
             reason = "quick mode: real-size models skipped (--real-size-layers N to include)"
-            report["real_size_cpu"] = ingest["real_size"] = (
-                skipped if "d" not in parts else {"skipped": reason}
-            )
+            report["real_size_cpu"] = ingest["real_size"] = {"skipped": reason}
     finally:
         if scratch is not None:
             scratch.cleanup()
