@@ -9,6 +9,7 @@ Text Embeddings Through Self-Knowledge Distillation", 2024.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
 from functools import cached_property
@@ -27,10 +28,19 @@ logger = logging.getLogger(__name__)
 
 
 class HFTokenizer:
-    """Adapter from a Hugging Face fast tokenizer to the TextTokenizer protocol."""
+    """Adapter from a Hugging Face fast tokenizer to the TextTokenizer protocol.
+
+    It works on its own copy, with truncation and padding off for good: calls that never change
+    those settings never mutate the Rust tokenizer, so chunking a large document and counting a
+    query's tokens run at once in several threads without a lock (the model's own tokenizer
+    is switched between truncation lengths by encode calls, which would make them race)."""
 
     def __init__(self, tokenizer: Any) -> None:
-        self._tok = tokenizer
+        self._tok = copy.deepcopy(tokenizer)
+        backend = getattr(self._tok, "_tokenizer", None)
+        if backend is not None:
+            backend.no_truncation()
+            backend.no_padding()
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         enc = self._tok(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
@@ -103,10 +113,13 @@ class BGEM3Encoder(LazyModel):
         if not texts:
             return EncodedBatch(np.zeros((0, self.dense_dim), np.float32), [], [], token_counts=[])
         model = self.load()
+        if self.single_pass:
+            try:
+                return self._single_pass(model, texts, max_length)
+            except Exception as exc:
+                raise EncoderError(f"BGE-M3 encode failed: {exc}") from exc
         with self._lock:
             try:
-                if self.single_pass:
-                    return self._single_pass(model, texts, max_length)
                 # batch_size > len(texts): one batch (callers size batches by token budget),
                 # and FlagEmbedding's tqdm bars stay off
                 out = model.encode(
@@ -129,9 +142,11 @@ class BGEM3Encoder(LazyModel):
 
     def _single_pass(self, model: Any, texts: Sequence[str], max_length: int) -> EncodedBatch:
         if not self._placed:
-            place(model)
-            self._placed = True
-        out = forward_m3(model, texts, max_length)
+            with self._lock:
+                if not self._placed:
+                    place(model)
+                    self._placed = True
+        out = forward_m3(model, texts, max_length, self._tokenizing)
         return EncodedBatch(
             dense=out.dense,
             sparse=out.sparse,

@@ -13,6 +13,7 @@ padding and CLS dropped). Outputs equal `encode`'s (tests/encoders/test_single_p
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,18 +48,22 @@ def special_ids(tokenizer: Any) -> np.ndarray:
     return np.asarray(ids, dtype=np.int64)
 
 
-def forward_m3(flag: Any, texts: Sequence[str], max_length: int) -> M3Output:
+def forward_m3(
+    flag: Any, texts: Sequence[str], max_length: int, tokenizing: AbstractContextManager[Any]
+) -> M3Output:
     """Dense, lexical weights and ColBERT vectors of `texts` from one forward pass.
 
-    The caller places the model once (`place`) and serialises calls (the model is shared)."""
+    The caller places the model once (`place`). Forward passes may run concurrently; the
+    tokenizer calls run inside `tokenizing` (a lock shared by every user of this tokenizer)."""
     import torch
     from FlagEmbedding.utils.tokenizer_compat import pad_with_compat
 
     tok = flag.tokenizer
     device = flag.target_devices[0]
-    enc = tok(list(texts), truncation=True, max_length=max_length)
-    items = [{k: enc[k][i] for k in enc} for i in range(len(texts))]
-    batch = pad_with_compat(tok, items, padding=True, return_tensors="pt").to(device)
+    with tokenizing:
+        enc = tok(list(texts), truncation=True, max_length=max_length)
+        items = [{k: enc[k][i] for k in enc} for i in range(len(texts))]
+        batch = pad_with_compat(tok, items, padding=True, return_tensors="pt").to(device)
     with torch.inference_mode():
         out = flag.model(
             batch,

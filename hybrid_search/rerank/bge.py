@@ -61,8 +61,9 @@ class BGEReranker(LazyModel):
 
     def _lengths(self, query: str, passages: Sequence[str]) -> list[int]:
         tok = self.load().tokenizer
-        q = len(tok(query, add_special_tokens=False, verbose=False)["input_ids"])
-        ps = tok(list(passages), add_special_tokens=False, verbose=False)["input_ids"]
+        with self._tokenizing:
+            q = len(tok(query, add_special_tokens=False, verbose=False)["input_ids"])
+            ps = tok(list(passages), add_special_tokens=False, verbose=False)["input_ids"]
         return [min(self.max_length, q + len(p) + 4) for p in ps]
 
     def score(
@@ -85,19 +86,19 @@ class BGEReranker(LazyModel):
             if deadline is not None and time.monotonic() > deadline:
                 raise RerankDeadlineExceeded("rerank deadline passed")
             pairs = [(query, passages[i]) for i in batch]
-            with self._lock:
-                try:
-                    if self.single_pass:
-                        out = self._forward(model, pairs, normalize)
-                    else:
+            try:
+                if self.single_pass:  # concurrent forward passes: see LazyModel
+                    out = self._forward(model, pairs, normalize)
+                else:
+                    with self._lock:
                         out = model.compute_score(
                             pairs,
                             batch_size=len(pairs) + 1,
                             max_length=self.max_length,
                             normalize=normalize,
                         )
-                except Exception as exc:
-                    raise EncoderError(f"rerank failed: {exc}") from exc
+            except Exception as exc:
+                raise EncoderError(f"rerank failed: {exc}") from exc
             values = out if isinstance(out, list) else [out]
             for i, s in zip(batch, values, strict=True):
                 scores[i] = float(s)
@@ -117,12 +118,33 @@ class BGEReranker(LazyModel):
         the same instruction formatting, query truncation (3/4 of max_length unless set), pair
         building and padding helpers, then one forward pass."""
         import torch
-        from FlagEmbedding.utils.tokenizer_compat import pad_with_compat, prepare_for_model_compat
 
-        tok = model.tokenizer
         device = model.target_devices[0]
         query_max = model.query_max_length or self.max_length * 3 // 4
         detailed = model.get_detailed_inputs([list(p) for p in pairs])
+        with self._tokenizing:
+            inputs = self._tokenized(model, detailed, query_max).to(device)
+        net = model.model
+        if not self._placed:
+            with self._lock:
+                if not self._placed:
+                    if model.use_fp16 and device != "cpu":
+                        net.half()
+                    net.to(device)
+                    net.eval()
+                    self._placed = True
+        with torch.inference_mode():
+            logits = net(**inputs, return_dict=True).logits.view(-1).float()
+        scores = [float(v) for v in logits.cpu().tolist()]
+        if normalize:
+            scores = [1.0 / (1.0 + math.exp(-v)) for v in scores]
+        return scores
+
+    def _tokenized(self, model: Any, detailed: list[Any], query_max: int) -> Any:
+        """The padded pair batch, exactly as compute_score builds it (call under _tokenizing)."""
+        from FlagEmbedding.utils.tokenizer_compat import pad_with_compat, prepare_for_model_compat
+
+        tok = model.tokenizer
         q_ids = tok(
             [p[0] for p in detailed],
             return_tensors=None,
@@ -143,20 +165,7 @@ class BGEReranker(LazyModel):
             )
             for q, p in zip(q_ids, p_ids, strict=True)
         ]
-        inputs = pad_with_compat(tok, items, padding=True, return_tensors="pt").to(device)
-        net = model.model
-        if not self._placed:
-            if model.use_fp16 and device != "cpu":
-                net.half()
-            net.to(device)
-            net.eval()
-            self._placed = True
-        with torch.inference_mode():
-            logits = net(**inputs, return_dict=True).logits.view(-1).float()
-        scores = [float(v) for v in logits.cpu().tolist()]
-        if normalize:
-            scores = [1.0 / (1.0 + math.exp(-v)) for v in scores]
-        return scores
+        return pad_with_compat(tok, items, padding=True, return_tensors="pt")
 
 
 def quantize_linear_int8(flag_reranker: Any) -> None:

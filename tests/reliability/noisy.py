@@ -10,6 +10,7 @@ work has drained.
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ A_BATCH = [f"heavy batch query {i} 向量 检索 tenant cluster" for i in range(
 class NoisyReport:
     b_alone_ms: list[float] = field(default_factory=list)
     b_under_a_ms: list[float] = field(default_factory=list)
+    #: B's server-side stage timings (the response's timings_ms), per phase
+    b_stages: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     b_errors: int = 0
     b_error_samples: list[str] = field(default_factory=list)
     a_statuses: dict[str, int] = field(default_factory=dict)
@@ -49,9 +52,17 @@ class NoisyReport:
             "b_errors": self.b_errors,
         }
 
+    def stage_p50(self, phase: str) -> dict[str, float]:
+        """The median of each server-side stage of B's searches in `phase`: where B's time goes."""
+        rows = self.b_stages.get(phase, [])
+        stages = sorted({k for row in rows for k in row})
+        return {k: round(statistics.median(r.get(k, 0.0) for r in rows), 1) for k in stages}
+
     def details(self) -> dict[str, Any]:
         return {
             **self.summary(),
+            "b_stage_p50_ms_alone": self.stage_p50("alone"),
+            "b_stage_p50_ms_under_a": self.stage_p50("under_a"),
             "b_requests_alone": len(self.b_alone_ms),
             "b_requests_under_a": len(self.b_under_a_ms),
             "b_error_samples": self.b_error_samples[:5],
@@ -61,7 +72,9 @@ class NoisyReport:
         }
 
 
-def _b_loop(url: str, key: str, until: float, out: list[float], report: NoisyReport) -> None:
+def _b_loop(url: str, key: str, until: float, phase: str, report: NoisyReport) -> None:
+    out = report.b_alone_ms if phase == "alone" else report.b_under_a_ms
+    stages = report.b_stages.setdefault(phase, [])
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=url, timeout=120) as http:
         i = 0
@@ -78,6 +91,7 @@ def _b_loop(url: str, key: str, until: float, out: list[float], report: NoisyRep
                 report.b_error_samples.append(problem)
             else:
                 out.append((time.perf_counter() - started) * 1000)
+                stages.append(r.json().get("timings_ms", {}))
 
 
 def _count(report: NoisyReport, lock: threading.Lock, what: str) -> None:
@@ -134,7 +148,7 @@ def abandoned_seconds(url: str) -> float:
 def run_noisy(url: str, key_a: str, key_b: str, seconds: float) -> NoisyReport:
     report = NoisyReport()
     lock = threading.Lock()
-    _b_loop(url, key_b, time.monotonic() + seconds / 2, report.b_alone_ms, report)
+    _b_loop(url, key_b, time.monotonic() + seconds / 2, "alone", report)
     before = abandoned_seconds(url)
     until = time.monotonic() + seconds
     threads = [
@@ -147,7 +161,7 @@ def run_noisy(url: str, key_a: str, key_b: str, seconds: float) -> NoisyReport:
     for t in threads:
         t.start()
     time.sleep(1.0)  # A's load is on before B measures
-    _b_loop(url, key_b, until, report.b_under_a_ms, report)
+    _b_loop(url, key_b, until, "under_a", report)
     for t in threads:
         t.join()
     # let the work A's departed clients left behind drain before reading the counter
