@@ -32,12 +32,13 @@ from hybrid_search.rerank.base import Reranker
 from hybrid_search.retrieval import explain
 from hybrid_search.retrieval.colbert import ColbertRoute
 from hybrid_search.retrieval.empty import empty_result_notes
-from hybrid_search.retrieval.plan import Plan, make_plan
-from hybrid_search.retrieval.request import SearchState, ms
+from hybrid_search.retrieval.plan import make_plan
+from hybrid_search.retrieval.request import Lane, SearchState, ms
 from hybrid_search.retrieval.retrieve import Retriever
 from hybrid_search.settings import Settings
 from hybrid_search.store.base import VectorStore
 from hybrid_search.store.types import Candidate, QueryVectors, StoredChunk
+from hybrid_search.threads import InlineExecutor, background_pool
 from schemas import collection as C
 from schemas.api import (
     ALL_ROUTES,
@@ -58,6 +59,8 @@ _NEEDS = {"dense": "dense", "sparse": "sparse", "colbert": "colbert"}
 
 #: concurrent reranker calls (threads; the model is shared and thread-safe for inference)
 RERANK_WORKERS = 4
+#: concurrent background batches (the service's gate admits one step per tenant at a time)
+BACKGROUND_WORKERS = 2
 
 
 class HybridSearcher:
@@ -78,15 +81,16 @@ class HybridSearcher:
         self.collection = collection
         self.settings = settings or Settings(_env_file=None)
         self._colbert = ColbertRoute(store, collection)
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="route")
-        self._retriever = Retriever(
-            store, collection, self._colbert, self._pool, lambda: self.settings
-        )
+        self._retriever = Retriever(store, collection, self._colbert, lambda: self.settings)
         # one reranker call per concurrent search (the service's gate bounds how many): with a
         # single worker a search's rerank queued behind another tenant's batch step
-        self._rerank_pool = ThreadPoolExecutor(
-            max_workers=RERANK_WORKERS, thread_name_prefix="rerank"
+        self._interactive = Lane(
+            routes=ThreadPoolExecutor(max_workers=4, thread_name_prefix="route"),
+            rerank=ThreadPoolExecutor(max_workers=RERANK_WORKERS, thread_name_prefix="rerank"),
         )
+        inline = InlineExecutor()
+        self._background_lane = Lane(routes=inline, rerank=inline)
+        self._background = background_pool(BACKGROUND_WORKERS, "background")
         self._spec: C.CollectionSpec | None = None
         self._saved_defaults: dict[str, Any] | None = None
 
@@ -109,9 +113,13 @@ class HybridSearcher:
         self.close()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._rerank_pool.shutdown(wait=False, cancel_futures=True)
+        self.stop_threads()
         self.store.close()
+
+    def stop_threads(self) -> None:
+        """Stop the searcher's thread pools, leaving the store open (it may be shared)."""
+        for pool in (self._interactive.routes, self._interactive.rerank, self._background):
+            pool.shutdown(wait=False, cancel_futures=True)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -125,18 +133,38 @@ class HybridSearcher:
         return self._run_with_defaults([request.query], opts, request.model_fields_set)[0]
 
     def search_many(
-        self, queries: Sequence[str] | BatchSearchRequest, **options: Any
+        self,
+        queries: Sequence[str] | BatchSearchRequest,
+        *,
+        background: bool = False,
+        **options: Any,
     ) -> list[SearchResponse]:
-        """Search a batch; the queries are encoded in one model call."""
+        """Search a batch; the queries are encoded in one model call.
+
+        `background`: bulk work that should yield the CPU to interactive searches: the batch runs
+        in one of the searcher's low-priority threads (`threads.BACKGROUND_NICE`), its routes
+        and rerank inline there instead of in the interactive pools; the answers are the same.
+        """
         if isinstance(queries, BatchSearchRequest):
             request = queries
         else:
             request = validated(BatchSearchRequest, {"queries": as_queries(queries), **options})
         opts = SearchOptions.model_validate(request.model_dump(exclude={"queries"}))
-        return self._run_with_defaults(request.queries, opts, request.model_fields_set)
+        fields_set = request.model_fields_set
+        if not background:
+            return self._run_with_defaults(request.queries, opts, fields_set)
+        lane = self._background_lane
+        run = self._background.submit(
+            self._run_with_defaults, request.queries, opts, fields_set, lane
+        )
+        return run.result()
 
     def _run_with_defaults(
-        self, queries: list[str], opts: SearchOptions, fields_set: set[str]
+        self,
+        queries: list[str],
+        opts: SearchOptions,
+        fields_set: set[str],
+        lane: Lane | None = None,
     ) -> list[SearchResponse]:
         """`_run` with the collection's saved defaults (`tune --save`) filling what the request
         left unset (read once per searcher, like the spec); each response names them."""
@@ -146,7 +174,7 @@ class HybridSearcher:
         opts, applied = apply_saved_defaults(
             opts, fields_set, self._saved_defaults, self.available_routes()
         )
-        responses = self._run(queries, opts)
+        responses = self._run(queries, opts, lane or self._interactive)
         for r in responses:
             r.defaults_applied = dict(applied)
         return responses
@@ -165,7 +193,7 @@ class HybridSearcher:
 
     # -- the data path ----------------------------------------------------------------------
 
-    def _run(self, queries: list[str], opts: SearchOptions) -> list[SearchResponse]:
+    def _run(self, queries: list[str], opts: SearchOptions, lane: Lane) -> list[SearchResponse]:
         t0 = time.perf_counter()
         for i, q in enumerate(queries):
             if not q.strip():
@@ -187,7 +215,7 @@ class HybridSearcher:
         vectors = self._encode(texts, plan.routes)
         encode_ms = ms(time.perf_counter() - t_enc)
         responses = [
-            self._search_one(SearchState(q, vec, trunc, plan))
+            self._search_one(SearchState(q, vec, trunc, plan, lane))
             for q, vec, trunc in zip(queries, vectors, truncated, strict=True)
         ]
         for r in responses:
@@ -245,7 +273,7 @@ class HybridSearcher:
                 store=self.store,
                 collection=self.collection,
                 colbert=self._colbert,
-                pool=self._pool,
+                pool=state.lane.routes,
             )
         head = self._with_rows(state, head)
         state.reasons += [f"route {n} failed: {m}" for n, m in state.route_messages().items()]
@@ -318,9 +346,7 @@ class HybridSearcher:
         plan = state.plan
         to_score = head[: plan.rerank_top_n]
         try:
-            scores = self._rerank_scores(
-                state.query.text, [state.rows[h.key] for h in to_score], plan
-            )
+            scores = self._rerank_scores(state, [state.rows[h.key] for h in to_score])
         except RerankDeadlineExceeded:
             state.degraded = True
             state.reasons.append(
@@ -343,12 +369,12 @@ class HybridSearcher:
             return [by_key[key] for key in order] + head[len(to_score) :]
         return sorted(to_score, key=lambda h: -scores[h.key]) + head[len(to_score) :]
 
-    def _rerank_scores(self, query: str, rows: list[StoredChunk], plan: Plan) -> dict[str, float]:
+    def _rerank_scores(self, state: SearchState, rows: list[StoredChunk]) -> dict[str, float]:
         assert self.reranker is not None
-        reranker = self.reranker
-        deadline = time.monotonic() + plan.rerank_timeout_s
+        reranker, query = self.reranker, state.query.text
+        deadline = time.monotonic() + state.plan.rerank_timeout_s
         passages = [r.search_text for r in rows]
-        future = self._rerank_pool.submit(
+        future = state.lane.rerank.submit(
             lambda: reranker.score(
                 query, passages, normalize=self.settings.rerank_normalize, deadline=deadline
             )

@@ -16,6 +16,7 @@ from hybrid_search.errors import CollectionNotFoundError, InvalidFilterError, In
 from hybrid_search.factory import build_store, collection_spec
 from hybrid_search.rerank.bge import BGEReranker
 from hybrid_search.searcher import HybridSearcher
+from hybrid_search.threads import BACKGROUND_NICE
 from hybrid_search.tokens import encode, maxsim, pool_tokens
 from ingest.pipeline import IngestJob, IngestOptions
 from ingest.readers import read_paths
@@ -361,6 +362,31 @@ def test_search_many_equals_search_and_threads_agree(env) -> None:  # type: igno
         t.join()
     for i, ids in results.items():
         assert ids == results[i % 4]
+
+
+def test_background_batches_give_the_same_answers_at_lower_priority(env) -> None:  # type: ignore[no-untyped-def]
+    """A background batch (the service's /v1/search/batch) runs on a thread with a higher nice
+    value, its routes and rerank inline there, and answers exactly as the interactive path."""
+    import os
+    import sys
+
+    queries = ["Beijing", "vector database", "熊猫", "fractures"]
+    interactive = env.search_many(queries, top_k=5)
+    background = env.search_many(queries, top_k=5, background=True)
+    for i, b in zip(interactive, background, strict=True):
+        assert [(h.chunk_id, h.rerank_score, h.routes) for h in b.hits] == [
+            (h.chunk_id, h.rerank_score, h.routes) for h in i.hits
+        ]
+        assert b.reranked and set(b.routes) == set(i.routes)
+    if sys.platform.startswith("linux"):
+
+        def nice() -> int:
+            return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+        mine = nice()
+        seen = env._background.submit(nice).result()
+        assert seen == min(19, mine + BACKGROUND_NICE)
+        assert nice() == mine  # the caller's own thread is untouched
 
 
 def test_colbert_alone_on_packed_blocks_is_a_clear_error(env) -> None:  # type: ignore[no-untyped-def]

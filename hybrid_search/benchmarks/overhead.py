@@ -135,8 +135,7 @@ def measure_overhead(
         for name, opts in (("project", options), ("project_explained", explained)):
             for stage, ms in searcher.search(q, **opts).timings_ms.items():
                 stages[name].setdefault(stage, []).append(ms / 1000.0)
-    searcher._pool.shutdown(wait=False)
-    searcher._rerank_pool.shutdown(wait=False)
+    searcher.stop_threads()
     summary = {n: summarize(v) for n, v in samples.items()}
     bare_s = summary["bare"]
     n = top_k * max(1, len(queries))

@@ -33,8 +33,7 @@ def measure_stages(env: BenchEnv, queries: list[str], *, warmup: int) -> dict[st
             reasons[reason[:200]] = reasons.get(reason[:200], 0) + 1
         for stage, ms in r.timings_ms.items():
             stages.setdefault(stage, []).append(ms / 1000.0)
-    searcher._pool.shutdown(wait=False)
-    searcher._rerank_pool.shutdown(wait=False)
+    searcher.stop_threads()
     return {
         "routes": searcher.available_routes(),
         "options": {"top_k": 10, "rerank_top_n": s.rerank_top_n, "explain": True},

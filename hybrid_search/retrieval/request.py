@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -18,6 +19,15 @@ def ms(seconds: float) -> float:
     return round(seconds * 1000.0, 3)
 
 
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """Where a request's parallel parts run (its route searches, its reranker call): the
+    searcher's interactive pools, or inline in a batch's low-priority thread."""
+
+    routes: Executor
+    rerank: Executor
+
+
 @dataclass
 class SearchState:
     """Per-request state (never shared between queries or threads of another request)."""
@@ -26,6 +36,7 @@ class SearchState:
     query: QueryVectors  # as searched (possibly truncated), encoded
     truncated: bool
     plan: Plan
+    lane: Lane
     timings: dict[str, float] = field(default_factory=dict)
     #: route -> why it did not answer
     errors: dict[str, HybridSearchError] = field(default_factory=dict)

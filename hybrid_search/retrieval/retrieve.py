@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Future
 from typing import Any
 
 from hybrid_search.errors import CollectionNotFoundError, HybridSearchError, RouteError, StoreError
@@ -28,13 +28,12 @@ class Retriever:
         store: VectorStore,
         collection: str,
         colbert: ColbertRoute,
-        pool: Executor,
         settings: Callable[[], Settings],
     ) -> None:
         """`settings` is read at each search: the searcher's settings may be replaced."""
         self._store, self._collection = store, collection
         self._fields = field_routes(store, collection)
-        self._colbert, self._pool, self._settings = colbert, pool, settings
+        self._colbert, self._settings = colbert, settings
 
     def fuse_in_store(self, state: SearchState) -> bool:
         """Routes and RRF in one store call. False: take the per-route path (also when the call
@@ -66,13 +65,14 @@ class Retriever:
         return True
 
     def retrieve(self, state: SearchState) -> None:
-        """Each route's ranked candidates: store routes in parallel, then ColBERT over their
-        heads (and over its own token search, where the store can do one)."""
-        plan, q = state.plan, state.query
+        """Each route's ranked candidates: store routes in parallel (on the request's lane),
+        then ColBERT over their heads (and over its own token search, where the store can do
+        one)."""
+        plan, q, pool = state.plan, state.query, state.lane.routes
         futures: dict[str, Future[tuple[list[Candidate] | HybridSearchError, float]]] = {}
         for route in self._fields.values():
             if route.name in plan.routes:
-                futures[route.name] = self._pool.submit(
+                futures[route.name] = pool.submit(
                     _attempt,
                     lambda route=route: route.search(
                         [q], limit=plan.depth[route.name], scope=plan.scope
@@ -81,7 +81,7 @@ class Retriever:
         colbert = "colbert" in plan.routes
         generated: Future[tuple[list[str] | HybridSearchError, float]] | None = None
         if colbert and (len(plan.routes) == 1 or self._colbert.can_generate()):
-            generated = self._pool.submit(
+            generated = pool.submit(
                 _attempt,
                 lambda: self._colbert.generate(
                     q, limit=plan.depth["colbert"], tenant=plan.scope.tenant

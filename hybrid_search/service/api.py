@@ -173,7 +173,9 @@ async def search_batch(
     work: WorkDep,
 ) -> BatchSearchResponse:
     """Several queries with the same options, encoded together in steps of `batch_step`
-    queries; the deadline and the client are checked between steps (504 says how far it got)."""
+    queries; the deadline and the client are checked between steps (504 says how far it got).
+    Batches are bulk work: they run in the searcher's low-priority threads, so single searches
+    (of any tenant) get the CPU first."""
     limit = state.settings.service.max_batch
     if len(body.queries) > limit:
         raise InvalidRequestError(
@@ -187,7 +189,9 @@ async def search_batch(
     work.limit(state.settings.service.search_deadline_s)
     searcher = state.searcher
     steps = [
-        lambda part=part: searcher.search_many(request.model_copy(update={"queries": part}))
+        lambda part=part: searcher.search_many(
+            request.model_copy(update={"queries": part}), background=True
+        )
         for part in chunked(request.queries, state.settings.service.batch_step)
     ]
     results = [r for part in await run_steps(state.gate, tenant, work, steps) for r in part]

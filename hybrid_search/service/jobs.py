@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import queue
 import secrets
 import threading
@@ -28,6 +27,7 @@ from hybrid_search.service.errors import (
     TenantBusyError,
 )
 from hybrid_search.service.work import Work
+from hybrid_search.threads import BACKGROUND_NICE, lower_thread_priority
 from schemas.documents import IngestJobResponse, IngestSummary, JobState
 
 __all__ = ["Job", "JobQueue", "JobRunner"]
@@ -36,23 +36,7 @@ logger = logging.getLogger(__name__)
 
 
 #: how much lower than searches ingest jobs run (nice increment of the job worker threads)
-JOB_NICE = 10
-
-
-def lower_thread_priority(increment: int) -> bool:
-    """Let background work yield the CPU to searches: raise the calling thread's nice value.
-    On Linux nice is per thread, and threads it starts later (torch's OpenMP workers for its
-    encodes) inherit it. Never lowered back (that needs privileges). False where unsupported."""
-    if not hasattr(os, "setpriority"):
-        return False
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(
-            os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + increment)
-        )
-    except OSError:
-        return False
-    return True
+JOB_NICE = BACKGROUND_NICE
 
 
 @dataclass

@@ -99,7 +99,8 @@ def test_ingest_job_threads_run_below_searches() -> None:
     import sys
     import threading
 
-    from hybrid_search.service.jobs import JOB_NICE, lower_thread_priority
+    from hybrid_search.service.jobs import JOB_NICE
+    from hybrid_search.threads import lower_thread_priority
 
     if not sys.platform.startswith("linux"):
         return
