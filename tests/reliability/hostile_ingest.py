@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hybrid_search.encoders.base import Encoder
-from hybrid_search.store.milvus import MilvusStore
+from hybrid_search.store.base import VectorStore
 from hybrid_search.store.types import StoredChunk
 from ingest.pipeline import IngestJob, IngestOptions
 from ingest.readers import read_paths
@@ -56,7 +56,7 @@ def judge(
 
 
 def run_ingest_cases(
-    store: MilvusStore,
+    store: VectorStore,
     encoder: Encoder,
     spec: CollectionSpec,
     options: IngestOptions,

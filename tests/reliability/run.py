@@ -9,7 +9,7 @@ Progress goes to stderr; stdout gets exactly one line:
      "tenant_attempts": n, "tenant_breaches": n,
      "load": {"requests", "errors", "p50_ms", "p95_ms", "p99_ms"}, "data_intact": bool,
      "noisy_neighbour": {"b_p95_ms_alone", "b_p95_ms_under_a", "ratio", "b_errors"},
-     "abandoned_work_s": s}
+     "abandoned_work_s": s, "tenancy": "collection"|"partition_key"}
 
 The exit status is 0 only if every section passed. `--quick` is the CI size: a smaller corpus,
 no long-outage phase, a 10 s load run.
@@ -42,6 +42,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, help="scratch directory (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     parser.add_argument("--load-seconds", type=float, help="override the load duration")
+    parser.add_argument(
+        "--tenancy",
+        choices=("collection", "partition_key"),
+        default="collection",
+        help="the service's tenancy mode (HYBRID_SEARCH_TENANCY); see service.py",
+    )
     return parser.parse_args(argv)
 
 
@@ -73,6 +79,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         "data_intact": None,
         "noisy_neighbour": None,
         "abandoned_work_s": None,
+        "tenancy": args.tenancy,
     }
     ok = True
     try:
@@ -87,7 +94,9 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         if only & {"hostile", "tenants", "load", "noisy"}:
             from tests.reliability.service import run_service_sections
 
-            service_result, service_ok = run_service_sections(ws, only, args.load_seconds)
+            service_result, service_ok = run_service_sections(
+                ws, only, args.load_seconds, args.tenancy
+            )
             # a Milvus restart under the live service is part of crash/resume
             if not service_result.pop("service_survives_milvus_restart", True):
                 result["crash_resume"] = "fail"
