@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -32,13 +31,13 @@ from hybrid_search.rerank.base import Reranker
 from hybrid_search.retrieval import explain
 from hybrid_search.retrieval.colbert import ColbertRoute
 from hybrid_search.retrieval.empty import empty_result_notes
+from hybrid_search.retrieval.lanes import Lane, Lanes
 from hybrid_search.retrieval.plan import make_plan
-from hybrid_search.retrieval.request import Lane, SearchState, ms
+from hybrid_search.retrieval.request import SearchState, ms
 from hybrid_search.retrieval.retrieve import Retriever
 from hybrid_search.settings import Settings
 from hybrid_search.store.base import VectorStore
 from hybrid_search.store.types import Candidate, QueryVectors, StoredChunk
-from hybrid_search.threads import InlineExecutor, background_pool
 from schemas import collection as C
 from schemas.api import (
     ALL_ROUTES,
@@ -55,12 +54,6 @@ logger = logging.getLogger(__name__)
 
 #: routes each encoder representation enables; bm25 needs only the text
 _NEEDS = {"dense": "dense", "sparse": "sparse", "colbert": "colbert"}
-
-
-#: concurrent reranker calls (threads; the model is shared and thread-safe for inference)
-RERANK_WORKERS = 4
-#: concurrent background batches (the service's gate admits one step per tenant at a time)
-BACKGROUND_WORKERS = 2
 
 
 class HybridSearcher:
@@ -84,13 +77,7 @@ class HybridSearcher:
         self._retriever = Retriever(store, collection, self._colbert, lambda: self.settings)
         # one reranker call per concurrent search (the service's gate bounds how many): with a
         # single worker a search's rerank queued behind another tenant's batch step
-        self._interactive = Lane(
-            routes=ThreadPoolExecutor(max_workers=4, thread_name_prefix="route"),
-            rerank=ThreadPoolExecutor(max_workers=RERANK_WORKERS, thread_name_prefix="rerank"),
-        )
-        inline = InlineExecutor()
-        self._background_lane = Lane(routes=inline, rerank=inline)
-        self._background = background_pool(BACKGROUND_WORKERS, "background")
+        self._lanes = Lanes()
         self._spec: C.CollectionSpec | None = None
         self._saved_defaults: dict[str, Any] | None = None
 
@@ -116,10 +103,14 @@ class HybridSearcher:
         self.stop_threads()
         self.store.close()
 
+    def give_way(self) -> None:
+        """For background work sharing this searcher's process (ingest jobs): wait while
+        interactive searches run, at most `lanes.YIELD_S`."""
+        self._lanes.give_way()
+
     def stop_threads(self) -> None:
         """Stop the searcher's thread pools, leaving the store open (it may be shared)."""
-        for pool in (self._interactive.routes, self._interactive.rerank, self._background):
-            pool.shutdown(wait=False, cancel_futures=True)
+        self._lanes.shutdown()
 
     # -- public API -------------------------------------------------------------------------
 
@@ -137,13 +128,15 @@ class HybridSearcher:
         queries: Sequence[str] | BatchSearchRequest,
         *,
         background: bool = False,
+        checkpoint: Callable[[], None] | None = None,
         **options: Any,
     ) -> list[SearchResponse]:
         """Search a batch; the queries are encoded in one model call.
 
-        `background`: bulk work that should yield the CPU to interactive searches: the batch runs
-        in one of the searcher's low-priority threads (`threads.BACKGROUND_NICE`), its routes
-        and rerank inline there instead of in the interactive pools; the answers are the same.
+        `background`: bulk work that gives way to interactive searches (`retrieval.lanes`): it
+        runs in a low-priority thread and waits at its stage boundaries while interactive
+        searches run; the answers are the same. `checkpoint` runs at those boundaries too and
+        may raise to stop the batch (the service's deadline and client-gone check).
         """
         if isinstance(queries, BatchSearchRequest):
             request = queries
@@ -153,11 +146,10 @@ class HybridSearcher:
         fields_set = request.model_fields_set
         if not background:
             return self._run_with_defaults(request.queries, opts, fields_set)
-        lane = self._background_lane
-        run = self._background.submit(
-            self._run_with_defaults, request.queries, opts, fields_set, lane
+        return self._lanes.run_background(
+            lambda lane: self._run_with_defaults(request.queries, opts, fields_set, lane),
+            checkpoint,
         )
-        return run.result()
 
     def _run_with_defaults(
         self,
@@ -174,7 +166,11 @@ class HybridSearcher:
         opts, applied = apply_saved_defaults(
             opts, fields_set, self._saved_defaults, self.available_routes()
         )
-        responses = self._run(queries, opts, lane or self._interactive)
+        if lane is not None:
+            responses = self._run(queries, opts, lane)
+        else:
+            with self._lanes.interactive_search():
+                responses = self._run(queries, opts, self._lanes.interactive)
         for r in responses:
             r.defaults_applied = dict(applied)
         return responses
@@ -211,6 +207,7 @@ class HybridSearcher:
             has_reranker=self.reranker is not None,
         )
         texts, truncated = self._truncate(queries)
+        lane.checkpoint()
         t_enc = time.perf_counter()
         vectors = self._encode(texts, plan.routes)
         encode_ms = ms(time.perf_counter() - t_enc)
@@ -256,6 +253,7 @@ class HybridSearcher:
     def _search_one(self, state: SearchState) -> SearchResponse:
         t_start = time.perf_counter()
         plan = state.plan
+        state.lane.checkpoint()
         fused_in_store = plan.native_fusion and self._retriever.fuse_in_store(state)
         if not fused_in_store:
             self._retriever.retrieve(state)
@@ -281,6 +279,7 @@ class HybridSearcher:
             state.reasons.append(f"query truncated to {self.settings.max_query_tokens} tokens")
         state.degraded = bool(state.errors)
         if plan.rerank and head:
+            state.lane.checkpoint()
             with state.timed("rerank"):
                 head = self._rerank(state, head)
         final = head[plan.offset : plan.offset + plan.top_k]

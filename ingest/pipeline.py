@@ -130,9 +130,13 @@ class IngestJob:
         options: IngestOptions,
         *,
         progress: Callable[[int], None] | None = None,
+        give_way: Callable[[], None] | None = None,
     ) -> None:
+        """`give_way` is called before each encode batch: a background job's way to let
+        interactive searches in the same process go first (`HybridSearcher.give_way`)."""
         self.store, self.encoder, self.spec, self.options = store, encoder, spec, options
         self._progress = progress or (lambda n: None)
+        self._give_way = give_way or (lambda: None)
         self._pool_factor = 1  # the collection's ColBERT token pooling, read by `run`
 
     def validate(self, records: Iterable[Record]) -> list[IngestError]:
@@ -271,6 +275,7 @@ class IngestJob:
         sparse: dict[tuple[int, int], dict[int, float]] = {}
         token_counts: dict[tuple[int, int], int] = {}
         for batch in batches(flat, opts.batch_tokens, opts.batch_size):
+            self._give_way()
             enc: EncodedBatch = self.encoder.encode_documents([c.search_text for _, c in batch])
             token_rows: list[ChunkRow] = []
             for j, (i, c) in enumerate(batch):

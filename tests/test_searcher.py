@@ -384,9 +384,26 @@ def test_background_batches_give_the_same_answers_at_lower_priority(env) -> None
             return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
         mine = nice()
-        seen = env._background.submit(nice).result()
+        seen = env._lanes.run_background(lambda lane: nice())
         assert seen == min(19, mine + BACKGROUND_NICE)
         assert nice() == mine  # the caller's own thread is untouched
+
+
+def test_background_batch_stops_at_a_checkpoint(env) -> None:  # type: ignore[no-untyped-def]
+    """The service passes its request's stop check: a batch whose client left stops between
+    stages (encode, routes, rerank), not only between the service's steps."""
+    from hybrid_search.service.errors import ClientGoneError
+
+    calls: list[int] = []
+
+    def stop_at_third() -> None:
+        calls.append(1)
+        if len(calls) == 3:  # before encode, before the routes, then before the rerank
+            raise ClientGoneError("gone")
+
+    with pytest.raises(ClientGoneError):
+        env.search_many(["Beijing"], background=True, checkpoint=stop_at_third)
+    assert len(calls) == 3
 
 
 def test_colbert_alone_on_packed_blocks_is_a_clear_error(env) -> None:  # type: ignore[no-untyped-def]

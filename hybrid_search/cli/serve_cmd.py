@@ -90,9 +90,10 @@ def _run(s: Settings, service: ServiceSettings, graceful_timeout: float, log_lev
     import uvicorn
 
     from hybrid_search.service.app import create_app
-    from hybrid_search.service.execution import limit_malloc_arenas
+    from hybrid_search.service.execution import limit_malloc_arenas, shorten_gil_switch_interval
 
     limit_malloc_arenas()  # this process is the service: before its worker threads start
+    shorten_gil_switch_interval()
     web = create_app(s)
     typer.echo(
         f"hybrid-search: serving collection '{s.collection}' on "

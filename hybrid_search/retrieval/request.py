@@ -5,27 +5,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from hybrid_search.errors import HybridSearchError, RouteError
 from hybrid_search.fusion.base import FusedHit
+from hybrid_search.retrieval.lanes import Lane
 from hybrid_search.retrieval.plan import Plan
 from hybrid_search.store.types import Candidate, QueryVectors, StoredChunk
 
 
 def ms(seconds: float) -> float:
     return round(seconds * 1000.0, 3)
-
-
-@dataclass(frozen=True, slots=True)
-class Lane:
-    """Where a request's parallel parts run (its route searches, its reranker call): the
-    searcher's interactive pools, or inline in a batch's low-priority thread."""
-
-    routes: Executor
-    rerank: Executor
 
 
 @dataclass

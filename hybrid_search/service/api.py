@@ -190,7 +190,7 @@ async def search_batch(
     searcher = state.searcher
     steps = [
         lambda part=part: searcher.search_many(
-            request.model_copy(update={"queries": part}), background=True
+            request.model_copy(update={"queries": part}), background=True, checkpoint=work.check
         )
         for part in chunked(request.queries, state.settings.service.batch_step)
     ]

@@ -100,7 +100,7 @@ def create_app(
                 tenant_queue=limits.tenant_max_queue,
             )
             jobs = JobQueue(
-                job_runner(store, encoder, spec, settings),
+                job_runner(store, encoder, spec, settings, served.give_way),
                 workers=limits.job_workers,
                 max_queued=limits.job_queue,
                 per_tenant=limits.job_per_tenant,

@@ -208,3 +208,32 @@ def test_delete_missing_syncs_the_tenant(tmp_path, store, encoder, spec, setting
     summary = job(store, encoder, spec, settings, delete_missing=True).run(read_paths([src]))
     assert (summary.deleted, summary.unchanged) == (1, 2)
     assert store.stats(spec.name).documents == 2
+
+
+def test_give_way_runs_before_every_encode_batch(
+    tmp_path, store, encoder, spec, settings, monkeypatch
+):  # type: ignore[no-untyped-def]
+    """The service's ingest jobs let interactive searches go first between encode batches."""
+    docs = [
+        {"id": f"d{i}", "text": f"document {i} about pandas and bamboo " * 40} for i in range(6)
+    ]
+    opts = IngestOptions(
+        max_chunk_tokens=settings.max_chunk_tokens,
+        chunk_overlap_tokens=settings.chunk_overlap_tokens,
+        batch_tokens=256,
+        window_documents=2,
+    )
+    batches: list[int] = []
+    calls: list[int] = []
+    original = encoder.encode_documents
+
+    def counting(texts):  # type: ignore[no-untyped-def]
+        batches.append(len(calls))
+        return original(texts)
+
+    monkeypatch.setattr(encoder, "encode_documents", counting)
+    gave_way = IngestJob(store, encoder, spec, opts, give_way=lambda: calls.append(1))
+    summary = gave_way.run(read_paths([write_jsonl(tmp_path / "d.jsonl", docs)]))
+    assert summary.inserted == 6
+    assert len(batches) > 3  # several batches, each preceded by its own give_way
+    assert batches == list(range(1, len(batches) + 1))
