@@ -146,7 +146,7 @@ class BGEM3Encoder(LazyModel):
                 if not self._placed:
                     place(model)
                     self._placed = True
-        out = forward_m3(model, texts, max_length, self._tokenizing)
+        out = forward_m3(model, texts, max_length, self.tokenizers)
         return EncodedBatch(
             dense=out.dense,
             sparse=out.sparse,

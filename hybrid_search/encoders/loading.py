@@ -6,9 +6,13 @@ until first use, and a model that cannot be found fails fast with ModelNotFoundE
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
+import queue
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,17 +59,45 @@ def resolve_model_path(name_or_path: str) -> str:
         ) from exc
 
 
+#: tokenizers per model: one for the interactive searches, one for background work
+TOKENIZER_COPIES = 2
+
+
+class TokenizerPool:
+    """Copies of a fast tokenizer, each used by one call at a time.
+
+    A call that changes the truncation length mutates the Rust tokenizer, and one racing another
+    call on it gets the other's truncation or fails with "Already borrowed"; so each call takes
+    a copy for itself. One shared lock made a search's query wait while a background job
+    tokenized its batch, slowly, at its lower priority (a py-spy profile of the noisy-neighbour
+    run put 19 % of the query encode in that wait); with two copies it waits only when two
+    other calls are tokenizing."""
+
+    def __init__(self, tokenizer: Any, copies: int) -> None:
+        self._free: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._free.put(tokenizer)
+        for _ in range(copies - 1):
+            self._free.put(copy.deepcopy(tokenizer))
+
+    @contextmanager
+    def use(self) -> Iterator[Any]:
+        tok = self._free.get()
+        try:
+            yield tok
+        finally:
+            self._free.put(tok)
+
+
 class LazyModel:
     """A FlagEmbedding model built on first `load()`, once, under a lock; subclasses say how
     (`_build`) and where from (`_resolve`).
 
     FlagEmbedding's own encode calls move the model between devices, so they are serialised by
     that lock. The single-pass paths place the model once and then run forward passes
-    concurrently (inference on a model in eval mode changes no state); only their tokenizer
-    calls are serialised, by `_tokenizing`: a fast tokenizer call that changes the truncation
-    setting mutates the shared Rust tokenizer, and one racing another call fails with
-    "Already borrowed". Holding the model lock for the whole forward pass made a search's query
-    wait behind an ingest batch (noisy neighbour: encode p50 3 ms alone, 37 ms under load)."""
+    concurrently (inference on a model in eval mode changes no state). Holding the model lock
+    for the whole forward pass made a search's query wait behind an ingest batch (noisy
+    neighbour: encode p50 3 ms alone, 37 ms under load). Their tokenizer calls take a
+    tokenizer from `tokenizers` for exclusive use (see TokenizerPool)."""
 
     #: what the model is, for messages
     kind = "model"
@@ -75,8 +107,8 @@ class LazyModel:
         self._device = device
         self._use_fp16 = use_fp16
         self._lock = threading.RLock()
-        self._tokenizing = threading.Lock()
         self._model: Any = None
+        self._tokenizers: TokenizerPool | None = None
 
     @property
     def name(self) -> str:
@@ -103,6 +135,16 @@ class LazyModel:
                 self._model = self._loaded(model)
                 logger.info("loaded %s %s on %s", self.kind, self._model_name, self._device)
             return self._model
+
+    @property
+    def tokenizers(self) -> TokenizerPool:
+        """Copies of the model's tokenizer for exclusive use by concurrent calls."""
+        if self._tokenizers is None:
+            model = self.load()
+            with self._lock:
+                if self._tokenizers is None:
+                    self._tokenizers = TokenizerPool(model.tokenizer, TOKENIZER_COPIES)
+        return self._tokenizers
 
     def _resolve(self, name: str) -> str:
         return resolve_model_path(name)

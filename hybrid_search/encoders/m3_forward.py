@@ -13,13 +13,13 @@ padding and CLS dropped). Outputs equal `encode`'s (tests/encoders/test_single_p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from hybrid_search.encoders.base import FloatArray, SparseVector
+from hybrid_search.encoders.loading import TokenizerPool
 
 
 @dataclass(slots=True)
@@ -49,18 +49,17 @@ def special_ids(tokenizer: Any) -> np.ndarray:
 
 
 def forward_m3(
-    flag: Any, texts: Sequence[str], max_length: int, tokenizing: AbstractContextManager[Any]
+    flag: Any, texts: Sequence[str], max_length: int, tokenizers: TokenizerPool
 ) -> M3Output:
     """Dense, lexical weights and ColBERT vectors of `texts` from one forward pass.
 
     The caller places the model once (`place`). Forward passes may run concurrently; the
-    tokenizer calls run inside `tokenizing` (a lock shared by every user of this tokenizer)."""
+    tokenizer calls use a tokenizer of `tokenizers` exclusively."""
     import torch
     from FlagEmbedding.utils.tokenizer_compat import pad_with_compat
 
-    tok = flag.tokenizer
     device = flag.target_devices[0]
-    with tokenizing:
+    with tokenizers.use() as tok:
         enc = tok(list(texts), truncation=True, max_length=max_length)
         items = [{k: enc[k][i] for k in enc} for i in range(len(texts))]
         batch = pad_with_compat(tok, items, padding=True, return_tensors="pt").to(device)
@@ -77,7 +76,7 @@ def forward_m3(
     colbert = _numpy(out["colbert_vecs"])
     ids = batch["input_ids"].cpu().numpy()
     lengths = batch["attention_mask"].cpu().numpy().sum(axis=1)
-    skip = special_ids(tok)
+    skip = special_ids(flag.tokenizer)
     return M3Output(
         dense=dense.reshape(len(texts), -1),
         sparse=[_lexical(w, i, skip) for w, i in zip(weights, ids, strict=True)],

@@ -60,8 +60,7 @@ class BGEReranker(LazyModel):
         return model
 
     def _lengths(self, query: str, passages: Sequence[str]) -> list[int]:
-        tok = self.load().tokenizer
-        with self._tokenizing:
+        with self.tokenizers.use() as tok:
             q = len(tok(query, add_special_tokens=False, verbose=False)["input_ids"])
             ps = tok(list(passages), add_special_tokens=False, verbose=False)["input_ids"]
         return [min(self.max_length, q + len(p) + 4) for p in ps]
@@ -122,8 +121,8 @@ class BGEReranker(LazyModel):
         device = model.target_devices[0]
         query_max = model.query_max_length or self.max_length * 3 // 4
         detailed = model.get_detailed_inputs([list(p) for p in pairs])
-        with self._tokenizing:
-            inputs = self._tokenized(model, detailed, query_max).to(device)
+        with self.tokenizers.use() as tok:
+            inputs = self._tokenized(tok, detailed, query_max).to(device)
         net = model.model
         if not self._placed:
             with self._lock:
@@ -140,11 +139,10 @@ class BGEReranker(LazyModel):
             scores = [1.0 / (1.0 + math.exp(-v)) for v in scores]
         return scores
 
-    def _tokenized(self, model: Any, detailed: list[Any], query_max: int) -> Any:
-        """The padded pair batch, exactly as compute_score builds it (call under _tokenizing)."""
+    def _tokenized(self, tok: Any, detailed: list[Any], query_max: int) -> Any:
+        """The padded pair batch, exactly as compute_score builds it (`tok`: for this call only)."""
         from FlagEmbedding.utils.tokenizer_compat import pad_with_compat, prepare_for_model_compat
 
-        tok = model.tokenizer
         q_ids = tok(
             [p[0] for p in detailed],
             return_tensors=None,
