@@ -133,17 +133,16 @@ class LazyModel:
                 except Exception as exc:
                     raise EncoderError(f"cannot load {self.kind} from {path}: {exc}") from exc
                 self._model = self._loaded(model)
+                # part of the loaded model's footprint, not of the first call's
+                self._tokenizers = TokenizerPool(model.tokenizer, TOKENIZER_COPIES)
                 logger.info("loaded %s %s on %s", self.kind, self._model_name, self._device)
             return self._model
 
     @property
     def tokenizers(self) -> TokenizerPool:
         """Copies of the model's tokenizer for exclusive use by concurrent calls."""
-        if self._tokenizers is None:
-            model = self.load()
-            with self._lock:
-                if self._tokenizers is None:
-                    self._tokenizers = TokenizerPool(model.tokenizer, TOKENIZER_COPIES)
+        self.load()
+        assert self._tokenizers is not None  # built by load()
         return self._tokenizers
 
     def _resolve(self, name: str) -> str:
