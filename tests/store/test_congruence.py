@@ -208,7 +208,7 @@ def test_the_searcher_answers_alike_on_both_stores(stores, encoder, options) -> 
         if options.get("group_by_doc", True):
             assert len({h.doc_id for h in got.hits}) == len(got.hits)
     for x in searchers:
-        x._pool.shutdown(wait=False)
+        x.stop_threads()
 
 
 def test_tenants_are_separate_on_both(stores, encoder) -> None:  # type: ignore[no-untyped-def]
@@ -285,4 +285,4 @@ def test_compressed_token_vectors_read_back_and_rescore_alike(packed, encoder) -
         for ha, hb in zip(a.hits, b.hits, strict=True):
             assert ha.routes["colbert"].score == pytest.approx(hb.routes["colbert"].score, abs=1e-5)
     for x in searchers:
-        x._pool.shutdown(wait=False)
+        x.stop_threads()
