@@ -75,8 +75,6 @@ class HybridSearcher:
         self.settings = settings or Settings(_env_file=None)
         self._colbert = ColbertRoute(store, collection)
         self._retriever = Retriever(store, collection, self._colbert, lambda: self.settings)
-        # one reranker call per concurrent search (the service's gate bounds how many): with a
-        # single worker a search's rerank queued behind another tenant's batch step
         self._lanes = Lanes()
         self._spec: C.CollectionSpec | None = None
         self._saved_defaults: dict[str, Any] | None = None

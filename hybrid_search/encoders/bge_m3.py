@@ -69,7 +69,6 @@ class BGEM3Encoder(LazyModel):
         self._max_passage_tokens = max_passage_tokens
         self._max_query_tokens = max_query_tokens
         self.single_pass = single_pass
-        self._placed = False  # the single-pass model moved to its device and set to eval
 
     @property
     def representations(self) -> frozenset[Representation]:
@@ -141,11 +140,7 @@ class BGEM3Encoder(LazyModel):
         )
 
     def _single_pass(self, model: Any, texts: Sequence[str], max_length: int) -> EncodedBatch:
-        if not self._placed:
-            with self._lock:
-                if not self._placed:
-                    place(model)
-                    self._placed = True
+        self._place_once(lambda: place(model))
         out = forward_m3(model, texts, max_length, self.tokenizers)
         return EncodedBatch(
             dense=out.dense,

@@ -11,7 +11,7 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,7 @@ class LazyModel:
         self._lock = threading.RLock()
         self._model: Any = None
         self._tokenizers: TokenizerPool | None = None
+        self._placed = False  # the single-pass model moved to its device and set to eval
 
     @property
     def name(self) -> str:
@@ -141,9 +142,19 @@ class LazyModel:
     @property
     def tokenizers(self) -> TokenizerPool:
         """Copies of the model's tokenizer for exclusive use by concurrent calls."""
-        self.load()
+        if self._tokenizers is None:  # no lock on the hot path once loaded
+            self.load()
         assert self._tokenizers is not None  # built by load()
         return self._tokenizers
+
+    def _place_once(self, place: Callable[[], None]) -> None:
+        """Run `place` (the model to its device, in eval mode) before the first single-pass
+        forward pass, once, however many threads arrive at once."""
+        if not self._placed:
+            with self._lock:
+                if not self._placed:
+                    place()
+                    self._placed = True
 
     def _resolve(self, name: str) -> str:
         return resolve_model_path(name)

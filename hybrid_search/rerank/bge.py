@@ -45,7 +45,6 @@ class BGEReranker(LazyModel):
         self.batch_tokens = batch_tokens
         self.single_pass = single_pass
         self.quantize = quantize
-        self._placed = False  # the single-pass model moved to its device and set to eval
 
     def _build(self, path: str) -> Any:
         from FlagEmbedding import FlagReranker
@@ -124,14 +123,14 @@ class BGEReranker(LazyModel):
         with self.tokenizers.use() as tok:
             inputs = self._tokenized(tok, detailed, query_max).to(device)
         net = model.model
-        if not self._placed:
-            with self._lock:
-                if not self._placed:
-                    if model.use_fp16 and device != "cpu":
-                        net.half()
-                    net.to(device)
-                    net.eval()
-                    self._placed = True
+
+        def place() -> None:
+            if model.use_fp16 and device != "cpu":
+                net.half()
+            net.to(device)
+            net.eval()
+
+        self._place_once(place)
         with torch.inference_mode():
             logits = net(**inputs, return_dict=True).logits.view(-1).float()
         scores = [float(v) for v in logits.cpu().tolist()]

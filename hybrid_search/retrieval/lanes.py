@@ -26,7 +26,8 @@ __all__ = ["RERANK_WORKERS", "YIELD_S", "Lane", "Lanes"]
 T = TypeVar("T")
 
 #: concurrent reranker calls of interactive searches (the model is shared and thread-safe for
-#: inference; the service's gate bounds how many searches run)
+#: inference; the service's gate bounds how many searches run): with a single worker a
+#: search's rerank queued behind another tenant's batch step
 RERANK_WORKERS = 4
 #: concurrent background batches (the service's gate admits one step per tenant at a time)
 BACKGROUND_WORKERS = 2

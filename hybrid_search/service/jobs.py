@@ -35,10 +35,6 @@ __all__ = ["Job", "JobQueue", "JobRunner"]
 logger = logging.getLogger(__name__)
 
 
-#: how much lower than searches ingest jobs run (nice increment of the job worker threads)
-JOB_NICE = BACKGROUND_NICE
-
-
 @dataclass
 class Job:
     """One submitted write. `payload` is what the runner needs (the records); dropped when the
@@ -168,7 +164,7 @@ class JobQueue:
             t.join(timeout_s)
 
     def _serve(self) -> None:
-        lower_thread_priority(JOB_NICE)
+        lower_thread_priority(BACKGROUND_NICE)  # jobs yield the CPU to searches
         while (job := self._queue.get()) is not None:
             self._run(job)
 

@@ -99,8 +99,7 @@ def test_ingest_job_threads_run_below_searches() -> None:
     import sys
     import threading
 
-    from hybrid_search.service.jobs import JOB_NICE
-    from hybrid_search.threads import lower_thread_priority
+    from hybrid_search.threads import BACKGROUND_NICE, lower_thread_priority
 
     if not sys.platform.startswith("linux"):
         return
@@ -110,11 +109,11 @@ def test_ingest_job_threads_run_below_searches() -> None:
     def worker() -> None:
         tid = threading.get_native_id()
         before = os.getpriority(os.PRIO_PROCESS, tid)
-        assert lower_thread_priority(JOB_NICE)
+        assert lower_thread_priority(BACKGROUND_NICE)
         seen["before"], seen["after"] = before, os.getpriority(os.PRIO_PROCESS, tid)
 
     t = threading.Thread(target=worker)
     t.start()
     t.join()
-    assert seen["after"] == min(19, seen["before"] + JOB_NICE)
+    assert seen["after"] == min(19, seen["before"] + BACKGROUND_NICE)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
