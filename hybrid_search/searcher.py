@@ -271,7 +271,7 @@ class HybridSearcher:
                 colbert=self._colbert,
                 pool=state.lane.routes,
             )
-        head = self._with_rows(state, head)
+        head = self._with_rows(state, head, explaining)
         state.reasons += [f"route {n} failed: {m}" for n, m in state.route_messages().items()]
         if state.truncated:
             state.reasons.append(f"query truncated to {self.settings.max_query_tokens} tokens")
@@ -319,22 +319,36 @@ class HybridSearcher:
         fusion = make_fusion(o.fusion, k=o.rrf_k or self.settings.rrf_k, weights=o.weights)
         ranked = state.ranked
         state.fusion = fusion.name
+        # grouping by document looks past the head; otherwise only the head is ever read
+        everything = sum(len(v) for v in ranked.values()) or 1
         state.fused = fusion.fuse(
             {name: [RouteHit(c.pk, c.score) for c in lst] for name, lst in ranked.items()},
-            limit=sum(len(v) for v in ranked.values()) or 1,
+            limit=everything if o.group_by_doc else min(everything, state.plan.head_size),
         )
 
-    def _with_rows(self, state: SearchState, head: list[FusedHit]) -> list[FusedHit]:
+    def _with_rows(
+        self, state: SearchState, head: list[FusedHit], explaining: explain.Explanation | None
+    ) -> list[FusedHit]:
         """The fused head, its stored fields read in one call where routes shipped keys only
-        (with the dense and sparse vectors when explanations score on them). A chunk deleted
-        between the search and this read is dropped from the answer."""
+        (with the dense and sparse vectors and the BM25 scores when explanations need them). A
+        chunk deleted between the search and this read is dropped from the answer."""
         missing = [h.key for h in head if h.key not in state.rows]
         if missing:
             vectors = state.plan.options.explain and any(
                 r in state.ranked for r in explain.LOCAL_ROUTES
             )
             with state.timed("fetch"):
-                found = self.store.get_rows(self.collection, missing, with_vectors=vectors)
+                if explaining is None:
+                    found = self.store.get_rows(self.collection, missing, with_vectors=vectors)
+                else:
+                    found = explain.read_rows(
+                        state,
+                        explaining,
+                        missing,
+                        store=self.store,
+                        collection=self.collection,
+                        with_vectors=vectors,
+                    )
             state.rows.update(found)
         return [h for h in head if h.key in state.rows]
 

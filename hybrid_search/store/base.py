@@ -28,6 +28,7 @@ from hybrid_search.store.types import (
     FusedResult,
     QueryVectors,
     Scope,
+    ScoredRows,
     StoredChunk,
     StoreStats,
 )
@@ -140,6 +141,25 @@ class VectorStore(Protocol):
     ) -> dict[str, StoredChunk]:
         """Chunks by primary key (absent keys are left out); `with_vectors` adds the stored
         dense and sparse vectors."""
+        ...
+
+    def score_rows(
+        self,
+        name: str,
+        route: FieldName,
+        query: QueryVectors,
+        scope: Scope,
+        *,
+        with_vectors: bool = False,
+    ) -> ScoredRows:
+        """The chunks `scope.pks` (within `scope`) read as `get_rows` does, with their score on
+        `route` for `query`, equal to what `search_field` gives them. For a route that needs
+        the store's corpus statistics (BM25) this is what an explained search asks: one call
+        where the backend allows it instead of a read and a search.
+
+        Raises:
+            RouteError: the query has nothing this route can search.
+        """
         ...
 
     def get_keys(self, name: str, scope: Scope) -> dict[str, Candidate]:

@@ -33,6 +33,7 @@ from hybrid_search.store.types import (
     FusedResult,
     QueryVectors,
     Scope,
+    ScoredRows,
     StoredChunk,
     StoreStats,
     field_query,
@@ -268,6 +269,23 @@ class InMemoryStore:
         if not answered:
             raise RouteError(f"{route}: the query has nothing this route can search")
         return out
+
+    def score_rows(
+        self,
+        name: str,
+        route: FieldName,
+        query: QueryVectors,
+        scope: Scope,
+        *,
+        with_vectors: bool = False,
+    ) -> ScoredRows:
+        assert scope.pks is not None
+        data = field_query(route, query)
+        rows = self._scoped(name, scope)
+        scored = {ch.pk: self._score(name, route, data, ch) for ch in rows}
+        kept = {pk: s for pk, s in scored.items() if route == "dense" or s > 0}
+        read = {ch.pk: ch if with_vectors else _without_vectors(ch) for ch in rows}
+        return ScoredRows(read, kept)
 
     def _score(
         self,

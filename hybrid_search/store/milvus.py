@@ -24,6 +24,7 @@ from hybrid_search.store.types import (
     FusedResult,
     QueryVectors,
     Scope,
+    ScoredRows,
     StoredChunk,
     StoreStats,
 )
@@ -195,6 +196,17 @@ class MilvusStore:
         self, name: str, pks: Sequence[str], *, with_vectors: bool = False
     ) -> dict[str, StoredChunk]:
         return reads.get_rows(self._conn, name, pks, with_vectors=with_vectors)
+
+    def score_rows(
+        self,
+        name: str,
+        route: FieldName,
+        query: QueryVectors,
+        scope: Scope,
+        *,
+        with_vectors: bool = False,
+    ) -> ScoredRows:
+        return search.score_rows(self._conn, name, route, query, scope, with_vectors=with_vectors)
 
     def get_keys(self, name: str, scope: Scope) -> dict[str, Candidate]:
         rows = reads.query_all(self._conn, name, scope_expr(scope), C.KEY_FIELDS)

@@ -110,8 +110,13 @@ def get_chunks(conn: MilvusConnection, name: str, tenant: str, doc_id: str) -> l
 def get_rows(
     conn: MilvusConnection, name: str, pks: Sequence[str], *, with_vectors: bool = False
 ) -> dict[str, StoredChunk]:
-    fields = [*C.HIT_FIELDS, *(_VECTOR_FIELDS if with_vectors else ())]
+    fields = row_fields(with_vectors)
     return {str(r[C.PK_FIELD]): stored_chunk(r) for r in query_keys(conn, name, pks, fields)}
+
+
+def row_fields(with_vectors: bool) -> list[str]:
+    """The fields a `StoredChunk` is read from (a hit's, plus dense and sparse if asked)."""
+    return [*C.HIT_FIELDS, *(_VECTOR_FIELDS if with_vectors else ())]
 
 
 def key_fields(row: dict[str, Any], score: float = 0.0) -> Candidate:

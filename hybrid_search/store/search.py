@@ -13,13 +13,16 @@ from hybrid_search.errors import HybridSearchError, RouteError
 from hybrid_search.fusion.base import FusedHit
 from hybrid_search.store.connection import QUERY_CAP, MilvusConnection
 from hybrid_search.store.expressions import scope_expr
-from hybrid_search.store.reads import key_fields, stored_chunk
+from hybrid_search.store.filters import compile_filter
+from hybrid_search.store.reads import key_fields, query_keys, row_fields, stored_chunk
 from hybrid_search.store.types import (
     Candidate,
     FieldName,
     FusedResult,
     QueryVectors,
     Scope,
+    ScoredRows,
+    StoredChunk,
     field_query,
 )
 from schemas import collection as C
@@ -90,6 +93,52 @@ def search_field(
             for h in per_query
         ]
     return out
+
+
+def score_rows(
+    conn: MilvusConnection,
+    name: str,
+    route: FieldName,
+    query: QueryVectors,
+    scope: Scope,
+    *,
+    with_vectors: bool,
+) -> ScoredRows:
+    """One search restricted to the keys that returns their rows with the route's score, then
+    a read by key of the few it did not reach. Milvus Lite pays a fixed ~3 ms per call, so for
+    an explained head this halves the calls after fusion (a read plus a BM25 search before)."""
+    assert scope.pks is not None
+    pks = list(dict.fromkeys(scope.pks))
+    if not pks:
+        return ScoredRows({}, {})
+    data = _data(route, query)
+    expr = scope_expr(scope)
+    conn.ensure_loaded(name)
+    hits = conn.call(
+        lambda: conn.client.search(
+            name,
+            data=[data],
+            anns_field=_FIELDS[route],
+            limit=min(len(pks), QUERY_CAP),
+            filter=expr,
+            output_fields=row_fields(with_vectors),
+            search_params=_params(route, len(pks)),
+        ),
+        f"search {name}.{_FIELDS[route]}",
+    )[0]
+    rows: dict[str, StoredChunk] = {}
+    scores: dict[str, float] = {}
+    for h in hits:
+        pk = str(h[C.PK_FIELD])
+        rows[pk] = stored_chunk({**h["entity"], C.PK_FIELD: pk})
+        scores[pk] = _score(route, h["distance"])
+    # the rest by key, kept within the scope: pks begin with their tenant (`chunk_pk`)
+    rest = [pk for pk in pks if pk not in rows and pk.startswith(f"{scope.tenant}/")]
+    if rest:
+        user = compile_filter(scope.filter) if scope.filter is not None else ""
+        for r in query_keys(conn, name, rest, row_fields(with_vectors), user):
+            rows[str(r[C.PK_FIELD])] = stored_chunk(r)
+    return ScoredRows(rows, scores)
 
 
 def fused_search(

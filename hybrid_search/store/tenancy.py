@@ -36,6 +36,7 @@ from hybrid_search.store.types import (
     FusedResult,
     QueryVectors,
     Scope,
+    ScoredRows,
     StoredChunk,
     StoreStats,
 )
@@ -311,6 +312,19 @@ class CollectionPerTenantStore:
             if physical is not None:
                 found.update(self.inner.get_rows(physical, keys, with_vectors=with_vectors))
         return found
+
+    def score_rows(
+        self,
+        name: str,
+        route: FieldName,
+        query: QueryVectors,
+        scope: Scope,
+        *,
+        with_vectors: bool = False,
+    ) -> ScoredRows:
+        """In the scope's tenant collection (keys of another tenant are absent)."""
+        target = self._target(name, scope.tenant)
+        return self.inner.score_rows(target, route, query, scope, with_vectors=with_vectors)
 
     def get_keys(self, name: str, scope: Scope) -> dict[str, Candidate]:
         return self.inner.get_keys(self._target(name, scope.tenant), scope)

@@ -112,6 +112,16 @@ class StoredChunk:
 
 
 @dataclass(slots=True)
+class ScoredRows:
+    """Chunks read by key together with their score on one route (`VectorStore.score_rows`).
+    A chunk the route does not reach (a BM25 query sharing no term with it) has a row and no
+    score."""
+
+    rows: dict[str, StoredChunk]
+    scores: dict[str, float]
+
+
+@dataclass(slots=True)
 class ChunkRow:
     """One encoded chunk, ready to write."""
 

@@ -161,6 +161,34 @@ def test_bm25_agrees_within_tolerance(stores, encoder) -> None:  # type: ignore[
             assert c.score == pytest.approx(mine[c.pk], rel=0.15), doc["title"]
 
 
+def test_score_rows_reads_the_head_with_its_route_scores(stores) -> None:  # type: ignore[no-untyped-def]
+    """What an explained search asks after fusion: the head's rows and their BM25 scores in
+    one call. Rows sharing no term are read without a score, keys outside the scope (another
+    tenant, the filter) are absent, and each score is the restricted search's."""
+    milvus, memory = both(stores)
+    name = stores["spec"].name
+    qv = QueryVectors("Beijing vector database")
+    mine = sorted(milvus.get_keys(name, Scope("default")))
+    theirs = sorted(milvus.get_keys(name, Scope("b")))[:2]
+    for f in [None, FILTERS[0]]:
+        scope = Scope("default", parse_filter(f) if f else None)
+        expected = set(milvus.get_keys(name, scope))
+        reads = {}
+        for store in (milvus, memory):
+            read = store.score_rows(name, "bm25", qv, scope.only(mine + theirs), with_vectors=True)
+            assert read.rows.keys() == expected, (store, f)
+            assert all(r.dense is not None and r.sparse is not None for r in read.rows.values())
+            restricted = store.search_field(
+                name, "bm25", [qv], scope=scope.only(mine), limit=len(mine)
+            )[0]
+            assert read.scores == pytest.approx({c.pk: c.score for c in restricted})
+            assert 0 < len(read.scores) < len(read.rows)  # some rows share no term
+            reads[store] = read
+        assert reads[milvus].scores.keys() == reads[memory].scores.keys()
+        plain = milvus.score_rows(name, "bm25", qv, scope.only(mine), with_vectors=False)
+        assert all(r.dense is None for r in plain.rows.values())
+
+
 def test_token_search_and_maxsim_agree(stores, encoder) -> None:  # type: ignore[no-untyped-def]
     milvus, memory = both(stores)
     name = stores["spec"].name
@@ -209,6 +237,31 @@ def test_the_searcher_answers_alike_on_both_stores(stores, encoder, options) -> 
             assert len({h.doc_id for h in got.hits}) == len(got.hits)
     for x in searchers:
         x.stop_threads()
+
+
+def test_a_failed_scored_read_still_answers(stores, encoder, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    """An explanation never fails the search: if the head's scored read fails, the rows are
+    read plainly and the hits beyond BM25's depth go without a BM25 score."""
+    from hybrid_search.errors import StoreUnavailableError
+
+    s, memory = stores["settings"], stores["memory"]
+    searcher = HybridSearcher(memory, encoder, None, collection=s.collection, settings=s)
+    opts: dict[str, Any] = {"rerank": False, "top_k": 6, "candidates": 1, "group_by_doc": False}
+    q = "Beijing vector database"
+    good = searcher.search(q, **opts)
+    beyond = [h for h in good.hits if "bm25" in h.routes and h.routes["bm25"].rank is None]
+    assert beyond  # explained by the scored read
+
+    def fail(*a: Any, **k: Any) -> Any:
+        raise StoreUnavailableError("down for a moment")
+
+    monkeypatch.setattr(memory, "score_rows", fail)
+    bad = searcher.search(q, **opts)
+    assert [h.chunk_id for h in bad.hits] == [h.chunk_id for h in good.hits]
+    assert all(h.text for h in bad.hits) and not bad.degraded
+    assert all(h.routes["bm25"].rank == 1 for h in bad.hits if "bm25" in h.routes)
+    assert "explaining route bm25 failed" in caplog.text
+    searcher.stop_threads()
 
 
 def test_tenants_are_separate_on_both(stores, encoder) -> None:  # type: ignore[no-untyped-def]

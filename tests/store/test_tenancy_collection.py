@@ -24,7 +24,7 @@ from hybrid_search.store.tenancy import (
     check_collection_name,
     tenant_collection,
 )
-from hybrid_search.store.types import Scope
+from hybrid_search.store.types import QueryVectors, Scope
 from ingest.pipeline import IngestJob, IngestOptions
 from ingest.readers import read_paths
 from schemas.collection import COLBERT_SUFFIX, CollectionSpec
@@ -169,6 +169,17 @@ def test_get_rows_reads_each_key_from_its_tenants_collection(env) -> None:  # ty
     store, name = env["store"], env["spec"].name
     rows = store.get_rows(name, [f"{A}/shared#0", "b_team/shared#0", "garbage", "x/y#0"])
     assert {pk: r.tenant for pk, r in rows.items()} == {f"{A}/shared#0": A, "b_team/shared#0": B}
+
+
+def test_score_rows_reads_only_the_scopes_tenant(env) -> None:  # type: ignore[no-untyped-def]
+    store, name = env["store"], env["spec"].name
+    keys = [f"{A}/shared#0", "b_team/shared#0"]
+    for tenant, word in ((A, "Zebras"), (B, "Glaciers")):
+        read = store.score_rows(name, "bm25", QueryVectors(word), Scope(tenant).only(keys))
+        assert [r.tenant for r in read.rows.values()] == [tenant]
+        assert list(read.scores) == [f"{tenant}/shared#0"] and min(read.scores.values()) > 0
+    nobody = store.score_rows(name, "bm25", QueryVectors("Zebras"), Scope("nobody").only(keys))
+    assert nobody.rows == {} and nobody.scores == {}
 
 
 def test_replace_and_delete_stay_within_the_tenant(env) -> None:  # type: ignore[no-untyped-def]
