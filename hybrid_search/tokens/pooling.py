@@ -25,26 +25,37 @@ def pool_tokens(tokens: FloatArray, pool_factor: int) -> FloatArray:
     if pool_factor == 1 or n <= 2 or clusters >= n:
         return x
     from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
+    from scipy.spatial.distance import squareform  # type: ignore[import-untyped]
 
     # Ward needs Euclidean distances; on unit vectors Euclidean order is cosine order. From the
     # Gram matrix (one BLAS product, one thread: ingest encodes in other threads) rather than
-    # scipy's pdist: 80 -> 20 ms of CPU per 394-token chunk at 1024 dimensions, same clusters
+    # scipy's pdist: 80 -> 20 ms of CPU per 394-token chunk at 1024 dimensions, same clusters;
+    # condensed by `squareform` rather than fancy indexing with `triu_indices`
     x64 = x.astype(np.float64)
     with one_blas_thread():
-        gram = x64 @ x64.T
-    sq = np.diag(gram)
-    upper = np.triu_indices(n, k=1)
-    dist = np.sqrt(np.maximum(sq[upper[0]] + sq[upper[1]] - 2.0 * gram[upper], 0.0))
-    labels = fcluster(linkage(dist, method="ward"), t=clusters, criterion="maxclust") - 1
-    # cluster sums: tokens sorted by cluster, one reduceat; clusters numbered by first token
-    # so pooling is deterministic and keeps the text's order
+        dist = x64 @ x64.T
+    sq = np.diag(dist).copy()
+    dist *= -2.0
+    dist += sq[:, None]
+    dist += sq[None, :]
+    np.sqrt(np.maximum(dist, 0.0, out=dist), out=dist)
+    np.fill_diagonal(dist, 0.0)
+    labels = (
+        fcluster(
+            linkage(squareform(dist, checks=False), method="ward"), t=clusters, criterion="maxclust"
+        )
+        - 1
+    )
+    # clusters numbered by their first token, so pooling is deterministic and keeps the text's
+    # order; cluster sums as one product with the membership matrix (np.add.reduceat along
+    # axis 0 took half of the whole call: 21 -> 12 ms per 394-token chunk)
     first = np.full(int(labels.max()) + 1, n, dtype=np.int64)
     np.minimum.at(first, labels, np.arange(n))
     rank = np.empty_like(first)
     rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-    ordered = rank[labels]
-    order = np.argsort(ordered, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(ordered[order]) != 0])
-    sums = np.add.reduceat(x64[order], starts, axis=0)
+    member = np.zeros((len(first), n), dtype=np.float32)
+    member[rank[labels], np.arange(n)] = 1.0
+    with one_blas_thread():
+        sums = member @ x
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     return (sums / np.where(norms > 0, norms, 1.0)).astype(np.float32)
