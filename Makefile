@@ -63,10 +63,14 @@ check: test
 reliability: install
 	$(BIN)/python -m tests.reliability.run
 
-# every figure of docs/benchmarks.md (about 30 min on 2 CPU cores; builds models/real-size once)
+# every figure of docs/benchmarks.md (about 20 min on 2 CPU cores; builds models/real-size once,
+# and the first run computes MiniLM's SciFact token vectors for the quality guard, ~50 min more,
+# cached in out/real-width: delete the cache after changing how they are computed)
+QUALITY_CACHE ?= out/real-width/minilm-scifact-tokens.npz
 bench: install
 	mkdir -p out
-	$(BIN)/hybrid-search bench --json --markdown docs/benchmarks.md > out/bench.json
+	$(BIN)/hybrid-search bench --json --markdown docs/benchmarks.md \
+		--quality-cache $(QUALITY_CACHE) > out/bench.json
 	@cat docs/benchmarks.md
 
 bench-quick: install
