@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hybrid_search.benchmarks.stats import ratio
+from hybrid_search.ports import free_port, port_open
 
 COPIES = 10
 
@@ -76,12 +76,6 @@ def _run_child(jsonl: Path, uri: str, models_dir: Path) -> dict[str, Any]:
     return result
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _peak_rss_mb(pid: int) -> float | None:
     """VmHWM: the peak resident set of the process' own memory image (Linux). Not
     getrusage's ru_maxrss: Linux carries that across fork + exec, so a child would report its
@@ -99,7 +93,7 @@ class _Server:
     """`milvus-lite server` on a free loopback port, in its own process."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -119,9 +113,8 @@ class _Server:
         self.uri = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
+            if port_open(self.port):
+                return
             if self.proc.poll() is not None:
                 raise RuntimeError("milvus-lite server exited at start")
             time.sleep(0.2)

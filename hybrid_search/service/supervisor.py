@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ import time
 from pathlib import Path
 
 from hybrid_search.errors import StoreUnavailableError
+from hybrid_search.ports import free_port, port_open
 
 __all__ = ["LiteServer"]
 
@@ -37,18 +37,6 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 class LiteServer:
     """Starts, watches and stops one `milvus-lite server` child for a Milvus Lite data path.
 
@@ -64,7 +52,7 @@ class LiteServer:
     ) -> None:
         self.data_dir = data_dir.expanduser().resolve()
         self.log_path = log_path or self.data_dir.with_name(self.data_dir.name + ".server.log")
-        self.port = _free_port()
+        self.port = free_port()
         self.max_restarts = max_restarts
         self.restarts = 0
         self._proc: subprocess.Popen[bytes] | None = None
@@ -118,7 +106,7 @@ class LiteServer:
                 cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
             )
         deadline = time.monotonic() + timeout_s
-        while not _port_open(self.port):
+        while not port_open(self.port):
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 code = self._proc.poll()
                 raise StoreUnavailableError(

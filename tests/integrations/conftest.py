@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from hybrid_search.ports import free_port
 
 BIN = Path(sys.executable).parent
 KEY = "integrations-key"
@@ -41,12 +42,6 @@ class LiveService:
     api_key: str
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def live_service(tmp_path_factory: pytest.TempPathFactory, tiny_models) -> Iterator[LiveService]:  # type: ignore[no-untyped-def]
     from hybrid_search.client import HybridSearchClient
@@ -54,7 +49,7 @@ def live_service(tmp_path_factory: pytest.TempPathFactory, tiny_models) -> Itera
     from hybrid_search.settings import hash_api_key
 
     root = tmp_path_factory.mktemp("serve")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from hybrid_search.ports import free_port, port_open
+
 BIN = Path(sys.executable).parent
 
 
@@ -22,17 +23,6 @@ def log(message: str) -> None:
     """Progress goes to stderr; stdout is kept for the final JSON line."""
     sys.stderr.write(f"[reliability {time.strftime('%H:%M:%S')}] {message}\n")
     sys.stderr.flush()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def tail(path: Path, chars: int = 2000) -> str:

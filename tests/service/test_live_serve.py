@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 
 from hybrid_search.client import HybridSearchClient
 from hybrid_search.errors import TransportError
+from hybrid_search.ports import free_port, port_open
 from hybrid_search.rerank.bge import BGEReranker
 from hybrid_search.searcher import HybridSearcher
 from hybrid_search.settings import Settings, hash_api_key
@@ -52,12 +52,6 @@ DOCS = [
 QUERIES = ["hybrid search with filters", "term frequency", "熊猫 bamboo", "rank fusion lists"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -65,9 +59,8 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: 
             pytest.fail(
                 f"process exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}"
             )
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        if port_open(port):
+            return
         time.sleep(0.2)
     pytest.fail(
         f"port {port} not open after {timeout}s:\n{log.read_text(errors='replace')[-3000:]}"
