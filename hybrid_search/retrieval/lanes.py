@@ -21,10 +21,13 @@ from typing import TypeVar
 
 from hybrid_search.threads import InlineExecutor, background_pool
 
-__all__ = ["RERANK_WORKERS", "YIELD_S", "Lane", "Lanes"]
+__all__ = ["RERANK_WORKERS", "ROUTE_WORKERS", "YIELD_S", "Lane", "Lanes"]
 
 T = TypeVar("T")
 
+#: concurrent store calls of interactive searches: a search fans out at most four (dense,
+#: sparse, bm25, ColBERT's token search), and its explanation's ColBERT read joins after them
+ROUTE_WORKERS = 4
 #: concurrent reranker calls of interactive searches (the model is shared and thread-safe for
 #: inference; the service's gate bounds how many searches run): with a single worker a
 #: search's rerank queued behind another tenant's batch step
@@ -54,7 +57,7 @@ class Lanes:
 
     def __init__(self) -> None:
         self.interactive = Lane(
-            routes=ThreadPoolExecutor(max_workers=4, thread_name_prefix="route"),
+            routes=ThreadPoolExecutor(max_workers=ROUTE_WORKERS, thread_name_prefix="route"),
             rerank=ThreadPoolExecutor(max_workers=RERANK_WORKERS, thread_name_prefix="rerank"),
         )
         self._background = background_pool(BACKGROUND_WORKERS, "background")
