@@ -338,9 +338,8 @@ class HybridSearcher:
                 r in state.ranked for r in explain.LOCAL_ROUTES
             )
             with state.timed("fetch"):
-                if explaining is None:
-                    found = self.store.get_rows(self.collection, missing, with_vectors=vectors)
-                else:
+                found = None
+                if explaining is not None:
                     found = explain.read_rows(
                         state,
                         explaining,
@@ -349,6 +348,8 @@ class HybridSearcher:
                         collection=self.collection,
                         with_vectors=vectors,
                     )
+                if found is None:
+                    found = self.store.get_rows(self.collection, missing, with_vectors=vectors)
             state.rows.update(found)
         return [h for h in head if h.key in state.rows]
 

@@ -106,21 +106,20 @@ def read_rows(
     store: VectorStore,
     collection: str,
     with_vectors: bool,
-) -> dict[str, StoredChunk]:
-    """The head's rows, scored on `started.read_route` in the same call when there is one."""
+) -> dict[str, StoredChunk] | None:
+    """The head's rows scored on `started.read_route` in the same call; None when there is no
+    route to score or the scored read failed (the caller reads the rows plainly)."""
     route = started.read_route
-    if route is not None:
-        scope = state.plan.scope.only(pks)
-        try:
-            read = store.score_rows(
-                collection, route, state.query, scope, with_vectors=with_vectors
-            )
-        except HybridSearchError as exc:  # an explanation never fails the search
-            logger.warning("explaining route %s failed: %s", route, exc)
-        else:
-            started.read_scores = read.scores
-            return read.rows
-    return store.get_rows(collection, pks, with_vectors=with_vectors)
+    if route is None:
+        return None
+    scope = state.plan.scope.only(pks)
+    try:
+        read = store.score_rows(collection, route, state.query, scope, with_vectors=with_vectors)
+    except HybridSearchError as exc:  # an explanation never fails the search
+        logger.warning("explaining route %s failed: %s", route, exc)
+        return None
+    started.read_scores = read.scores
+    return read.rows
 
 
 def finish(

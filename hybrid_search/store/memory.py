@@ -263,7 +263,7 @@ class InMemoryStore:
                 continue
             answered += 1
             scored = [(self._score(name, route, data, ch), ch) for ch in rows]
-            kept = [(s, ch) for s, ch in scored if route == "dense" or s > 0]
+            kept = [(s, ch) for s, ch in scored if _reaches(route, s)]
             kept.sort(key=lambda t: (-t[0], t[1].pk))
             out.append([_key(ch, s) for s, ch in kept[:limit]])
         if not answered:
@@ -283,7 +283,7 @@ class InMemoryStore:
         data = field_query(route, query)
         rows = self._scoped(name, scope)
         scored = {ch.pk: self._score(name, route, data, ch) for ch in rows}
-        kept = {pk: s for pk, s in scored.items() if route == "dense" or s > 0}
+        kept = {pk: s for pk, s in scored.items() if _reaches(route, s)}
         read = {ch.pk: ch if with_vectors else _without_vectors(ch) for ch in rows}
         return ScoredRows(read, kept)
 
@@ -417,6 +417,12 @@ def _stored(r: ChunkRow) -> StoredChunk:
         dense=np.asarray(r.dense, dtype=np.float32),
         sparse={int(t): float(w) for t, w in r.sparse.items()},
     )
+
+
+def _reaches(route: FieldName, score: float) -> bool:
+    """Whether the route's search returns a chunk it scored so: dense returns any chunk, sparse
+    and BM25 only the chunks sharing a term with the query (as Milvus does)."""
+    return route == "dense" or score > 0
 
 
 def _without_vectors(ch: StoredChunk) -> StoredChunk:

@@ -108,10 +108,16 @@ def get_chunks(conn: MilvusConnection, name: str, tenant: str, doc_id: str) -> l
 
 
 def get_rows(
-    conn: MilvusConnection, name: str, pks: Sequence[str], *, with_vectors: bool = False
+    conn: MilvusConnection,
+    name: str,
+    pks: Sequence[str],
+    *,
+    with_vectors: bool = False,
+    expr: str = "",
 ) -> dict[str, StoredChunk]:
-    fields = row_fields(with_vectors)
-    return {str(r[C.PK_FIELD]): stored_chunk(r) for r in query_keys(conn, name, pks, fields)}
+    """Rows by key (and `expr`, a further condition they must meet)."""
+    rows = query_keys(conn, name, pks, row_fields(with_vectors), expr)
+    return {str(r[C.PK_FIELD]): stored_chunk(r) for r in rows}
 
 
 def row_fields(with_vectors: bool) -> list[str]:

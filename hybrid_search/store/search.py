@@ -14,7 +14,7 @@ from hybrid_search.fusion.base import FusedHit
 from hybrid_search.store.connection import QUERY_CAP, MilvusConnection
 from hybrid_search.store.expressions import scope_expr
 from hybrid_search.store.filters import compile_filter
-from hybrid_search.store.reads import key_fields, query_keys, row_fields, stored_chunk
+from hybrid_search.store.reads import get_rows, key_fields, row_fields, stored_chunk
 from hybrid_search.store.types import (
     Candidate,
     FieldName,
@@ -22,7 +22,6 @@ from hybrid_search.store.types import (
     QueryVectors,
     Scope,
     ScoredRows,
-    StoredChunk,
     field_query,
 )
 from schemas import collection as C
@@ -49,6 +48,11 @@ def _data(route: FieldName, q: QueryVectors) -> Any:
 
 def _score(route: FieldName, distance: Any) -> float:
     return abs(float(distance)) if route == "bm25" else float(distance)
+
+
+def _row(hit: Any) -> dict[str, Any]:
+    """A search hit's returned fields with its primary key, as a row."""
+    return {**hit["entity"], C.PK_FIELD: str(hit[C.PK_FIELD])}
 
 
 def search_field(
@@ -88,10 +92,7 @@ def search_field(
     )
     out: list[list[Candidate]] = [[] for _ in queries]
     for i, per_query in zip(answerable, hits, strict=True):
-        out[i] = [
-            key_fields({**h["entity"], C.PK_FIELD: h[C.PK_FIELD]}, _score(route, h["distance"]))
-            for h in per_query
-        ]
+        out[i] = [key_fields(_row(h), _score(route, h["distance"])) for h in per_query]
     return out
 
 
@@ -126,18 +127,13 @@ def score_rows(
         ),
         f"search {name}.{_FIELDS[route]}",
     )[0]
-    rows: dict[str, StoredChunk] = {}
-    scores: dict[str, float] = {}
-    for h in hits:
-        pk = str(h[C.PK_FIELD])
-        rows[pk] = stored_chunk({**h["entity"], C.PK_FIELD: pk})
-        scores[pk] = _score(route, h["distance"])
+    rows = {str(h[C.PK_FIELD]): stored_chunk(_row(h)) for h in hits}
+    scores = {str(h[C.PK_FIELD]): _score(route, h["distance"]) for h in hits}
     # the rest by key, kept within the scope: pks begin with their tenant (`chunk_pk`)
     rest = [pk for pk in pks if pk not in rows and pk.startswith(f"{scope.tenant}/")]
     if rest:
         user = compile_filter(scope.filter) if scope.filter is not None else ""
-        for r in query_keys(conn, name, rest, row_fields(with_vectors), user):
-            rows[str(r[C.PK_FIELD])] = stored_chunk(r)
+        rows.update(get_rows(conn, name, rest, with_vectors=with_vectors, expr=user))
     return ScoredRows(rows, scores)
 
 
@@ -191,7 +187,7 @@ def fused_search(
         ),
         f"hybrid_search {name}",
     )[0]
-    rows = [{**h["entity"], C.PK_FIELD: str(h[C.PK_FIELD])} for h in hits]
+    rows = [_row(h) for h in hits]
     keys = {r[C.PK_FIELD]: key_fields(r) for r in rows}
     full = {r[C.PK_FIELD]: stored_chunk(r) for r in rows} if with_rows else {}
     fused = [FusedHit(str(h[C.PK_FIELD]), float(h["distance"]), {}) for h in hits]
