@@ -52,15 +52,16 @@ class ColbertRoute:
         limit: int,
     ) -> list[Candidate]:
         """Exact MaxSim over the candidates, best first. Candidates without a known key (from
-        token search) are looked up through the full scope, so the filter still applies."""
+        token search) or token count are looked up through the full scope, so the filter still
+        applies."""
         tokens = _tokens(query)
         pks = list(dict.fromkeys(candidates))
-        known = {pk: keys[pk] for pk in pks if pk in keys}
-        missing = [pk for pk in pks if pk not in keys]
+        known = {pk: keys[pk] for pk in pks if pk in keys and keys[pk].token_count is not None}
+        missing = [pk for pk in pks if pk not in known]
         if missing:
             known.update(self._store.get_keys(self._collection, scope.only(missing)))
             pks = [pk for pk in pks if pk in known]
-        counts = {pk: known[pk].token_count for pk in pks}
+        counts = {pk: known[pk].token_count or 0 for pk in pks}
         scores = self._store.score_token_vectors(
             self._collection, scope.tenant, tokens, pks, counts
         )

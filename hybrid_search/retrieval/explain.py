@@ -169,7 +169,9 @@ def _store_scores(
     store: VectorStore, collection: str, route: FieldName, q: QueryVectors, scope: Scope
 ) -> list[Candidate]:
     assert scope.pks is not None
-    return store.search_field(collection, route, [q], scope=scope, limit=len(scope.pks))[0]
+    return store.search_field(
+        collection, route, [q], scope=scope, limit=len(scope.pks), with_token_counts=False
+    )[0]
 
 
 def _has_vector(route: str, row: StoredChunk | None) -> bool:

@@ -22,10 +22,20 @@ class FieldRoute:
         self._store, self._collection = store, collection
 
     def search(
-        self, queries: Sequence[QueryVectors], *, limit: int, scope: Scope
+        self,
+        queries: Sequence[QueryVectors],
+        *,
+        limit: int,
+        scope: Scope,
+        with_token_counts: bool = True,
     ) -> list[list[Candidate]]:
         return self._store.search_field(
-            self._collection, self.name, queries, scope=scope, limit=limit
+            self._collection,
+            self.name,
+            queries,
+            scope=scope,
+            limit=limit,
+            with_token_counts=with_token_counts,
         )
 
 

@@ -69,16 +69,19 @@ class Retriever:
         then ColBERT over their heads (and over its own token search, where the store can do
         one)."""
         plan, q, pool = state.plan, state.query, state.lane.routes
+        colbert = "colbert" in plan.routes  # its rescoring reads the candidates' token counts
         futures: dict[str, Future[tuple[list[Candidate] | HybridSearchError, float]]] = {}
         for route in self._fields.values():
             if route.name in plan.routes:
                 futures[route.name] = pool.submit(
                     _attempt,
                     lambda route=route: route.search(
-                        [q], limit=plan.depth[route.name], scope=plan.scope
+                        [q],
+                        limit=plan.depth[route.name],
+                        scope=plan.scope,
+                        with_token_counts=colbert,
                     )[0],
                 )
-        colbert = "colbert" in plan.routes
         generated: Future[tuple[list[str] | HybridSearchError, float]] | None = None
         if colbert and (len(plan.routes) == 1 or self._colbert.can_generate()):
             generated = pool.submit(

@@ -180,9 +180,11 @@ class VectorStore(Protocol):
         *,
         scope: Scope,
         limit: int,
+        with_token_counts: bool = True,
     ) -> list[list[Candidate]]:
         """Best `limit` chunks per query on one field: inner product for dense and sparse, BM25
-        over the analysed text for bm25. Raw scores, higher is better.
+        over the analysed text for bm25. Raw scores, higher is better. Each hit's token count
+        (which ColBERT's rescoring needs) only `with_token_counts`: a field less to ship.
 
         Raises:
             RouteError: no query has anything this route can search.

@@ -251,6 +251,7 @@ class InMemoryStore:
         *,
         scope: Scope,
         limit: int,
+        with_token_counts: bool = True,
     ) -> list[list[Candidate]]:
         rows = self._scoped(name, scope)
         out: list[list[Candidate]] = []
@@ -265,7 +266,7 @@ class InMemoryStore:
             scored = [(self._score(name, route, data, ch), ch) for ch in rows]
             kept = [(s, ch) for s, ch in scored if _reaches(route, s)]
             kept.sort(key=lambda t: (-t[0], t[1].pk))
-            out.append([_key(ch, s) for s, ch in kept[:limit]])
+            out.append([_key(ch, s, with_token_counts) for s, ch in kept[:limit]])
         if not answered:
             raise RouteError(f"{route}: the query has nothing this route can search")
         return out
@@ -429,8 +430,8 @@ def _without_vectors(ch: StoredChunk) -> StoredChunk:
     return replace(ch, dense=None, sparse=None)
 
 
-def _key(ch: StoredChunk, score: float = 0.0) -> Candidate:
-    return Candidate(ch.pk, score, ch.doc_id, ch.token_count)
+def _key(ch: StoredChunk, score: float = 0.0, with_token_count: bool = True) -> Candidate:
+    return Candidate(ch.pk, score, ch.doc_id, ch.token_count if with_token_count else None)
 
 
 def _filter_fields(ch: StoredChunk) -> dict[str, object]:

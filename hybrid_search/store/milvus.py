@@ -225,8 +225,17 @@ class MilvusStore:
         *,
         scope: Scope,
         limit: int,
+        with_token_counts: bool = True,
     ) -> list[list[Candidate]]:
-        return search.search_field(self._conn, name, route, queries, scope=scope, limit=limit)
+        return search.search_field(
+            self._conn,
+            name,
+            route,
+            queries,
+            scope=scope,
+            limit=limit,
+            with_token_counts=with_token_counts,
+        )
 
     def fused_search(
         self,

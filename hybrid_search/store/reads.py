@@ -9,7 +9,7 @@ import numpy as np
 
 from hybrid_search.store.connection import QUERY_CAP, MilvusConnection
 from hybrid_search.store.expressions import docs_expr, first_chunks_expr, pks_expr
-from hybrid_search.store.types import Candidate, DocState, StoredChunk
+from hybrid_search.store.types import Candidate, DocState, StoredChunk, doc_id_of
 from schemas import collection as C
 
 _PAGE = 4096
@@ -126,12 +126,20 @@ def row_fields(with_vectors: bool) -> list[str]:
 
 
 def key_fields(row: dict[str, Any], score: float = 0.0) -> Candidate:
+    """A row's key as a Candidate; the document comes from the key when the row lacks it."""
+    pk = str(row[C.PK_FIELD])
+    count = row.get(C.TOKEN_COUNT_FIELD)
     return Candidate(
-        str(row[C.PK_FIELD]),
+        pk,
         score,
-        str(row.get(C.DOC_ID_FIELD, "")),
-        int(row.get(C.TOKEN_COUNT_FIELD) or 0),
+        str(row.get(C.DOC_ID_FIELD) or doc_id_of(pk)),
+        None if count is None else int(count),
     )
+
+
+def key_output(with_token_counts: bool) -> list[str]:
+    """What a search returns per hit for `key_fields`: the key, and the token count if asked."""
+    return [C.PK_FIELD, C.TOKEN_COUNT_FIELD] if with_token_counts else [C.PK_FIELD]
 
 
 def stored_chunk(row: dict[str, Any]) -> StoredChunk:

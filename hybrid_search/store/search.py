@@ -14,7 +14,7 @@ from hybrid_search.fusion.base import FusedHit
 from hybrid_search.store.connection import QUERY_CAP, MilvusConnection
 from hybrid_search.store.expressions import scope_expr
 from hybrid_search.store.filters import compile_filter
-from hybrid_search.store.reads import get_rows, key_fields, row_fields, stored_chunk
+from hybrid_search.store.reads import get_rows, key_fields, key_output, row_fields, stored_chunk
 from hybrid_search.store.types import (
     Candidate,
     FieldName,
@@ -63,6 +63,7 @@ def search_field(
     *,
     scope: Scope,
     limit: int,
+    with_token_counts: bool = True,
 ) -> list[list[Candidate]]:
     """One Milvus search for the queries that have something for this route."""
     data: list[Any] = []
@@ -85,7 +86,7 @@ def search_field(
             anns_field=_FIELDS[route],
             limit=min(limit, QUERY_CAP),
             filter=expr,
-            output_fields=C.KEY_FIELDS,
+            output_fields=key_output(with_token_counts),
             search_params=_params(route, limit),
         ),
         f"search {name}.{_FIELDS[route]}",
@@ -176,7 +177,7 @@ def fused_search(
     if not requests:
         return FusedResult([], {}, {}, [], errors)
     conn.ensure_loaded(name)
-    fields = C.HIT_FIELDS if with_rows else C.KEY_FIELDS
+    fields = C.HIT_FIELDS if with_rows else key_output(False)
     hits = conn.call(
         lambda: conn.client.hybrid_search(
             name,

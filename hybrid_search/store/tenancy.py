@@ -342,9 +342,12 @@ class CollectionPerTenantStore:
         *,
         scope: Scope,
         limit: int,
+        with_token_counts: bool = True,
     ) -> list[list[Candidate]]:
         target = self._target(name, scope.tenant)
-        return self.inner.search_field(target, route, queries, scope=scope, limit=limit)
+        return self.inner.search_field(
+            target, route, queries, scope=scope, limit=limit, with_token_counts=with_token_counts
+        )
 
     def fused_search(
         self,

@@ -83,12 +83,13 @@ class Scope:
 @dataclass(slots=True)
 class Candidate:
     """A chunk a route returned: its key, raw route score (higher is better), and what grouping
-    and ColBERT need (its document and how many token vectors it stored)."""
+    and ColBERT need (its document, and how many token vectors it stored: None when the search
+    was not asked for it, `with_token_counts=False`)."""
 
     pk: str
     score: float
     doc_id: str = ""
-    token_count: int = 0
+    token_count: int | None = None
 
 
 @dataclass(slots=True)
@@ -161,6 +162,16 @@ def chunk_id(doc_id: str, index: int) -> str:
 def chunk_pk(tenant: str, doc_id: str, index: int) -> str:
     """Tenant names cannot contain '/', so the pk is unambiguous and unique across tenants."""
     return f"{tenant}/{doc_id}#{index}"
+
+
+def doc_id_of(pk: str) -> str:
+    """The document of a `chunk_pk`: searches need not ship the doc_id field (on Milvus Lite a
+    route's 100 hits cost ~2 ms more per returned field)."""
+    _, _, rest = pk.partition("/")
+    doc_id, sep, _ = rest.rpartition("#")
+    if not sep:
+        raise ValueError(f"{pk!r} is not a chunk key (tenant/doc_id#index)")
+    return doc_id
 
 
 @dataclass(slots=True)

@@ -147,6 +147,38 @@ def test_dense_and_sparse_rank_exactly_alike(stores, encoder, route, q) -> None:
         assert all(c.pk.startswith("default/") for c in got)
 
 
+def test_routes_without_token_counts_keep_their_ranking_and_documents(stores, encoder) -> None:  # type: ignore[no-untyped-def]
+    """Searches that ship only the key (no ColBERT to feed) rank alike and name each hit's
+    document from its key."""
+    for store in both(stores):
+        name, qv = stores["spec"].name, encode(encoder, QUERIES[0])
+        for route in FIELD_ROUTES:
+            counted = store.search_field(name, route, [qv], scope=Scope("default"), limit=100)[0]
+            bare = store.search_field(
+                name, route, [qv], scope=Scope("default"), limit=100, with_token_counts=False
+            )[0]
+            assert counted and ranking(bare) == ranking(counted), route
+            assert [c.doc_id for c in bare] == [c.doc_id for c in counted], route
+            assert all(c.token_count is None for c in bare)
+            assert all(c.token_count is not None and c.token_count > 0 for c in counted)
+
+
+def test_colbert_looks_up_token_counts_its_candidates_lack(stores, encoder) -> None:  # type: ignore[no-untyped-def]
+    from hybrid_search.retrieval.colbert import ColbertRoute
+
+    for store in both(stores):
+        name, qv = stores["spec"].name, encode(encoder, QUERIES[1])
+        hits = store.search_field(
+            name, "dense", [qv], scope=Scope("default"), limit=6, with_token_counts=False
+        )[0]
+        keys = {c.pk: c for c in hits}
+        route = ColbertRoute(store, name)
+        got = route.score(qv, list(keys), keys=keys, scope=Scope("default"), limit=6)
+        want = route.score(qv, list(keys), keys={}, scope=Scope("default"), limit=6)
+        assert len(got) == len(hits) and ranking(got) == ranking(want)
+        assert all(c.token_count for c in got)
+
+
 def test_bm25_agrees_within_tolerance(stores, encoder) -> None:  # type: ignore[no-untyped-def]
     milvus, memory = both(stores)
     name = stores["spec"].name
