@@ -330,12 +330,13 @@ class HybridSearcher:
         self, state: SearchState, head: list[FusedHit], explaining: explain.Explanation | None
     ) -> list[FusedHit]:
         """The fused head, its stored fields read in one call where routes shipped keys only
-        (with the dense and sparse vectors and the BM25 scores when explanations need them). A
-        chunk deleted between the search and this read is dropped from the answer."""
+        (with the dense and sparse vectors when a hit is to be explained on a route that did not
+        reach it, and the BM25 scores). A chunk deleted between the search and this read is
+        dropped from the answer."""
         missing = [h.key for h in head if h.key not in state.rows]
         if missing:
-            vectors = state.plan.options.explain and any(
-                r in state.ranked for r in explain.LOCAL_ROUTES
+            vectors = explaining is not None and any(
+                r in state.ranked and r not in h.routes for h in head for r in explain.LOCAL_ROUTES
             )
             with state.timed("fetch"):
                 found = None
