@@ -22,6 +22,7 @@ from hybrid_search.store.types import (
     QueryVectors,
     Scope,
     ScoredRows,
+    doc_id_of,
     field_query,
 )
 from schemas import collection as C
@@ -93,7 +94,13 @@ def search_field(
     )
     out: list[list[Candidate]] = [[] for _ in queries]
     for i, per_query in zip(answerable, hits, strict=True):
-        out[i] = [key_fields(_row(h), _score(route, h["distance"])) for h in per_query]
+        if with_token_counts:
+            out[i] = [key_fields(_row(h), _score(route, h["distance"])) for h in per_query]
+        else:  # keys and scores only: read the result's columns, not a dict per hit
+            out[i] = [
+                Candidate(str(pk), _score(route, d), doc_id_of(str(pk)), None)
+                for pk, d in zip(per_query.ids, per_query.distances, strict=True)
+            ]
     return out
 
 
