@@ -93,8 +93,8 @@ def exact_length_texts(tokenizer: Any, words: list[str], n: int, tokens: int) ->
     return out
 
 
-#: forward passes and project encodes timed (alternating) for the encode / forward ratio
-PASS_REPS = 3
+#: forward passes and project encodes timed, in ABBA order, for the encode / forward ratio
+PASS_REPS = 4
 
 
 def _time_n(fn: Any, n: int) -> list[float]:
@@ -140,12 +140,14 @@ def measure_encoder(model_dir: Path, passages: list[str], query: str, reps: int)
         with torch.inference_mode():
             flag.model(batch, return_dense=True, return_sparse=True, return_colbert_vecs=True)
 
-    # the two compared figures alternate, PASS_REPS each, medians: one sample each moved the
-    # ratio between 0.91 and 1.15 from run to run
-    forwards, encodes = [], []
-    for _ in range(PASS_REPS):
-        forwards += _time_n(forward, 1)
-        encodes += _time_n(lambda: enc.encode_documents(passages), 1)
+    # PASS_REPS of each in ABBA order, medians: one sample each, always in the same order, moved
+    # the ratio between 0.91 and 1.15 from run to run (the CPU drifts over a minute)
+    forwards: list[float] = []
+    encodes: list[float] = []
+    for i in range(PASS_REPS):
+        pair = [(forwards, forward), (encodes, lambda: enc.encode_documents(passages))]
+        for samples, fn in pair if i % 4 in (0, 3) else pair[::-1]:
+            samples += _time_n(fn, 1)
     forward_s, encode_s = float(np.median(forwards)), float(np.median(encodes))
     q_tokens = len(tok(query)["input_ids"])
     query_s = _time_n(lambda: enc.encode_queries([query]), reps)
