@@ -335,9 +335,7 @@ class HybridSearcher:
         dropped from the answer."""
         missing = [h.key for h in head if h.key not in state.rows]
         if missing:
-            vectors = explaining is not None and any(
-                r in state.ranked and r not in h.routes for h in head for r in explain.LOCAL_ROUTES
-            )
+            vectors = explaining is not None and explain.needs_vectors(state, head)
             with state.timed("fetch"):
                 found = None
                 if explaining is not None:

@@ -82,7 +82,7 @@ def start(
     q, scope = state.query, state.plan.scope
     out = Explanation()
     for route in state.ranked:
-        missing = [h.key for h in head if route not in h.routes]
+        missing = unreached(state, head, route)
         if not missing or route in LOCAL_ROUTES:
             continue
         if route == READ_ROUTE and not any(pk in state.rows for pk in missing):
@@ -134,7 +134,7 @@ def finish(
     q, scope = state.query, state.plan.scope
     found: dict[str, dict[str, float]] = {}
     for route in LOCAL_ROUTES:
-        missing = [h.key for h in hits if route in state.ranked and route not in h.routes]
+        missing = unreached(state, hits, route)
         if not missing:
             continue
         if all(_has_vector(route, state.rows.get(pk)) for pk in missing):
@@ -155,6 +155,19 @@ def finish(
         for h in hits:
             if route not in h.routes and h.key in scores:
                 h.routes[route] = (None, scores[h.key])
+
+
+def unreached(state: SearchState, hits: list[FusedHit], route: str) -> list[str]:
+    """The hits an answered route did not reach: the ones its explanation must score."""
+    if route not in state.ranked:
+        return []
+    return [h.key for h in hits if route not in h.routes]
+
+
+def needs_vectors(state: SearchState, head: list[FusedHit]) -> bool:
+    """Whether the head's read must bring the stored vectors: a hit is to be scored locally on a
+    route that did not reach it."""
+    return any(unreached(state, head, route) for route in LOCAL_ROUTES)
 
 
 def _scores(route: str, get: Callable[[], list[Candidate]]) -> dict[str, float] | None:

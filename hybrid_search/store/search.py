@@ -51,6 +51,11 @@ def _score(route: FieldName, distance: Any) -> float:
     return abs(float(distance)) if route == "bm25" else float(distance)
 
 
+def _token_count(hit: Any) -> int | None:
+    count = hit["entity"].get(C.TOKEN_COUNT_FIELD)
+    return None if count is None else int(count)
+
+
 def _row(hit: Any) -> dict[str, Any]:
     """A search hit's returned fields with its primary key, as a row."""
     return {**hit["entity"], C.PK_FIELD: str(hit[C.PK_FIELD])}
@@ -94,13 +99,14 @@ def search_field(
     )
     out: list[list[Candidate]] = [[] for _ in queries]
     for i, per_query in zip(answerable, hits, strict=True):
-        if with_token_counts:
-            out[i] = [key_fields(_row(h), _score(route, h["distance"])) for h in per_query]
-        else:  # keys and scores only: read the result's columns, not a dict per hit
-            out[i] = [
-                Candidate(str(pk), _score(route, d), doc_id_of(str(pk)), None)
-                for pk, d in zip(per_query.ids, per_query.distances, strict=True)
-            ]
+        # the result's key and distance columns, not a dict per hit; the document from the key
+        counts = (
+            [_token_count(h) for h in per_query] if with_token_counts else [None] * len(per_query)
+        )
+        out[i] = [
+            Candidate(str(pk), _score(route, d), doc_id_of(str(pk)), n)
+            for pk, d, n in zip(per_query.ids, per_query.distances, counts, strict=True)
+        ]
     return out
 
 
