@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 #   make lock UV_LOCK_FLAGS="--extra-index-url https://download.pytorch.org/whl/cpu"
 UV_LOCK_FLAGS ?= --find-links /opt/wheels
 
-.PHONY: install lock test-latest install-minilm demo test test-quick lint fmt type check reliability bench bench-quick eval-scifact eval-scifact-minilm eval-cmrc-minilm clean
+.PHONY: browser install lock test-latest install-minilm demo test test-quick lint fmt type check reliability bench bench-quick eval-scifact eval-scifact-minilm eval-cmrc-minilm clean
 
 install: $(STAMP)
 
@@ -52,7 +52,12 @@ fmt: install
 type: install
 	$(BIN)/mypy
 
-test: install lint type
+# Debian's chromium and its driver, for the console's browser test (no browser download by a tool)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
+
+test: install browser lint type
 	$(BIN)/python -m pytest -q -m "not integration and not reliability" $(PYTEST_ARGS)
 
 test-quick: install
