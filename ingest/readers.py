@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hybrid_search.errors import IngestError
+from ingest.blocks import Block
 from schemas.documents import Document
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
@@ -29,6 +30,8 @@ class SourceDoc:
     doc: Document
     source: str
     line: int | None = None
+    #: the text's structure when the reader knows it (headings, pages); empty: split on blank lines
+    blocks: tuple[Block, ...] = ()
 
 
 Record = SourceDoc | IngestError
