@@ -40,8 +40,7 @@ def build_encoder(settings: Settings) -> Encoder:
 
         return DenseEncoder(  # dense-only: bge v1.5 via FlagModel, MiniLM
             settings.embedding_model,
-            device=settings.resolved_device(),
-            use_fp16=settings.resolved_fp16(),
+            **model_placement(settings),
             query_instruction=settings.query_instruction,
             pooling=settings.pooling,
             max_passage_tokens=settings.max_chunk_tokens,
@@ -51,11 +50,19 @@ def build_encoder(settings: Settings) -> Encoder:
 
     return BGEM3Encoder(
         settings.embedding_model,
-        device=settings.resolved_device(),
-        use_fp16=settings.resolved_fp16(),
+        **model_placement(settings),
         max_passage_tokens=settings.max_chunk_tokens,
         max_query_tokens=settings.max_query_tokens,
     )
+
+
+def model_placement(settings: Settings) -> dict[str, Any]:
+    """Device and fp16 as the models take them: "auto" is resolved when a model loads."""
+    fp16 = settings.use_fp16
+    return {
+        "device": settings.device,
+        "use_fp16": None if fp16 == "auto" else fp16 in (True, "true"),
+    }
 
 
 def collection_spec(
@@ -110,8 +117,7 @@ def ingest_options(settings: Settings, **overrides: Any) -> IngestOptions:
 def build_reranker(settings: Settings) -> BGEReranker:
     return BGEReranker(
         settings.reranker_model,
-        device=settings.resolved_device(),
-        use_fp16=settings.resolved_fp16(),
+        **model_placement(settings),
         max_length=settings.rerank_max_length,
         batch_tokens=settings.rerank_batch_tokens,
         single_pass=settings.rerank_single_pass,

@@ -222,10 +222,9 @@ class HybridSearcher:
     def _truncate(self, queries: list[str]) -> tuple[list[str], list[bool]]:
         """Queries longer than max_query_tokens are cut there, and the response says so."""
         limit = self.settings.max_query_tokens - 2
-        tok = self.encoder.tokenizer
         texts, flags = [], []
-        for q in queries:
-            spans = tok.token_spans(q) if len(q) > limit else []
+        for q in queries:  # the tokenizer (and so the model) loads only for a long query
+            spans = self.encoder.tokenizer.token_spans(q) if len(q) > limit else []
             if len(spans) > limit:
                 texts.append(q[: spans[limit - 1][1]])
                 flags.append(True)

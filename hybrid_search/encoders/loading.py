@@ -102,7 +102,9 @@ class LazyModel:
     #: what the model is, for messages
     kind = "model"
 
-    def __init__(self, model: str, *, device: str = "cpu", use_fp16: bool = False) -> None:
+    def __init__(self, model: str, *, device: str = "cpu", use_fp16: bool | None = False) -> None:
+        """`device` "auto" and `use_fp16` None (fp16 on GPU only) are resolved at load: asking
+        torch whether a GPU is there costs a second and a half that a BM25-only search skips."""
         self._model_name = model
         self._device = device
         self._use_fp16 = use_fp16
@@ -128,6 +130,12 @@ class LazyModel:
         with self._lock:
             if self._model is None:
                 path = self._resolve(self._model_name)
+                if self._device == "auto":
+                    import torch
+
+                    self._device = "cuda" if torch.cuda.is_available() else "cpu"
+                if self._use_fp16 is None:
+                    self._use_fp16 = self._device == "cuda"
                 quiet_transformers()
                 try:
                     model = self._build(path)
