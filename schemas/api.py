@@ -19,7 +19,7 @@ MAX_SEARCH_LIMIT = 16_384
 class SearchOptions(BaseModel):
     """Everything about a search except the query text; shared by single and batch requests."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # "10" and true are not top_k 10, 1
 
     top_k: int = Field(
         10,
@@ -86,6 +86,13 @@ class SearchOptions(BaseModel):
             if not value:
                 raise ValueError("routes is empty; give at least one route or omit it")
             value = list(dict.fromkeys(value))
+        return value
+
+    @field_validator("filter")
+    @classmethod
+    def _filter(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value == {}:
+            raise ValueError("filter is empty; give a condition or omit the filter")
         return value
 
     @field_validator("candidates")

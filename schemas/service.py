@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "ChunkOut",
@@ -38,6 +38,16 @@ class UpsertDocumentsRequest(BaseModel):
     tenant: str | None = Field(
         None, pattern=_TENANT, description="admin keys only; other keys use their own tenant"
     )
+
+    @field_validator("documents")
+    @classmethod
+    def _string_ids(cls, value: list[Any]) -> list[Any]:
+        """Files may number their documents (5 is stored as "5"); a request names them exactly."""
+        for i, doc in enumerate(value):
+            for key in ("id", "_id"):
+                if isinstance(doc, dict) and key in doc and not isinstance(doc[key], str):
+                    raise ValueError(f"documents[{i}].{key} must be a string")
+        return value
 
 
 class ChunkOut(BaseModel):

@@ -134,6 +134,7 @@ def create_app(
         '`{"error": {"code", "message", "details"}}`.',
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        redirect_slashes=False,  # a redirect would be built from the client's Host header
     )
     app.state.settings = settings
     app.state.metrics = metrics

@@ -9,7 +9,6 @@ tenant (over it: 429 + Retry-After), and finished jobs are kept for `keep_s` sec
 
 from __future__ import annotations
 
-import itertools
 import logging
 import queue
 import secrets
@@ -95,7 +94,6 @@ class JobQueue:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
         self._queue: queue.Queue[Job | None] = queue.Queue()
-        self._counter = itertools.count(1)
         self._threads = [
             threading.Thread(target=self._serve, name=f"ingest-job-{i}", daemon=True)
             for i in range(workers)
@@ -124,7 +122,7 @@ class JobQueue:
                     f"{self.max_queued} ingest jobs are waiting; retry in {self.retry_after_s}s",
                     details={"retry_after_s": self.retry_after_s},
                 )
-            job_id = f"{next(self._counter):x}-{secrets.token_hex(8)}"
+            job_id = secrets.token_hex(16)  # a counter would tell every tenant how busy others are
             job = Job(job_id, tenant, total, payload, Work(self.timeout_s))
             self._jobs[job_id] = job
         self._queue.put(job)

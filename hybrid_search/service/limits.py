@@ -6,6 +6,7 @@ The gate in front of the worker threads is `admission.TenantGate`.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -143,24 +144,43 @@ class BodySizeLimitMiddleware:
             chunks.append(body)
             more = bool(message.get("more_body", False))
         data = b"".join(chunks)
-        if await self._too_deep(data):
-            response = error_response(
-                scope.get("app"),
-                400,
-                "invalid_request",
-                f"request body nests JSON deeper than {self.max_json_depth} levels",
-                {"field": "body", "limit": self.max_json_depth},
-            )
-            await response(scope, receive, send)
+        refused = await self._malformed(scope, data)
+        if refused is not None:
+            await refused(scope, receive, send)
             return
         await _watched(self.app, scope, data, receive, send)
 
-    async def _too_deep(self, data: bytes) -> bool:
-        if not data or data.lstrip()[:1] not in (b"{", b"["):
-            return False
+    async def _malformed(self, scope: Scope, data: bytes) -> JSONResponse | None:
+        """A JSON body the parser cannot decode (422 `validation_error`, as for any other
+        malformed JSON) or one nested too deep (400), read in every encoding the parser accepts
+        (UTF-8 with or without BOM, UTF-16, UTF-32), so no encoding slips past the depth guard."""
+        if not data or "json" not in Headers(scope=scope).get("content-type", "json"):
+            return None
+        app = scope.get("app")
+        try:
+            encoding = json.detect_encoding(data)
+            text = data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            message = f"body: not JSON text in UTF-8, UTF-16 or UTF-32 ({exc.reason})"
+            errors = [{"field": "body", "message": message, "type": "json_invalid"}]
+            return error_response(app, 422, "validation_error", message, {"errors": errors})
+        if text.lstrip()[:1] not in ("{", "["):
+            return None
+        if encoding != "utf-8":
+            data = text.encode("utf-8", "surrogatepass")
         if len(data) <= _INLINE_CHECK_BYTES:
-            return json_depth_over(data, self.max_json_depth)
-        return await anyio.to_thread.run_sync(json_depth_over, data, self.max_json_depth)
+            deep = json_depth_over(data, self.max_json_depth)
+        else:
+            deep = await anyio.to_thread.run_sync(json_depth_over, data, self.max_json_depth)
+        if not deep:
+            return None
+        return error_response(
+            app,
+            400,
+            "invalid_request",
+            f"request body nests JSON deeper than {self.max_json_depth} levels",
+            {"field": "body", "limit": self.max_json_depth},
+        )
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
         response = error_response(
