@@ -31,6 +31,7 @@ class ApiKey(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     tenant: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
     admin: bool = False
+    write: bool = Field(True, description="false: a read-only key (writes get 403)")
     name: str = ""
 
 

@@ -10,6 +10,7 @@ from hybrid_search.cli import (  # noqa: F401  (registers commands)
     doctor_cmd,
     eval_cmd,
     ingest_cmd,
+    mcp_cmd,
     negatives_cmd,
     search_cmd,
     serve_cmd,

@@ -115,6 +115,7 @@ def keys_create(
     tenant: str = typer.Option(None, help="The tenant this key may act on."),
     admin: bool = typer.Option(False, "--admin", help="An admin key: may name any tenant."),
     name: str = typer.Option("", help="A label for logs and config reviews."),
+    read_only: bool = typer.Option(False, "--read-only", help="A key that may not write."),
     as_json: bool = typer.Option(False, "--json", help="Print {key, entry} as JSON."),
 ) -> None:
     """Print a new random API key and the entry for HYBRID_SEARCH_SERVICE__API_KEYS.
@@ -131,7 +132,13 @@ def keys_create(
         fail("give --tenant T or --admin", code="usage", exit_code=EXIT_USAGE, as_json=as_json)
     key = secrets.token_urlsafe(32)
     try:
-        entry = ApiKey(sha256=hash_api_key(key), tenant=tenant or None, admin=admin, name=name)
+        entry = ApiKey(
+            sha256=hash_api_key(key),
+            tenant=tenant or None,
+            admin=admin,
+            write=not read_only,
+            name=name,
+        )
     except ValidationError as exc:
         e = exc.errors()[0]
         fail(f"invalid --{e['loc'][0]}: {e['msg']}", code="usage", exit_code=EXIT_USAGE)

@@ -257,6 +257,7 @@ async def upsert_documents(
     the mix. More than `job_threshold_bytes` of text: 202 with a job id instead; the job runs on
     its own worker and `GET /v1/jobs/{job_id}` reports its progress and outcomes.
     """
+    principal.check_write()
     s = state.settings
     limit = s.service.max_documents_per_request
     if len(body.documents) > limit:
@@ -319,6 +320,7 @@ async def delete_document(
     tenant: str | None = Query(None, description="admin keys only"),
 ) -> DeleteResponse:
     """Delete a document's chunks and ColBERT vectors."""
+    principal.check_write()
     scope = principal.tenant_for(tenant, state.settings.tenant)
     _check_doc_id(doc_id)
     store, collection = state.store, state.spec.name
@@ -362,6 +364,7 @@ async def cancel_job(
     tenant: str | None = Query(None, description="admin keys only"),
 ) -> IngestJobResponse:
     """Stop a job at its next window (a queued one never starts); what it wrote stays."""
+    principal.check_write()
     scope = principal.tenant_for(tenant, state.settings.tenant)
     return _jobs(state, job_id).cancel(scope, job_id).view()
 

@@ -31,6 +31,7 @@ from hybrid_search.service.errors import CatchAllMiddleware, install_error_handl
 from hybrid_search.service.execution import job_runner
 from hybrid_search.service.jobs import JobQueue
 from hybrid_search.service.limits import BodySizeLimitMiddleware, RateLimiter
+from hybrid_search.service.mcp_server import mount_mcp
 from hybrid_search.service.metrics import Metrics, MetricsMiddleware
 from hybrid_search.settings import Settings
 from hybrid_search.store.base import VectorStore
@@ -118,7 +119,8 @@ def create_app(
                 limits.max_queue,
                 len(limits.api_keys),
             )
-            yield
+            async with mcp_running():
+                yield
         finally:
             app.state.service = None
             if jobs is not None:
@@ -145,6 +147,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(v1_router)
     app.include_router(ops_router)
+    mcp_running = mount_mcp(app)
     # add_middleware puts each new one outside the previous ones
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=limits.max_body_bytes)
     app.add_middleware(CatchAllMiddleware)

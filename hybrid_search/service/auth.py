@@ -45,6 +45,12 @@ class Principal:
     tenant: str | None
     admin: bool
     name: str
+    write: bool = True
+
+    def check_write(self) -> None:
+        """Raises ForbiddenError for a read-only key."""
+        if not self.write:
+            raise ForbiddenError("this API key is read-only", details={"field": "api_key"})
 
     def tenant_for(self, requested: str | None, default: str) -> str:
         """The tenant this request acts on.
@@ -108,7 +114,7 @@ class Authenticator:
                 match = key
         if match is None:
             raise AuthError("invalid API key")
-        return Principal(tenant=match.tenant, admin=match.admin, name=match.name)
+        return Principal(match.tenant, match.admin, match.name, match.write)
 
 
 def _bearer(header: str | None) -> str | None:
