@@ -25,7 +25,11 @@ pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
 DOCS = [
-    {"id": "milvus", "title": "Milvus", "text": "Milvus supports scalar filters and hybrid search."},
+    {
+        "id": "milvus",
+        "title": "Milvus",
+        "text": "Milvus supports scalar filters and hybrid search.",
+    },
     {"id": "bm25", "title": "Okapi BM25", "text": "BM25 scores by term frequency and length."},
     {"id": "rrf", "title": "Rank fusion", "text": "RRF adds one over k plus rank for each list."},
 ]
@@ -141,7 +145,7 @@ def test_http_tools_keep_tenants_apart(tmp_path: Path, tiny_models: Any) -> None
         )
         assert "ingest_documents" in tools_a and _data(ingested)["inserted"] == len(DOCS)
         assert _data(search_a)["hits"][0]["routes"]
-        tools_b, (search_b, doc_b, ingest_b) = anyio.run(
+        _, (search_b, doc_b, rag_b) = anyio.run(
             _http,
             url,
             KEYS["B"],
@@ -151,7 +155,7 @@ def test_http_tools_keep_tenants_apart(tmp_path: Path, tiny_models: Any) -> None
                 ("rag_context", {"query": QUERIES[1]}),
             ],
         )
-        assert _data(search_b)["hits"] == [] and _data(ingest_b)["citations"] == []
+        assert _data(search_b)["hits"] == [] and _data(rag_b)["citations"] == []
         assert doc_b.is_error and doc_b.content[0].text.startswith("document_not_found")
         tools_r, (write_r, doc_r) = anyio.run(
             _http,
