@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from hybrid_search.version import __version__
+
 __all__ = ["HybridSearcher", "Settings", "__version__"]
 
 if TYPE_CHECKING:

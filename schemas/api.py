@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 RouteName = Literal["dense", "sparse", "bm25", "colbert"]
 ALL_ROUTES: tuple[RouteName, ...] = ("dense", "sparse", "bm25", "colbert")
@@ -188,6 +189,19 @@ class SearchHit(BaseModel):
     highlight: HitHighlight | None = Field(None, description="present when highlight was asked")
 
 
+@dataclass(frozen=True)
+class RouteFailure:
+    """A route that did not answer, as data: the service words it for clients by `kind`."""
+
+    route: str
+    kind: str  # the error's code (route_unanswerable, store_error, ...)
+    message: str
+
+    @property
+    def reason(self) -> str:
+        return f"route {self.route} failed: {self.message}"
+
+
 class SearchResponse(BaseModel):
     query: str
     hits: list[SearchHit]
@@ -209,12 +223,19 @@ class SearchResponse(BaseModel):
         description="options taken from the collection's saved defaults (`hybrid-search tune "
         "--save`) because the request left them unset; empty: none applied",
     )
+    option_sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="option -> where its value came from: request, collection (saved "
+        "defaults), settings (the service's) or default (built in)",
+    )
     query_truncated: bool = False
     notes: list[str] = Field(
         default_factory=list,
         description="why no hit came back, when none did: the tenant has no documents, or a "
         "filter condition matches no document (naming the field or value)",
     )
+    #: the failed routes as data, first in `reasons` (in-process only, never serialized)
+    _failures: list[RouteFailure] = PrivateAttr(default_factory=list)
 
 
 class BatchSearchResponse(BaseModel):

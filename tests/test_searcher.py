@@ -229,12 +229,18 @@ def test_rerank_scores_equal_flag_reranker(env) -> None:  # type: ignore[no-unty
 
 
 def test_rerank_normalize_gives_probabilities(env) -> None:  # type: ignore[no-untyped-def]
-    env.settings = env.settings.model_copy(update={"rerank_normalize": True})
-    try:
-        r = env.search("panda bamboo", top_k=3)
-        assert all(0.0 <= (h.rerank_score or -1) <= 1.0 for h in r.hits)
-    finally:
-        env.settings = env.settings.model_copy(update={"rerank_normalize": False})
+    s = env.settings.model_copy(update={"rerank_normalize": True})
+    searcher = HybridSearcher(
+        env.store, env.encoder, env.reranker, collection=s.collection, settings=s
+    )
+    r = searcher.search("panda bamboo", top_k=3)
+    assert all(0.0 <= (h.rerank_score or -1) <= 1.0 for h in r.hits)
+
+
+def test_response_says_where_each_option_came_from(env) -> None:  # type: ignore[no-untyped-def]
+    r = env.search("panda bamboo", top_k=3, rrf_k=9)
+    assert r.option_sources["rrf_k"] == "request" and r.option_sources["candidates"] == "settings"
+    assert r.option_sources["fusion"] == "default" and r.defaults_applied == {}
 
 
 class SlowReranker:

@@ -14,7 +14,7 @@ from typing import Any
 
 from hybrid_search.benchmarks.env import BenchEnv
 from hybrid_search.benchmarks.stats import ratio, summarize
-from hybrid_search.retrieval.base import QueryVectors
+from hybrid_search.store.types import QueryVectors
 from schemas import collection as C
 
 ROUTES = ["dense", "sparse", "bm25"]

@@ -13,13 +13,12 @@ import warnings
 from collections.abc import Mapping, Sequence
 
 from hybrid_search.evaluation.beir import Qrels
+from hybrid_search.evaluation.runs import strictly_ranked
 
 #: the metrics every report carries, in this order
 METRICS: tuple[str, ...] = ("ndcg@10", "recall@100", "mrr@10", "map")
 #: retrieval depth the metrics need (recall@100)
 EVAL_DEPTH = 100
-
-RunScores = dict[str, dict[str, float]]  # query id -> {doc id: score}, higher is better
 
 
 def evaluate(
@@ -29,8 +28,6 @@ def evaluate(
     from ranx import Qrels as RanxQrels
     from ranx import Run as RanxRun
     from ranx import evaluate as ranx_evaluate
-
-    from hybrid_search.evaluation.runs import strictly_ranked
 
     judged = {q: {d: int(r) for d, r in docs.items()} for q, docs in qrels.items() if docs}
     hits = {q: strictly_ranked(docs) for q, docs in run.items() if docs}

@@ -22,8 +22,8 @@ from typing import Any, Protocol
 from hybrid_search.errors import HybridSearchError
 from hybrid_search.evaluation.beir import BeirDataset
 from hybrid_search.evaluation.configs import EvalConfig, ablation_configs, order_routes
-from hybrid_search.evaluation.metrics import EVAL_DEPTH, METRICS, RunScores, evaluate
-from hybrid_search.evaluation.runs import cut, drop_identical_ids, run_from_responses
+from hybrid_search.evaluation.metrics import EVAL_DEPTH, METRICS, evaluate
+from hybrid_search.evaluation.runs import RunScores, cut, drop_identical_ids, run_from_responses
 from hybrid_search.settings import Settings
 from hybrid_search.store.base import VectorStore
 from schemas.collection import CollectionSpec

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from hybrid_search.evaluation.metrics import RunScores
 from schemas.api import SearchResponse
+
+RunScores = dict[str, dict[str, float]]  # query id -> {doc id: score}, higher is better
 
 
 def run_from_responses(query_ids: Sequence[str], responses: Sequence[SearchResponse]) -> RunScores:

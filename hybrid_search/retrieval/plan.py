@@ -1,15 +1,28 @@
 """What one search call will do, decided once before any query runs: routes, depths, scope,
-head size, rerank settings. Every request error is raised here, before the store is asked."""
+head size, fusion and rerank settings. Every default is resolved here, and only here, from the
+request, then the collection's saved defaults, then `Settings`; the plan records which source
+gave each option. Every request error is raised here, before the store is asked."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
+from hybrid_search.defaults import apply_saved_defaults
 from hybrid_search.errors import InvalidRequestError
 from hybrid_search.filtering import parse_filter
 from hybrid_search.settings import Settings
 from hybrid_search.store.types import Scope
 from schemas.api import MAX_SEARCH_LIMIT, SearchOptions
+
+#: where an option's value came from: the request, the collection's saved defaults (`tune
+#: --save`), the service's `Settings`, or the option's built-in default
+Source = Literal["request", "collection", "settings", "default"]
+#: options resolved from `Settings` when neither the request nor the collection sets them
+_FROM_SETTINGS = ("candidates", "rrf_k", "rerank_top_n", "rerank_timeout_ms", "tenant")
+#: the options whose source a response reports
+_REPORTED = ("routes", "fusion", "weights", *_FROM_SETTINGS)
 
 
 @dataclass(frozen=True)
@@ -24,6 +37,14 @@ class Plan:
     options: SearchOptions
     #: hits of the ranking skipped before the page (the page is offset .. offset + top_k)
     offset: int = 0
+    rrf_k: int = 60
+    max_query_tokens: int = 512
+    rerank_normalize: bool = False
+    colbert_rescore_per_route: int = 20
+    #: {option: value} taken from the collection's saved defaults
+    applied: dict[str, Any] = field(default_factory=dict)
+    #: {option: where its value came from}
+    sources: dict[str, Source] = field(default_factory=dict)
 
     @property
     def head_size(self) -> int:
@@ -46,22 +67,43 @@ class Plan:
 
 
 def make_plan(
+    queries: list[str],
     opts: SearchOptions,
     settings: Settings,
     *,
+    fields_set: Collection[str] = (),
+    saved: Mapping[str, Any] | None = None,
     available: list[str],
     encoder_name: str,
     can_generate_colbert: bool,
     has_reranker: bool,
 ) -> Plan:
-    """The plan for `opts`.
+    """The plan for `opts`: what the request set (`fields_set`), then the collection's `saved`
+    defaults, then `settings`.
 
     Raises:
-        InvalidRequestError: a route is unavailable, ColBERT alone cannot generate, or the
-            page (offset + top_k) ends past the candidate depth.
+        InvalidRequestError: a query is empty, a route is unavailable, ColBERT alone cannot
+            generate, or the page (offset + top_k) ends past the candidate depth.
         InvalidFilterError: the filter is malformed.
     """
+    for i, q in enumerate(queries):
+        if not q.strip():
+            raise InvalidRequestError(
+                "query is empty" if len(queries) == 1 else f"queries[{i}] is empty",
+                details={"field": "query"},
+            )
     s = settings
+    opts, applied = apply_saved_defaults(opts, fields_set, saved or {}, available)
+    sources: dict[str, Source] = {
+        f: "request"
+        if f in fields_set
+        else "collection"
+        if f in applied
+        else "settings"
+        if f in _FROM_SETTINGS
+        else "default"
+        for f in _REPORTED
+    }
     routes: list[str] = list(opts.routes) if opts.routes else available
     unavailable = [r for r in routes if r not in available]
     if unavailable:
@@ -103,6 +145,12 @@ def make_plan(
         else s.rerank_timeout_s,
         options=opts,
         offset=opts.offset,
+        rrf_k=opts.rrf_k or s.rrf_k,
+        max_query_tokens=s.max_query_tokens,
+        rerank_normalize=s.rerank_normalize,
+        colbert_rescore_per_route=s.colbert_rescore_per_route,
+        applied=applied,
+        sources=sources,
     )
 
 

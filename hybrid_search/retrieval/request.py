@@ -13,6 +13,7 @@ from hybrid_search.fusion.base import FusedHit
 from hybrid_search.retrieval.lanes import Lane
 from hybrid_search.retrieval.plan import Plan
 from hybrid_search.store.types import Candidate, QueryVectors, StoredChunk
+from schemas.api import RouteFailure
 
 
 def ms(seconds: float) -> float:
@@ -41,6 +42,7 @@ class SearchState:
     fusion: str = ""
     answered: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    failures: list[RouteFailure] = field(default_factory=list)
     rerank_scores: dict[str, float] = field(default_factory=dict)
     reranked: bool = False
     degraded: bool = False

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -13,7 +12,6 @@ from hybrid_search.errors import CollectionNotFoundError, HybridSearchError, Rou
 from hybrid_search.retrieval.colbert import ColbertRoute
 from hybrid_search.retrieval.fields import field_routes
 from hybrid_search.retrieval.request import SearchState, ms
-from hybrid_search.settings import Settings
 from hybrid_search.store.base import VectorStore
 from hybrid_search.store.types import FIELD_ROUTES, Candidate, FieldName
 
@@ -23,17 +21,10 @@ logger = logging.getLogger(__name__)
 class Retriever:
     """Runs a plan's routes against one collection; shared by the searcher's requests."""
 
-    def __init__(
-        self,
-        store: VectorStore,
-        collection: str,
-        colbert: ColbertRoute,
-        settings: Callable[[], Settings],
-    ) -> None:
-        """`settings` is read at each search: the searcher's settings may be replaced."""
+    def __init__(self, store: VectorStore, collection: str, colbert: ColbertRoute) -> None:
         self._store, self._collection = store, collection
         self._fields = field_routes(store, collection)
-        self._colbert, self._settings = colbert, settings
+        self._colbert = colbert
 
     def fuse_in_store(self, state: SearchState) -> bool:
         """Routes and RRF in one store call. False: take the per-route path (also when the call
@@ -48,7 +39,7 @@ class Retriever:
                     state.query,
                     depth,
                     scope=plan.scope,
-                    k=o.rrf_k or self._settings().rrf_k,
+                    k=plan.rrf_k,
                     limit=sum(depth.values()) if group else plan.head_size,
                     with_rows=not group,
                 )
@@ -117,7 +108,7 @@ class Retriever:
                 return
             pool = found
         t = time.perf_counter()
-        per_route = self._settings().colbert_rescore_per_route
+        per_route = plan.colbert_rescore_per_route
         pool = [c.pk for lst in state.ranked.values() for c in lst[:per_route]] + pool
         result, _ = _attempt(
             lambda: self._colbert.score(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -108,24 +109,17 @@ def _public(response: SearchResponse) -> SearchResponse:
     if not response.route_errors:
         return response
     logger.warning("search degraded: %s", response.route_errors)
-    failed = {
-        route for route, code in response.route_error_codes.items() if code in STORE_FAILURE_CODES
-    }
-    if not response.hits and failed:
+    failures = [
+        replace(f, message=_ROUTE_STORE_FAILURE) if f.kind in STORE_FAILURE_CODES else f
+        for f in response._failures
+    ]
+    if not response.hits and any(f.kind in STORE_FAILURE_CODES for f in failures):
         raise StoreUnavailableError(
             f"no hits while routes {sorted(response.route_errors)} failed",
             details={"routes": sorted(response.route_errors)},
         )
-    public = {
-        route: _ROUTE_STORE_FAILURE if route in failed else message
-        for route, message in response.route_errors.items()
-    }
-    reasons = []
-    for reason in response.reasons:
-        for route, message in response.route_errors.items():
-            if reason == f"route {route} failed: {message}":
-                reason = f"route {route} failed: {public[route]}"
-        reasons.append(reason)
+    reasons = [f.reason for f in failures] + response.reasons[len(failures) :]
+    public = {f.route: f.message for f in failures}
     return response.model_copy(update={"route_errors": public, "reasons": reasons})
 
 

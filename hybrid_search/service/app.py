@@ -17,7 +17,6 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from hybrid_search import __version__
 from hybrid_search.encoders.base import Encoder
 from hybrid_search.errors import ConfigError
 from hybrid_search.factory import collection_spec
@@ -35,6 +34,7 @@ from hybrid_search.service.mcp_server import mount_mcp
 from hybrid_search.service.metrics import Metrics, MetricsMiddleware
 from hybrid_search.settings import Settings
 from hybrid_search.store.base import VectorStore
+from hybrid_search.version import __version__
 from schemas.collection import CollectionSpec
 
 __all__ = ["create_app", "describe_deployment"]

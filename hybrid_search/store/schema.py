@@ -11,9 +11,9 @@ import json
 import logging
 from typing import Any
 
-from hybrid_search import __version__
 from hybrid_search.errors import CollectionNotFoundError, SchemaMismatchError
 from hybrid_search.store.connection import MilvusConnection
+from hybrid_search.version import __version__
 from schemas import collection as C
 from schemas import descriptions as D
 

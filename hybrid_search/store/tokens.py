@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from hybrid_search import __version__
 from hybrid_search.encoders.base import FloatArray
 from hybrid_search.errors import RouteError, SchemaMismatchError
 from hybrid_search.store import reads
@@ -30,6 +29,7 @@ from hybrid_search.store.filters import and_expressions
 from hybrid_search.store.schema import create_indexed
 from hybrid_search.store.types import ChunkRow
 from hybrid_search.store.writes import delete, upsert_batched
+from hybrid_search.version import __version__
 from schemas import collection as C
 from schemas import descriptions as D
 

@@ -157,12 +157,14 @@ def test_tune_saves_defaults_that_later_searches_use(
     collection = report["collection"]
     plain = cli("search", "vector database", "--collection", collection, "--no-rerank", "--json")
     assert plain["defaults_applied"] == saved
+    assert {plain["option_sources"][f] for f in saved} == {"collection"}
     assert plain["fusion"] == saved["fusion"] and set(plain["routes"]) == {"dense", "bm25"}
     own = cli(
         "search", "vector database", "--collection", collection, "--fusion", "rrf",
         "--routes", "dense,bm25", "--no-rerank", "--json",
     )  # fmt: skip
     assert own["defaults_applied"] == {} and own["fusion"] == "rrf"
+    assert own["option_sources"]["fusion"] == own["option_sources"]["routes"] == "request"
 
     # the same through HTTP: a body that leaves fusion and routes out gets the saved defaults
     from fastapi.testclient import TestClient
