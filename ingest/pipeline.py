@@ -26,7 +26,7 @@ from hybrid_search.store.base import VectorStore
 from hybrid_search.store.types import ChunkRow, DocState
 from hybrid_search.tokens.pooling import pool_tokens
 from ingest.chunking import Chunk, chunk_text
-from ingest.readers import Record, SourceDoc
+from ingest.readers import Record, Skipped, SourceDoc
 from ingest.writer import Writer, batches, windows
 from schemas.collection import CollectionSpec
 from schemas.documents import (
@@ -144,6 +144,8 @@ class IngestJob:
         errors: list[IngestError] = []
         seen: dict[str, str] = {}
         for rec in records:
+            if isinstance(rec, Skipped):
+                continue
             if isinstance(rec, IngestError):
                 errors.append(rec)
             elif (err := self._duplicate(rec, seen)) is not None:
@@ -196,7 +198,9 @@ class IngestJob:
 
         def good_docs() -> Iterator[SourceDoc]:
             for position, rec in remaining:
-                if isinstance(rec, IngestError):
+                if isinstance(rec, Skipped):
+                    summary.skipped[rec.source] = rec.reason
+                elif isinstance(rec, IngestError):
                     outcome.error(rec, position)
                     self._progress(1)
                 elif (err := self._duplicate(rec, seen)) is not None:
@@ -222,6 +226,8 @@ class IngestJob:
             raise
         if summary.stopped is not None:
             for position, rec in remaining:  # never read: say so for each
+                if isinstance(rec, Skipped):
+                    continue
                 doc_id = rec.doc_id if isinstance(rec, IngestError) else rec.doc.id
                 outcome.error(
                     IngestErrorItem(

@@ -1,15 +1,19 @@
-"""Read documents from JSON Lines, BEIR dataset directories and .txt/.md files, streaming.
+"""Read documents from JSON Lines, BEIR dataset directories, files and folders, streaming.
 
 Each record comes out as a `SourceDoc` or, when it is bad, as an `IngestError` that names the file
-and line (and field): a bad record never stops the records after it.
+and line (and field): a bad record never stops the records after it. A folder walk reports each
+file it skips as `Skipped`.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
+from importlib import import_module
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,7 +22,23 @@ from hybrid_search.errors import IngestError
 from ingest.blocks import Block
 from schemas.documents import Document
 
-TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+#: suffix -> the module of ingest.formats that reads it
+FORMATS = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".html": "html",
+    ".htm": "html",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+}
+#: per-file limit; the extracted text is bounded by Document's own limit
+MAX_FILE_BYTES = 64 * 1024 * 1024
+_MAGIC = {
+    b"%PDF-": "a PDF",
+    b"PK\x03\x04": "a zip archive (.docx)",
+    b"\xd0\xcf\x11\xe0": "a legacy Office file (.doc/.xls; save it as .docx)",
+}
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 _ID_KEYS = ("id", "_id")
 _BOMS = {b"\xff\xfe": "UTF-16-LE", b"\xfe\xff": "UTF-16-BE"}
@@ -34,11 +54,22 @@ class SourceDoc:
     blocks: tuple[Block, ...] = ()
 
 
-Record = SourceDoc | IngestError
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file a folder walk passed over, and why (counted in the summary, not an error)."""
+
+    source: str
+    reason: str
 
 
-def read_paths(paths: Iterable[str | Path]) -> Iterator[Record]:
-    """Dispatch each path by kind; a missing path is one error, not a crash."""
+Record = SourceDoc | IngestError | Skipped
+
+
+def read_paths(
+    paths: Iterable[str | Path], include: Iterable[str] = (), exclude: Iterable[str] = ()
+) -> Iterator[Record]:
+    """Dispatch each path by kind; a missing path is one error, not a crash. Folders are
+    walked with the `include`/`exclude` globs (matched against the relative path or name)."""
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -46,20 +77,97 @@ def read_paths(paths: Iterable[str | Path]) -> Iterator[Record]:
             if corpus.is_file():
                 yield from read_jsonl(corpus)
             else:
-                yield from read_text_dir(path)
+                yield from read_dir(path, tuple(include), tuple(exclude))
         elif path.is_file():
             if path.suffix.lower() in JSONL_SUFFIXES:
                 yield from read_jsonl(path)
-            elif path.suffix.lower() in TEXT_SUFFIXES:
-                yield from _read_text_file(path, path.name)
             else:
-                yield IngestError(
-                    f"unsupported file type '{path.suffix}' (expected .jsonl, .txt, .md "
-                    "or a BEIR directory)",
-                    source=str(path),
-                )
+                yield read_file(path, path.name)
         else:
             yield IngestError("no such file or directory", source=str(path))
+
+
+def read_dir(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> Iterator[Record]:
+    """Every file below root in sorted order; doc id = its path relative to root."""
+    found = []
+    for top, dirs, files in os.walk(root):
+        for d in sorted(dirs):
+            if d.startswith("."):
+                dirs.remove(d)
+                yield Skipped(os.path.join(top, d), "hidden folder, not walked")
+        found += [Path(top, f).relative_to(root).as_posix() for f in files]
+    found = [rel for rel in sorted(found) if _wanted(rel, include, exclude)]
+    if not any(PurePosixPath(rel).suffix.lower() in FORMATS for rel in found):
+        yield IngestError(f"no {', '.join(FORMATS)} files in this folder", source=str(root))
+    for rel in found:
+        suffix = PurePosixPath(rel).suffix.lower()
+        if suffix in FORMATS:
+            yield read_file(root / rel, rel)
+        else:
+            yield Skipped(str(root / rel), f"unsupported file type '{suffix or rel}'")
+
+
+def _wanted(rel: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+    def hit(pats: tuple[str, ...]) -> bool:
+        name = rel.rsplit("/", 1)[-1]
+        return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in pats)
+
+    return (not include or hit(include)) and not hit(exclude)
+
+
+def read_file(path: Path, doc_id: str) -> SourceDoc | IngestError:
+    """One file by its suffix; its size is checked before it is read."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return IngestError(
+                f"file is {size} bytes, over the limit of {MAX_FILE_BYTES}", source=str(path)
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        return IngestError(f"cannot read: {exc.strerror}", source=str(path))
+    try:
+        return read_document(data, str(path), doc_id)
+    except IngestError as exc:
+        return exc
+
+
+def read_document(data: bytes, name: str, doc_id: str | None = None) -> SourceDoc:
+    """A file's bytes -> one document with its blocks, or one IngestError naming the file and
+    what is wrong; shared by the CLI and `POST /v1/files`."""
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix not in FORMATS:
+        raise IngestError(
+            f"unsupported file type '{suffix}' (expected .jsonl, {', '.join(FORMATS)} or a folder)",
+            source=name,
+        )
+    if not data.strip():
+        raise IngestError("empty file", source=name)
+    if len(data) > MAX_FILE_BYTES:
+        raise IngestError(
+            f"file is {len(data)} bytes, over the limit of {MAX_FILE_BYTES}", source=name
+        )
+    head = data.lstrip()[:8]
+    found = next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), "")
+    expected = {".pdf": "a PDF", ".docx": "a zip archive (.docx)"}.get(suffix, "")
+    if found != expected:
+        raise IngestError(
+            f"content is {found or 'text'}, not what '{suffix}' says: wrong file extension?",
+            source=name,
+        )
+    try:
+        title, blocks = import_module(f"ingest.formats.{FORMATS[suffix]}").read(data, name)
+    except IngestError:
+        raise
+    except RecursionError:
+        raise IngestError("nested too deeply to read", source=name) from None
+    except Exception as exc:  # a damaged file deep in a parser: one error, no traceback
+        raise IngestError(f"cannot read: {type(exc).__name__}: {exc}", source=name) from None
+    text = "\n\n".join(b.text for b in blocks)
+    rec = record_from_object({"id": doc_id or name, "text": text, "title": title}, name, None)
+    if isinstance(rec, IngestError):
+        raise rec
+    return replace(rec, blocks=() if suffix == ".txt" else tuple(blocks))
 
 
 def _utf16_error(head: bytes, source: str) -> IngestError | None:
@@ -124,7 +232,7 @@ def read_jsonl(path: Path) -> Iterator[Record]:
             yield record_from_object(obj, source, lineno)
 
 
-def record_from_object(obj: Any, source: str, line: int | None) -> Record:
+def record_from_object(obj: Any, source: str, line: int | None) -> SourceDoc | IngestError:
     """Validate one JSON object as a Document; errors name the field."""
     if not isinstance(obj, dict):
         return IngestError(
@@ -176,52 +284,3 @@ def record_from_object(obj: Any, source: str, line: int | None) -> Record:
         msg = str(first["msg"]).removeprefix("Value error, ")
         return IngestError(msg, source=source, line=line, field=field, doc_id=doc_id)
     return SourceDoc(doc, source, line)
-
-
-def read_text_dir(root: Path) -> Iterator[Record]:
-    """Every .txt/.md file below root, in sorted order; doc id = path relative to root."""
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
-    if not files:
-        yield IngestError("directory holds no corpus.jsonl and no .txt/.md files", source=str(root))
-    for p in files:
-        yield from _read_text_file(p, p.relative_to(root).as_posix())
-
-
-def _read_text_file(path: Path, doc_id: str) -> Iterator[Record]:
-    source = str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        yield IngestError(f"cannot read: {exc.strerror}", source=source)
-        return
-    if err := _utf16_error(data[:4], source):
-        yield err
-        return
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        yield IngestError(
-            f"not valid UTF-8 (byte offset {exc.start}); re-encode the file as UTF-8",
-            source=source,
-            line=line,
-        )
-        return
-    title = ""
-    if path.suffix.lower() != ".txt":
-        for ln in text.splitlines():
-            if ln.startswith("# "):
-                title = ln[2:].strip()
-                break
-    nul = text.find("\x00")
-    if nul >= 0:
-        yield IngestError(
-            "contains a NUL byte (binary file?)",
-            source=source,
-            line=text.count("\n", 0, nul) + 1,
-            field="text",
-            doc_id=doc_id,
-        )
-        return
-    yield record_from_object({"id": doc_id, "text": text, "title": title}, source, None)

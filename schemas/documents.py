@@ -202,6 +202,8 @@ class IngestSummary(BaseModel):
     redone: int = 0
     outcomes: list[DocumentOutcome] | None = None
     stopped: str | None = None
+    #: file -> why a folder walk passed over it (unsupported type, hidden folder)
+    skipped: dict[str, str] = Field(default_factory=dict)
 
 
 #: the states of an ingest job, in the order a job goes through them

@@ -22,8 +22,12 @@ from hybrid_search.cli.app import (
 @app.command()
 def ingest(
     paths: list[Path] = typer.Argument(
-        ..., help="JSONL files, BEIR dataset dirs, .txt/.md files or dirs."
+        ..., help="JSONL files, BEIR dataset dirs, .pdf/.docx/.html/.md/.txt files or folders."
     ),
+    include: list[str] = typer.Option(
+        [], "--include", help="Glob a file in a folder must match (repeatable), e.g. '*.pdf'."
+    ),
+    exclude: list[str] = typer.Option([], "--exclude", help="Glob of files to leave out."),
     collection: str = typer.Option(None, help="HYBRID_SEARCH_COLLECTION."),
     tenant: str = typer.Option(None, help="HYBRID_SEARCH_TENANT (default 'default')."),
     strict: bool = typer.Option(
@@ -62,7 +66,7 @@ def ingest(
 
         job = IngestJob(store, encoder, collection_spec(s, encoder), options, progress=progress)
         if strict:
-            errors = job.validate(read_paths(paths))
+            errors = job.validate(read_paths(paths, include, exclude))
             if errors:
                 if as_json:
                     emit_json(
@@ -83,7 +87,7 @@ def ingest(
 
             bar = tqdm(unit="doc", desc="ingest", dynamic_ncols=True)
         try:
-            summary = job.run(read_paths(paths))
+            summary = job.run(read_paths(paths, include, exclude))
         finally:
             if bar is not None:
                 bar.close()
@@ -92,12 +96,14 @@ def ingest(
         if as_json:
             emit_json(data)
         else:
+            for src, why in list(summary.skipped.items())[:50]:
+                typer.echo(f"hybrid-search: skipped {src}: {why}", err=True)
             for err in summary.errors[:20]:
                 typer.echo(f"hybrid-search: {err.message}", err=True)
             typer.echo(
                 f"{summary.documents} documents: {summary.inserted} inserted, {summary.replaced} "
                 f"replaced, {summary.unchanged} unchanged, {summary.deleted} deleted, "
-                f"{summary.failed} failed; "
+                f"{summary.failed} failed, {len(summary.skipped)} files skipped; "
                 f"{summary.chunks} chunks written in {summary.seconds:.1f}s"
             )
         if summary.failed:
