@@ -2,7 +2,7 @@
 
 Model inference and Milvus calls block, so they run in worker threads, `max_concurrency` at a
 time. One gate for everyone let one tenant's burst fill every slot and the whole queue while
-the others got 503s (issue 15: tenant B's first 200 came after 100 s). Here each tenant may hold
+the others got 503s for minutes (docs/design.md). Here each tenant may hold
 at most `tenant_running` slots and `tenant_queue` queue places; over its share it gets 429 +
 Retry-After at once while the others are still admitted, and a freed slot goes to the tenants
 with waiting work in round-robin order, not first come first served.

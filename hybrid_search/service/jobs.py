@@ -1,8 +1,8 @@
 """Large writes as jobs: `POST /v1/documents` over a size threshold answers 202 and a job id.
 
-One request ingesting 3 x 4 MiB documents held one of the two search slots for 428 s (issue 15).
-Jobs run instead on their own worker threads (`workers`, default 1), outside the search gate, so
-a write of any size never takes a slot a search could use. The queue is bounded overall and per
+A large write run inline would hold a search slot for minutes (docs/design.md). Jobs run
+instead on their own worker threads (`workers`, default 1), outside the search gate, so a write
+of any size never takes a slot a search could use. The queue is bounded overall and per
 tenant (over it: 429 + Retry-After), and finished jobs are kept for `keep_s` seconds (at most
 `keep` of them) for `GET /v1/jobs/{id}`, which only the submitting tenant can see.
 """

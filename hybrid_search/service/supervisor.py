@@ -1,7 +1,7 @@
 """Milvus Lite out of the service process: a supervised `milvus-lite server` child.
 
-Embedded, Milvus Lite lives in the service's own memory: after a tenant deleted everything the
-process kept 3.0 GB of its 5.1 GB peak (issue 15). `hybrid-search serve --lite-server` instead
+Embedded, Milvus Lite lives in the service's own memory and keeps most of its peak after a
+tenant deletes everything (docs/design.md). `hybrid-search serve --lite-server` instead
 runs `milvus-lite server --data-dir <the Lite path>` on loopback (the same directory embedded
 Milvus Lite uses, so the data is the same) and talks to it as to a Milvus server. The child is
 restarted if it dies, with a growing pause, and stopped with the service; its memory is its own

@@ -1,5 +1,5 @@
 """Collection tenancy: one Milvus collection per tenant, so one tenant's volume never enters
-another tenant's search (issue 15, item 3).
+another tenant's search.
 
 `CollectionPerTenantStore` wraps a store and maps every call that names a tenant from the
 logical collection `C` to the tenant's own physical collection `tenant_collection(C, tenant)`

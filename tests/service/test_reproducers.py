@@ -1,4 +1,4 @@
-"""The hostile-tenant reproducers of issue 15, each pinned as a test: none may answer 500.
+"""The hostile-tenant reproducers, each pinned as a test: none may answer 500.
 
 One app on a real Milvus Lite with tiny models, two tenant keys; every test sends what the
 attack sent and checks the answer is a clear, serialisable 2xx/4xx that says what was done.
