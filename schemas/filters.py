@@ -41,11 +41,10 @@ MAX_STRING_BYTES = (
     65_535  # Milvus's VARCHAR limit: no longer value can be stored, so none can match
 )
 
-#: cost bounds over the whole filter, measured on Milvus Lite (`python -m
-#: tests.reliability.filter_cost`, docs/reliability.md): each comparison on a metadata key costs
-#: about 2% of a plain search over the rows it scans (an `in` on metadata is spelled out as one
-#: comparison per value), so 64 of them cost ~2.4x a plain search; an `in` on doc_id/title is a
-#: real set lookup (1,024 values: 1.1x) and is bounded by bytes instead
+#: cost bounds over the whole filter: each comparison on a metadata key costs a share of a plain
+#: search (an `in` on metadata is spelled out as one comparison per value), so they are counted;
+#: an `in` on doc_id/title is a real set lookup and is bounded by bytes instead (figures:
+#: docs/reliability.md, "What a filter may cost")
 MAX_FILTER_COMPARISONS = 64  # metadata conditions + every value of a metadata in/nin list
 MAX_FILTER_BYTES = 64 * 1024  # bytes of all string literals together
 MAX_IN_LIST_BYTES = 16 * 1024  # one in/nin list: values x its longest value's bytes

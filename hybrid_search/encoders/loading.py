@@ -69,9 +69,8 @@ class TokenizerPool:
     A call that changes the truncation length mutates the Rust tokenizer, and one racing another
     call on it gets the other's truncation or fails with "Already borrowed"; so each call takes
     a copy for itself. One shared lock made a search's query wait while a background job
-    tokenized its batch, slowly, at its lower priority (a py-spy profile of the noisy-neighbour
-    run put 19 % of the query encode in that wait); with two copies it waits only when two
-    other calls are tokenizing."""
+    tokenized its batch, slowly, at its lower priority (docs/design.md); with two copies it
+    waits only when two other calls are tokenizing."""
 
     def __init__(self, tokenizer: Any, copies: int) -> None:
         self._free: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -95,8 +94,8 @@ class LazyModel:
     FlagEmbedding's own encode calls move the model between devices, so they are serialised by
     that lock. The single-pass paths place the model once and then run forward passes
     concurrently (inference on a model in eval mode changes no state). Holding the model lock
-    for the whole forward pass made a search's query wait behind an ingest batch (noisy
-    neighbour: encode p50 3 ms alone, 37 ms under load). Their tokenizer calls take a
+    for the whole forward pass made a search's query wait behind an ingest batch
+    (docs/design.md). Their tokenizer calls take a
     tokenizer from `tokenizers` for exclusive use (see TokenizerPool)."""
 
     #: what the model is, for messages

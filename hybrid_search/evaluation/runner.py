@@ -133,9 +133,8 @@ def eval_collection_name(settings: Settings, dataset: str) -> str:
 
 
 def flush(store: VectorStore, spec: CollectionSpec) -> None:
-    """Seal freshly written rows. Milvus Lite keeps unflushed rows in a memtable and rebuilds
-    the sparse/BM25 inverted index over all of them on every search (measured: minutes for 300
-    BM25 queries over SciFact before a flush, 15 s after)."""
+    """Seal freshly written rows: Milvus Lite rebuilds the sparse/BM25 inverted index over
+    unflushed rows on every search, which makes an evaluation many times slower (docs/design.md)."""
     try:
         store.flush(spec)
     except HybridSearchError as exc:  # an optimisation only: search still works unflushed

@@ -80,9 +80,8 @@ def json_depth_over(body: bytes, limit: int) -> bool:
 
     Escapes and string contents are removed with C-speed bytes operations, the brackets left are
     mapped to +1/-1 and summed in 1 MiB slices, stopping at the first slice that goes over: no
-    recursion: 0.1-0.2 s for a 16 MiB body on the loaded 2-core development machine, about
-    twice `json.loads` of it, and run in a worker thread. Unbalanced text that a parser would
-    refuse anyway may count as deep.
+    recursion, and about the cost of `json.loads` of the body (docs/design.md), so it runs in a
+    worker thread. Unbalanced text that a parser would refuse anyway may count as deep.
     """
     text = body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _DROP)
     if b'"' in text:

@@ -18,8 +18,8 @@ import numpy as np
 
 from hybrid_search.tokens.codec import FloatArray, PackedTokens, StorageKind, decode
 
-#: document tokens expanded to float32 per matrix product (2048 x 1024 x 4 B = 8 MiB: fastest
-#: of 1,024-8,192 measured for 120 candidates at 1024 dims on one thread)
+#: document tokens expanded to float32 per matrix product (2048 x 1024 x 4 B = 8 MiB: the
+#: fastest block size on one thread, docs/design.md)
 BLOCK_TOKENS = 2048
 
 
@@ -35,9 +35,8 @@ def _blas_controller() -> Any:
 
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
-    """Run the products on one BLAS thread: OpenBLAS's threads on a busy 2-core machine made
-    MaxSim 3-20x slower (measured: 120 candidates at 1024 dims, 1.9-7.2 s on 2 threads vs
-    0.5-0.8 s on one, load average 13), and the search runs its routes in threads already."""
+    """Run the products on one BLAS thread: OpenBLAS's threads on a busy machine made MaxSim
+    several times slower (docs/design.md), and the search runs its routes in threads already."""
     ctl = _blas_controller()
     if ctl is None:
         yield
@@ -109,7 +108,7 @@ def maxsim_many(
 class _GroupScorer:
     """Scores groups of documents into buffers allocated once per call: a fresh 8 MiB array per
     block is mmap'ed and page-faulted by the allocator each time, which cost as much as the
-    product itself (measured: 47k binary tokens at 1024 dims, 114 ms fresh vs 60 ms reused)."""
+    product itself (docs/design.md)."""
 
     def __init__(self, q: FloatArray, kind: StorageKind, block_tokens: int) -> None:
         self.q, self.kind = q, kind

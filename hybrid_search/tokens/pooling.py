@@ -29,8 +29,8 @@ def pool_tokens(tokens: FloatArray, pool_factor: int) -> FloatArray:
 
     # Ward needs Euclidean distances; on unit vectors Euclidean order is cosine order. From the
     # Gram matrix (one BLAS product, one thread: ingest encodes in other threads) rather than
-    # scipy's pdist: 80 -> 20 ms of CPU per 394-token chunk at 1024 dimensions, same clusters;
-    # condensed by `squareform` rather than fancy indexing with `triu_indices`
+    # scipy's pdist (a quarter of the CPU, same clusters; docs/design.md); condensed by
+    # `squareform` rather than fancy indexing with `triu_indices`
     x64 = x.astype(np.float64)
     with one_blas_thread():
         dist = x64 @ x64.T
@@ -48,7 +48,7 @@ def pool_tokens(tokens: FloatArray, pool_factor: int) -> FloatArray:
     )
     # clusters numbered by their first token, so pooling is deterministic and keeps the text's
     # order; cluster sums as one product with the membership matrix (np.add.reduceat along
-    # axis 0 took half of the whole call: 21 -> 12 ms per 394-token chunk)
+    # axis 0 took half of the whole call)
     first = np.full(int(labels.max()) + 1, n, dtype=np.int64)
     np.minimum.at(first, labels, np.arange(n))
     rank = np.empty_like(first)
