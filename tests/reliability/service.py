@@ -3,7 +3,7 @@ tenant keys; seed data; then hostile input, tenant attacks and load; then prove 
 is exactly as it was (counts and content hashes of every chunk and its token vectors).
 
 The service runs in `collection` tenancy by default (`--tenancy partition_key` for the other
-mode): the deployment the README recommends for tenants that must not share cost, which the
+mode): the deployment docs/operations.md recommends for tenants that must not share cost, which the
 noisy-neighbour section measures. In `partition_key` mode on Milvus Lite every search pays for
 every tenant's rows (the hostile tenant's 10 MB write made B's single search 436 ms instead
 of ~50), so B's latency is not its own to begin with."""
