@@ -65,6 +65,12 @@ class DocumentResponse(BaseModel):
     chunks: list[ChunkOut]
 
 
+class CollectionInfo(BaseModel):
+    name: str
+    routes: list[str] = Field(description="the routes this service can search")
+    search_defaults: dict[str, Any] = Field(description="saved defaults ({} when none)")
+
+
 class DeleteResponse(BaseModel):
     doc_id: str
     deleted: bool = True

@@ -42,6 +42,7 @@ from schemas.documents import IngestJobResponse, IngestSummary, check_doc_id
 from schemas.rag import RagRequest, RagResponse
 from schemas.service import (
     ChunkOut,
+    CollectionInfo,
     DeleteResponse,
     DocumentResponse,
     ErrorResponse,
@@ -227,6 +228,17 @@ async def rag_context(
     result = await state.gate.run(request.tenant or state.settings.tenant, run, work)
     metrics.observe_timings(result.timings_ms)
     return result
+
+
+@v1_router.get("/collection", tags=["search"])
+async def collection(principal: PrincipalDep, state: StateDep) -> CollectionInfo:
+    """The served collection: its name, the routes it can search and its saved search defaults
+    (`hybrid-search tune --save`), which fill what a request leaves out."""
+    store, name = state.store, state.spec.name
+    saved = await anyio.to_thread.run_sync(store.search_defaults, name)
+    return CollectionInfo(
+        name=name, routes=state.searcher.available_routes(), search_defaults=saved or {}
+    )
 
 
 @v1_router.post(

@@ -25,6 +25,7 @@ from hybrid_search.searcher import HybridSearcher
 from hybrid_search.service.admission import TenantGate
 from hybrid_search.service.api import ops_router, v1_router
 from hybrid_search.service.auth import Authenticator, is_loopback_host
+from hybrid_search.service.console import console_router
 from hybrid_search.service.deps import ServiceState
 from hybrid_search.service.errors import CatchAllMiddleware, install_error_handlers
 from hybrid_search.service.execution import job_runner
@@ -147,6 +148,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(v1_router)
     app.include_router(ops_router)
+    app.include_router(console_router)
     mcp_running = mount_mcp(app)
     # add_middleware puts each new one outside the previous ones
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=limits.max_body_bytes)
