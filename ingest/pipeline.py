@@ -87,6 +87,15 @@ class _Pending:
     kind: str  # inserted | replaced | redone
 
 
+class _Stopped(Exception):
+    """`stop` said so inside a window: its `unwritten` documents were not committed, and the
+    `fresh` ones among them (not yet stored) may have token vectors written ahead."""
+
+    def __init__(self, reason: str, unwritten: list[str], fresh: list[str]) -> None:
+        super().__init__(reason)
+        self.reason, self.unwritten, self.fresh = reason, unwritten, fresh
+
+
 @dataclass
 class _Outcome:
     summary: IngestSummary
@@ -178,9 +187,10 @@ class IngestJob:
 
         Args:
             records: documents and the input errors found while reading them.
-            stop: asked between windows; a reason ("deadline", "cancelled") ends the job
-                there: the windows already encoded are committed, the rest is not read, and
-                the summary's `stopped` says why.
+            stop: asked between windows and between the encode batches of one window; a
+                reason ("deadline", "cancelled") ends the job there: the windows already
+                encoded are committed, the stopped window's documents are not (new ones leave
+                no token vectors behind), the rest is not read; the summary's `stopped` says why.
             outcomes: also list one outcome per input record, in input order (for bounded
                 inputs such as an HTTP request; records not reached after a stop are failed).
         """
@@ -215,7 +225,12 @@ class IngestJob:
         try:
             max_chars = self.options.window_tokens * 4
             for window in windows(good_docs(), self.options.window_documents, max_chars):
-                self._ingest_window(window, writer, outcome)
+                try:
+                    self._ingest_window(window, writer, outcome, stop or (lambda: None))
+                except _Stopped as stopped:
+                    summary.stopped = stopped.reason
+                    self._abandon(stopped, writer, outcome)
+                    break
                 self._progress(len(window))
                 if stop is not None and (reason := stop()) is not None:
                     summary.stopped = reason
@@ -243,7 +258,33 @@ class IngestJob:
         summary.seconds = round(time.perf_counter() - started, 3)
         return summary
 
-    def _ingest_window(self, window: list[SourceDoc], writer: Writer, outcome: _Outcome) -> None:
+    def _abandon(self, stopped: _Stopped, writer: Writer, outcome: _Outcome) -> None:
+        """A window stopped before its commit: each of its pending documents fails, and the
+        token vectors written ahead for the new ones are dropped after the queued writes (a
+        stopped replacement keeps its old chunks, incomplete, and the next write redoes it)."""
+        fresh = stopped.fresh
+        if fresh and self.spec.colbert_dim:
+
+            def drop() -> None:
+                self.store.delete_documents(self.spec.name, self.options.tenant, fresh)
+
+            writer.submit(drop)
+        for doc_id in stopped.unwritten:
+            message = f"not written: the job stopped ({stopped.reason})"
+            outcome.error(IngestErrorItem(doc_id=doc_id, message=message))
+
+    @staticmethod
+    def _stopped(reason: str, pending: list[_Pending]) -> _Stopped:
+        fresh = [p.doc.id for p in pending if p.kind != "replaced"]
+        return _Stopped(reason, [p.doc.id for p in pending], fresh)
+
+    def _ingest_window(
+        self,
+        window: list[SourceDoc],
+        writer: Writer,
+        outcome: _Outcome,
+        stop: Callable[[], str | None],
+    ) -> None:
         summary, opts = outcome.summary, self.options
         ids = [w.doc.id for w in window]
         states: dict[str, DocState] = self._recovering(
@@ -253,7 +294,10 @@ class IngestJob:
         interrupted = self._recovering(lambda: self._interrupted(new), "read interrupted documents")
         pending: list[_Pending] = []
         tokenizer = self.encoder.tokenizer
-        for item in window:
+        for n, item in enumerate(window):
+            if (reason := stop()) is not None:  # chunking a large document takes seconds
+                unwritten = [p.doc.id for p in pending] + [w.doc.id for w in window[n:]]
+                raise _Stopped(reason, unwritten, [])
             doc = item.doc
             h = content_hash(doc, opts.tenant, opts, self.spec.model)
             state = states.get(doc.id)
@@ -282,6 +326,8 @@ class IngestJob:
         token_counts: dict[tuple[int, int], int] = {}
         for batch in batches(flat, opts.batch_tokens, opts.batch_size):
             self._give_way()
+            if (reason := stop()) is not None:  # one large document is many batches
+                raise self._stopped(reason, pending)
             enc: EncodedBatch = self.encoder.encode_documents([c.search_text for _, c in batch])
             token_rows: list[ChunkRow] = []
             for j, (i, c) in enumerate(batch):
@@ -311,6 +357,8 @@ class IngestJob:
             for c in p.chunks
         ]
         hashes = {p.doc.id: p.hash for p in pending}
+        if (reason := stop()) is not None:
+            raise self._stopped(reason, pending)
 
         def commit() -> None:
             try:

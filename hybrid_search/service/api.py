@@ -57,6 +57,8 @@ logger = logging.getLogger(__name__)
 
 #: seconds a readiness probe may take before it reports the check as timed out
 READY_TIMEOUT_S = 5.0
+#: seconds `DELETE /v1/jobs/{id}` waits for a running job to stop before answering its state
+CANCEL_WAIT_S = 5.0
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text}
@@ -369,10 +371,13 @@ async def cancel_job(
     state: StateDep,
     tenant: str | None = Query(None, description="admin keys only"),
 ) -> IngestJobResponse:
-    """Stop a job at its next window (a queued one never starts); what it wrote stays."""
+    """Stop a job: a queued one at once, a running one at its next encode batch (answered
+    with the state reached within a few seconds); the documents it committed stay."""
     principal.check_write()
     scope = principal.tenant_for(tenant, state.settings.tenant)
-    return _jobs(state, job_id).cancel(scope, job_id).view()
+    jobs = _jobs(state, job_id)
+    job = await anyio.to_thread.run_sync(lambda: jobs.cancel(scope, job_id, CANCEL_WAIT_S))
+    return job.view()
 
 
 @ops_router.get("/healthz")

@@ -50,6 +50,7 @@ class Job:
     error: str | None = None
     submitted_at: float = field(default_factory=time.time)
     finished_at: float | None = None
+    ended: threading.Event = field(default_factory=threading.Event)
 
     def progress(self, documents: int) -> None:
         """The runner went through `documents` more documents (it asks `work` whether to stop)."""
@@ -140,10 +141,15 @@ class JobQueue:
             raise JobNotFoundError("no ingest job with this id", details={"job_id": job_id})
         return job
 
-    def cancel(self, tenant: str, job_id: str) -> Job:
-        """Stop a job between its windows (a queued one never starts)."""
+    def cancel(self, tenant: str, job_id: str, wait_s: float = 0.0) -> Job:
+        """Stop a job: a queued one is cancelled at once (its payload freed), a running one at
+        its next encode batch, waited for up to `wait_s` so the answer says the state reached."""
         job = self.get(tenant, job_id)
         job.work.client_left()
+        with self._lock:
+            if job.state == "queued":
+                self._finish(job, "cancelled", None, "cancelled before it started")
+        job.ended.wait(wait_s)
         return job
 
     @property
@@ -167,10 +173,13 @@ class JobQueue:
             self._run(job)
 
     def _run(self, job: Job) -> None:
-        if job.work.client_gone:
-            self._finish(job, "cancelled", None, "cancelled before it started")
-            return
-        job.state = "running"
+        with self._lock:
+            if job.state != "queued":  # cancelled while it waited
+                return
+            if job.work.client_gone:  # the service is closing
+                self._finish(job, "cancelled", None, "cancelled before it started")
+                return
+            job.state = "running"
         try:
             summary = self._runner(job)
         except (ClientGoneError, DeadlineExceededError) as exc:
@@ -198,6 +207,7 @@ class JobQueue:
         job.finished_at = time.time()
         job.payload = None
         job.state = state
+        job.ended.set()
         logger.info("ingest job %s (%d documents) %s", job.id, job.total, state)
 
     def _expire(self) -> None:

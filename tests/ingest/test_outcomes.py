@@ -6,14 +6,15 @@ from ingest.pipeline import IngestJob, IngestOptions
 from ingest.readers import record_from_object
 
 
-def _job(store, encoder, spec, settings) -> IngestJob:  # type: ignore[no-untyped-def]
+def _job(store, encoder, spec, settings, progress=None, batch_size=64) -> IngestJob:  # type: ignore[no-untyped-def]
     opts = IngestOptions(
         tenant="t",
         max_chunk_tokens=settings.max_chunk_tokens,
         chunk_overlap_tokens=settings.chunk_overlap_tokens,
         window_documents=2,
+        batch_size=batch_size,
     )
-    return IngestJob(store, encoder, spec, opts)
+    return IngestJob(store, encoder, spec, opts, progress=progress)
 
 
 def _records(items: list[object]) -> list[object]:
@@ -53,14 +54,14 @@ def test_every_document_gets_its_outcome_in_input_order(store, encoder, spec, se
 def test_a_stopped_job_commits_what_it_encoded_and_fails_the_rest(  # type: ignore[no-untyped-def]
     store, encoder, spec, settings
 ) -> None:
-    asked: list[int] = []
+    done: list[int] = []
 
-    def stop() -> str | None:
-        asked.append(1)
-        return "deadline" if len(asked) >= 2 else None
+    def stop() -> str | None:  # after two windows of two
+        return "deadline" if sum(done) >= 4 else None
 
     items = [{"id": f"d{i}", "text": f"document number {i}"} for i in range(7)]
-    summary = _job(store, encoder, spec, settings).run(_records(items), stop=stop, outcomes=True)
+    job = _job(store, encoder, spec, settings, progress=done.append)
+    summary = job.run(_records(items), stop=stop, outcomes=True)
     assert summary.stopped == "deadline"
     statuses = [o.status for o in summary.outcomes or []]
     assert statuses == ["inserted"] * 4 + ["failed"] * 3, statuses  # two windows of two
@@ -72,3 +73,22 @@ def test_a_stopped_job_commits_what_it_encoded_and_fails_the_rest(  # type: igno
         "d2",
         "d3",
     }
+
+
+def test_a_document_stopped_between_its_encode_batches_leaves_nothing(  # type: ignore[no-untyped-def]
+    store, encoder, spec, settings
+) -> None:
+    asked: list[int] = []
+
+    def stop() -> str | None:  # asked before chunking, then at the second encode batch
+        asked.append(1)
+        return "cancelled" if len(asked) >= 3 else None
+
+    long_text = " ".join(f"word{i} about vector search" for i in range(400))
+    items = [{"id": "long", "text": long_text}]
+    job = _job(store, encoder, spec, settings, batch_size=2)
+    summary = job.run(_records(items), stop=stop, outcomes=True)
+    assert summary.stopped == "cancelled" and len(asked) == 3
+    assert [o.status for o in summary.outcomes or []] == ["failed"]
+    assert store.doc_states(spec.name, "t", ["long"]) == {}
+    assert store.docs_with_token_vectors(spec.name, "t", ["long"]) == set()
