@@ -48,17 +48,9 @@ def apply_saved_defaults(
     saved: Mapping[str, Any],
     available: Sequence[str],
 ) -> tuple[SearchOptions, dict[str, Any]]:
-    """`opts` with the saved defaults the request left open, and what was applied.
-
-    Args:
-        opts: the request's options (built-in defaults filled in).
-        fields_set: the option names the request set itself.
-        saved: the collection's saved defaults ({} when none).
-        available: the routes this searcher can run.
-
-    Returns:
-        (options to search with, {field: value} taken from the saved defaults).
-    """
+    """`opts` (built-in defaults filled in) with the `saved` defaults the request left open
+    (`fields_set`: what it set itself) that fit the `available` routes, and {field: value}
+    of what was applied."""
     if not saved:
         return opts, {}
     applied: dict[str, Any] = {}

@@ -65,9 +65,8 @@ class ServiceSettings(BaseModel):
     #: server-side deadlines: past them the work stops between steps and the answer is 504
     search_deadline_s: float = Field(30.0, gt=0)
     write_deadline_s: float = Field(300.0, gt=0)
-    #: queries of a batch search run per gate job; between jobs the batch checks its deadline
-    #: and its client, and other tenants' work gets a turn. 1: a departed client's batch stops
-    #: after at most one more query (the noisy-neighbour run's abandoned work: 2-3 s, 8-10 s at 4)
+    #: queries of a batch search per gate job; between jobs the batch checks its deadline and
+    #: client, and other tenants' work gets a turn (1: a departed client costs one more query)
     batch_step: int = Field(1, ge=1)
     #: POST /v1/documents with more text than this (bytes) becomes a job: 202 + GET /v1/jobs/{id}
     job_threshold_bytes: int = Field(1024 * 1024, ge=0)
@@ -91,73 +90,81 @@ class Settings(BaseSettings):
         populate_by_name=True,
     )
 
-    milvus_uri: str = DEFAULT_MILVUS_URI
-    milvus_token: SecretStr | None = None
+    milvus_uri: str = Field(DEFAULT_MILVUS_URI, description="Milvus Lite file or server URI.")
+    milvus_token: SecretStr | None = Field(None, description="Milvus token (user:password).")
     milvus_db: str | None = None
     collection: str = Field("documents", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
-    tenant: str = Field("default", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
-    #: where tenants' rows live (README "Tenancy"): partition_key = one collection, the tenant
-    #: as Milvus partition key (cheap; tenants share indexes and search cost); collection = one
-    #: collection per tenant (a tenant's volume never enters another's search)
+    tenant: str = Field(
+        "default", pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="tenant of requests naming none"
+    )
+    #: where tenants' rows live: partition_key = one collection, the tenant as Milvus partition
+    #: key (tenants share indexes); collection = one collection per tenant (README "Tenancy")
     tenancy: Literal["partition_key", "collection"] = "partition_key"
 
-    embedding_model: str = "BAAI/bge-m3"
-    #: "bge-m3" (dense + sparse + ColBERT) or "dense" (FlagModel / sentence-transformers)
-    embedding_kind: Literal["bge-m3", "dense"] = "bge-m3"
+    embedding_model: str = Field("BAAI/bge-m3", description="hub name or local dir.")
+    embedding_kind: Literal["bge-m3", "dense"] = Field(
+        "bge-m3", description="bge-m3 (dense + sparse + ColBERT) | dense (one dense vector)."
+    )
     query_instruction: str | None = None
     pooling: Literal["cls", "mean"] = "cls"
-    reranker_model: str = "BAAI/bge-reranker-v2-m3"
-    device: Literal["cpu", "cuda", "auto"] = "auto"
-    use_fp16: Literal["auto", "true", "false"] | bool = "auto"
-
-    #: tokens per encode batch (padded length x rows); bounds memory, not the item count
-    batch_tokens: int = Field(16_384, ge=256)
-    #: upper bound on rows per encode batch, whatever their length
-    batch_size: int = Field(64, ge=1, le=4096)
+    reranker_model: str = Field("BAAI/bge-reranker-v2-m3", description="hub name or local dir.")
+    device: Literal["cpu", "cuda", "auto"] = Field("auto", description="cpu | cuda | auto.")
+    use_fp16: Literal["auto", "true", "false"] | bool = Field(
+        "auto", description="auto (on GPU) | true | false."
+    )
+    batch_tokens: int = Field(
+        16_384, ge=256, description="padded tokens per encode batch: bounds memory."
+    )
+    batch_size: int = Field(64, ge=1, le=4096, description="max rows per encode batch.")
     #: documents read, encoded and written together; the unit of idempotent commit
     window_documents: int = Field(256, ge=1)
-    #: 512 tokens: long enough for a paragraph with context, short enough for sharp dense vectors
-    max_chunk_tokens: int = Field(512, ge=16, le=BGE_M3_MAX_TOKENS)
-    #: 64 tokens of overlap so a sentence cut at a boundary is whole in one of the two chunks
-    chunk_overlap_tokens: int = Field(64, ge=0)
-    max_query_tokens: int = Field(512, ge=8, le=BGE_M3_MAX_TOKENS)
+    max_chunk_tokens: int = Field(
+        512,
+        ge=16,
+        le=BGE_M3_MAX_TOKENS,
+        description="tokens per chunk (<= 8192): a paragraph with context, sharp dense vectors.",
+    )
+    chunk_overlap_tokens: int = Field(
+        64, ge=0, description="overlap, so a sentence cut at a boundary is whole in one chunk."
+    )
+    max_query_tokens: int = Field(
+        512, ge=8, le=BGE_M3_MAX_TOKENS, description="longer queries are cut, and say so"
+    )
 
     #: store ColBERT token vectors (4 bytes x dim per token: the costliest part of a collection)
     store_colbert: bool = True
     #: token vectors packed per Milvus row; 1 = one row per token, which lets the colbert route
     #: also generate candidates by token ANN search, at ~3.5x the write cost (see README)
     colbert_block_tokens: int = Field(16, ge=1, le=64)
-    #: how ColBERT token vectors are stored (recorded per collection; see README "ColBERT
-    #: storage"): binary = sign bits, 1/32 of float32, scored against full-precision query
-    #: tokens; int8 = per-token scale; float32 = exact; none = no token vectors. Unset: binary,
-    #: or float32 with colbert_block_tokens=1 (token ANN search needs float vectors)
+    #: ColBERT token storage, recorded per collection (README "ColBERT storage"): binary (sign
+    #: bits), int8, float32, none. Unset: binary, or float32 with colbert_block_tokens=1
     colbert_storage: Literal["binary", "int8", "float32", "none"] | None = None
     #: ColBERT document tokens merged into one stored token (Ward clustering, Clavie 2024);
     #: None: the collection's recorded factor, for a new one 2 with binary/int8, 1 with float32
     colbert_pool_factor: int | None = Field(None, ge=1, le=8)
-    #: ColBERT rescores the union of each other route's top N candidates (its token vectors are
-    #: read from Milvus per candidate: the cost grows with N). 20: on SciFact, MaxSim over BM25's
-    #: top 20 ranks as well as over its top 40-100 (nDCG@10 0.698 vs 0.696-0.697), top 10 worse
-    colbert_rescore_per_route: int = Field(20, ge=1, le=16384)
-
-    #: Milvus analyzer for the BM25 text field; jieba segments Chinese and splits English on words
-    bm25_analyzer: Literal["jieba", "standard", "english", "chinese"] = "jieba"
+    colbert_rescore_per_route: int = Field(
+        20,
+        ge=1,
+        le=16384,
+        description="ColBERT rescores each other route's top N (cost grows with N; see docs)",
+    )
+    bm25_analyzer: Literal["jieba", "standard", "english", "chinese"] = Field(
+        "jieba", description="jieba | standard | english | chinese (jieba: Chinese and English)."
+    )
     #: drop English stop words in the BM25 analyzer (helps English corpora, harmless for Chinese)
     bm25_stop_words: bool = True
 
-    rerank_top_n: int = Field(20, ge=1, le=1000)
+    rerank_top_n: int = Field(20, ge=1, le=1000, description="fused hits the reranker scores")
     rerank_batch_tokens: int = Field(8192, ge=256)
     rerank_max_length: int = Field(512, ge=16, le=BGE_M3_MAX_TOKENS)
-    rerank_timeout_s: float = Field(30.0, gt=0)
-    rerank_normalize: bool = False
-    #: score each batch with one forward pass of FlagReranker's own model and tokenization;
-    #: FlagReranker.compute_score (FlagEmbedding 1.4) runs its first batch twice to probe memory
+    rerank_timeout_s: float = Field(30.0, gt=0, description="past it: the fused order, degraded")
+    rerank_normalize: bool = Field(False, description="rerank scores as probabilities (sigmoid)")
+    #: one forward pass per batch (FlagReranker.compute_score runs its first batch twice)
     rerank_single_pass: bool = True
-    #: CPU only: dynamic int8 quantisation of the reranker's Linear layers (faster, scores shift
-    #: slightly; `hybrid-search bench` measures the speed-up and the agreement)
+    #: CPU only: dynamic int8 quantisation of the reranker (faster, scores shift slightly)
     rerank_quantize: bool = False
-    candidates_per_route: int = Field(100, ge=1, le=16384)
-    rrf_k: int = Field(60, ge=1)
+    candidates_per_route: int = Field(100, ge=1, le=16384, description="each route's depth")
+    rrf_k: int = Field(60, ge=1, description="RRF constant: higher flattens each route's head")
 
     retry: RetrySettings = Field(default_factory=RetrySettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)

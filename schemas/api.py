@@ -224,9 +224,7 @@ class SearchResponse(BaseModel):
         "--save`) because the request left them unset; empty: none applied",
     )
     option_sources: dict[str, str] = Field(
-        default_factory=dict,
-        description="option -> where its value came from: request, collection (saved "
-        "defaults), settings (the service's) or default (built in)",
+        default_factory=dict, description="option -> request, collection, settings or default"
     )
     query_truncated: bool = False
     notes: list[str] = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import sys
@@ -33,53 +34,17 @@ class State:
     overrides: dict[str, Any] = {}  # noqa: RUF012  (one CLI process, one state)
 
 
-@app.callback()
-def main(
-    milvus_uri: str = typer.Option(
-        None, envvar=None, help="HYBRID_SEARCH_MILVUS_URI: Milvus Lite file or server URI."
-    ),
-    milvus_token: str = typer.Option(None, help="HYBRID_SEARCH_MILVUS_TOKEN (e.g. user:password)."),
-    embedding_model: str = typer.Option(
-        None, help="HYBRID_SEARCH_EMBEDDING_MODEL: hub name or local dir."
-    ),
-    embedding_kind: str = typer.Option(None, help="HYBRID_SEARCH_EMBEDDING_KIND: bge-m3 | dense."),
-    reranker_model: str = typer.Option(
-        None, help="HYBRID_SEARCH_RERANKER_MODEL: hub name or local dir."
-    ),
-    device: str = typer.Option(None, help="HYBRID_SEARCH_DEVICE: cpu | cuda | auto."),
-    use_fp16: str = typer.Option(None, help="HYBRID_SEARCH_USE_FP16: auto | true | false."),
-    batch_size: int = typer.Option(
-        None, help="HYBRID_SEARCH_BATCH_SIZE: max rows per encode batch."
-    ),
-    batch_tokens: int = typer.Option(
-        None, help="HYBRID_SEARCH_BATCH_TOKENS: padded tokens per batch."
-    ),
-    max_chunk_tokens: int = typer.Option(None, help="HYBRID_SEARCH_MAX_CHUNK_TOKENS (<= 8192)."),
-    chunk_overlap_tokens: int = typer.Option(None, help="HYBRID_SEARCH_CHUNK_OVERLAP_TOKENS."),
-    bm25_analyzer: str = typer.Option(
-        None, help="HYBRID_SEARCH_BM25_ANALYZER: jieba | standard | english | chinese."
-    ),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log to stderr."),
-) -> None:
+#: the settings every command also takes as an option (`--milvus-uri` ...), over the environment
+GLOBAL_SETTINGS = (
+    "milvus_uri", "milvus_token", "embedding_model", "embedding_kind", "reranker_model", "device",
+    "use_fp16", "batch_size", "batch_tokens", "max_chunk_tokens", "chunk_overlap_tokens",
+    "bm25_analyzer",
+)  # fmt: skip
+
+
+def main(verbose: bool = False, **overrides: Any) -> None:
     """Settings come from HYBRID_SEARCH_* variables and .env; these options override them."""
-    State.overrides = {
-        k: v
-        for k, v in {
-            "milvus_uri": milvus_uri,
-            "milvus_token": milvus_token,
-            "embedding_model": embedding_model,
-            "embedding_kind": embedding_kind,
-            "reranker_model": reranker_model,
-            "device": device,
-            "use_fp16": use_fp16,
-            "batch_size": batch_size,
-            "batch_tokens": batch_tokens,
-            "max_chunk_tokens": max_chunk_tokens,
-            "chunk_overlap_tokens": chunk_overlap_tokens,
-            "bm25_analyzer": bm25_analyzer,
-        }.items()
-        if v is not None
-    }
+    State.overrides = {k: v for k, v in overrides.items() if v is not None}
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         stream=sys.stderr,
@@ -87,6 +52,34 @@ def main(
     )
     for noisy in ("pymilvus", "jieba", "transformers", "FlagEmbedding", "httpx"):
         logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.ERROR)
+
+
+def _global_options() -> inspect.Signature:
+    """`main`'s options, derived from `Settings`: each setting's type and description."""
+    from hybrid_search.settings import Settings
+
+    def option(name: str) -> inspect.Parameter:
+        field = Settings.model_fields[name]
+        kind = int if field.annotation is int else str
+        help = f"HYBRID_SEARCH_{name.upper()}: {field.description or ''}"
+        default = typer.Option(None, help=help)
+        return inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind
+        )
+
+    verbose = typer.Option(False, "--verbose", "-v", help="Log to stderr.")
+    return inspect.Signature(
+        [option(n) for n in GLOBAL_SETTINGS]
+        + [
+            inspect.Parameter(
+                "verbose", inspect.Parameter.KEYWORD_ONLY, default=verbose, annotation=bool
+            )
+        ]
+    )
+
+
+main.__signature__ = _global_options()  # type: ignore[attr-defined]
+app.callback()(main)
 
 
 def settings(*, read_env_file: bool = True, **more: Any) -> Settings:

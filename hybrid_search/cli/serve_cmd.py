@@ -89,8 +89,8 @@ def serve(
 def _run(s: Settings, service: ServiceSettings, graceful_timeout: float, log_level: str) -> None:
     import uvicorn
 
+    from hybrid_search.process import limit_malloc_arenas, shorten_gil_switch_interval
     from hybrid_search.service.app import create_app
-    from hybrid_search.service.execution import limit_malloc_arenas, shorten_gil_switch_interval
 
     limit_malloc_arenas()  # this process is the service: before its worker threads start
     shorten_gil_switch_interval()

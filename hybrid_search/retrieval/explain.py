@@ -1,14 +1,10 @@
 """Explanations: every returned hit scored on every route that answered, also the routes whose
 candidate depth it lay beyond (rank None). Fusion has already happened and is not touched.
 
-Scored where the stored data allows, with no store call: the head's rows are read with their
-dense and sparse vectors (`with_vectors=True`, the same call that reads their text), so dense is
-the inner product and sparse the dot product of the query with them; ColBERT is MaxSim over one
-fetch of the head's token vectors, started as soon as the fused head is known. Only BM25 needs
-the store's corpus statistics, and the head's read asks for it: `VectorStore.score_rows` reads
-the rows with their BM25 scores in one call (Milvus Lite pays ~3 ms per call, so a read plus a
-search cost a tenth of a 40 ms search). Each score equals what the store's search would return
-for that chunk (`tests/test_searcher.py` proves it against Milvus).
+Scored with no extra store call where the stored data allows: dense and sparse from the head's
+stored vectors (read with its text), ColBERT by MaxSim over one fetch of the head's token
+vectors; BM25 needs the corpus statistics, so the head's read asks the store for its scores.
+Each score equals what the store's search returns for that chunk (`tests/test_searcher.py`).
 """
 
 from __future__ import annotations

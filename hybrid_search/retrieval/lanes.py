@@ -21,19 +21,19 @@ from typing import TypeVar
 
 from hybrid_search.threads import InlineExecutor, background_pool
 
-__all__ = ["RERANK_WORKERS", "ROUTE_WORKERS", "YIELD_S", "Lane", "Lanes"]
+__all__ = ["YIELD_S", "Lane", "Lanes"]
 
 T = TypeVar("T")
 
 #: concurrent store calls of interactive searches: a search fans out at most four (dense,
 #: sparse, bm25, ColBERT's token search), and its explanation's ColBERT read joins after them
-ROUTE_WORKERS = 4
+_ROUTE_WORKERS = 4
 #: concurrent reranker calls of interactive searches (the model is shared and thread-safe for
 #: inference; the service's gate bounds how many searches run): with a single worker a
 #: search's rerank queued behind another tenant's batch step
-RERANK_WORKERS = 4
+_RERANK_WORKERS = 4
 #: concurrent background batches (the service's gate admits one step per tenant at a time)
-BACKGROUND_WORKERS = 2
+_BACKGROUND_WORKERS = 2
 #: the longest a background search waits at one checkpoint for interactive searches to finish
 YIELD_S = 0.1
 
@@ -57,10 +57,10 @@ class Lanes:
 
     def __init__(self) -> None:
         self.interactive = Lane(
-            routes=ThreadPoolExecutor(max_workers=ROUTE_WORKERS, thread_name_prefix="route"),
-            rerank=ThreadPoolExecutor(max_workers=RERANK_WORKERS, thread_name_prefix="rerank"),
+            routes=ThreadPoolExecutor(max_workers=_ROUTE_WORKERS, thread_name_prefix="route"),
+            rerank=ThreadPoolExecutor(max_workers=_RERANK_WORKERS, thread_name_prefix="rerank"),
         )
-        self._background = background_pool(BACKGROUND_WORKERS, "background")
+        self._background = background_pool(_BACKGROUND_WORKERS, "background")
         self._inline = InlineExecutor()
         self._running = 0
         self._idle = threading.Condition()

@@ -14,6 +14,7 @@ from hybrid_search.errors import (
     EncoderError,
     HybridSearchError,
     RerankDeadlineExceeded,
+    RouteError,
 )
 from hybrid_search.fusion import make_fusion
 from hybrid_search.fusion.base import FusedHit, RouteHit
@@ -169,8 +170,11 @@ def read_head(
 def note_failures(state: SearchState) -> None:
     """The failed routes, as data and as reasons (first in the list), and a truncated query."""
     state.failures = [
-        RouteFailure(r, exc.code, msg)
-        for (r, exc), msg in zip(state.errors.items(), state.route_messages().values(), strict=True)
+        # a route's own words, or the store error's type and text (the service rewords those)
+        RouteFailure(
+            r, e.code, e.message if isinstance(e, RouteError) else f"{type(e).__name__}: {e}"
+        )
+        for r, e in state.errors.items()
     ]
     state.reasons += [f.reason for f in state.failures]
     if state.truncated:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from hybrid_search.errors import HybridSearchError, RouteError
+from hybrid_search.errors import HybridSearchError
 from hybrid_search.fusion.base import FusedHit
 from hybrid_search.retrieval.lanes import Lane
 from hybrid_search.retrieval.plan import Plan
@@ -66,11 +66,3 @@ class SearchState:
 
     def fail(self, route: str, exc: HybridSearchError) -> None:
         self.errors[route] = exc
-
-    def route_messages(self) -> dict[str, str]:
-        """Each failed route's message: a route's own words, or the store error's type and
-        text (the service replaces the latter by code, see `STORE_FAILURE_CODES`)."""
-        return {
-            route: exc.message if isinstance(exc, RouteError) else f"{type(exc).__name__}: {exc}"
-            for route, exc in self.errors.items()
-        }

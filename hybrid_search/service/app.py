@@ -111,7 +111,15 @@ def create_app(
             )
             metrics.watch_gate(lambda: gate.running, lambda: gate.waiting)
             app.state.service = ServiceState(
-                settings, served, store, encoder, reranker, gate, spec, True, jobs
+                settings,
+                served,
+                store,
+                encoder,
+                reranker,
+                gate,
+                spec,
+                models_loaded=True,
+                jobs=jobs,
             )
             logger.info(
                 "serving collection %s: %d workers, queue %d, %d API keys",

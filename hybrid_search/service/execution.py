@@ -8,9 +8,6 @@ writes that run inline under the gate or, over the size threshold, as jobs on th
 
 from __future__ import annotations
 
-import ctypes
-import gc
-import sys
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
@@ -19,6 +16,7 @@ from fastapi import Depends, Request
 from hybrid_search.encoders.base import Encoder
 from hybrid_search.errors import HybridSearchError
 from hybrid_search.factory import ingest_options
+from hybrid_search.process import release_memory
 from hybrid_search.service.admission import TenantGate
 from hybrid_search.service.errors import ClientGoneError, DeadlineExceededError
 from hybrid_search.service.jobs import Job, JobRunner
@@ -37,10 +35,7 @@ __all__ = [
     "current_work",
     "documents_bytes",
     "job_runner",
-    "limit_malloc_arenas",
-    "release_memory",
     "run_steps",
-    "shorten_gil_switch_interval",
     "stopped_error",
     "write_documents",
 ]
@@ -133,51 +128,6 @@ def write_documents(
     finally:
         del records, job
         release_memory()
-
-
-def _glibc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (musl)
-        return None
-
-
-def release_memory() -> None:
-    """Hand freed heap back to the system after a write (glibc keeps it in its arenas
-    otherwise, so the service's RSS stays at its peak after a large ingest); cycles first, so
-    what they held is freed too. Linux/glibc only; elsewhere a no-op."""
-    gc.collect()
-    libc = _glibc()
-    if libc is not None:
-        libc.malloc_trim(0)
-
-
-#: glibc's mallopt parameter for the number of malloc arenas
-_M_ARENA_MAX = -8
-
-
-def limit_malloc_arenas(arenas: int = 2) -> bool:
-    """Fewer glibc arenas for the worker threads: each thread's arena keeps its own free
-    fragments, which `malloc_trim` cannot always hand back. Measured (16 MB ingested and
-    deleted, tests.reliability.memory_return): RSS after / before 1.27 with glibc's default
-    (8 per core), 1.16 with 2 arenas (MALLOC_ARENA_MAX=2). True when glibc took the limit."""
-    libc = _glibc()
-    return libc is not None and libc.mallopt(_M_ARENA_MAX, arenas) == 1
-
-
-#: the service's GIL switch interval (CPython's default is 5 ms)
-GIL_SWITCH_INTERVAL_S = 0.001
-
-
-def shorten_gil_switch_interval(seconds: float = GIL_SWITCH_INTERVAL_S) -> None:
-    """A thread waiting for the GIL waits up to the switch interval before the holder is asked
-    to let go, and a search hands the GIL between threads many times (route threads, the
-    reranker, the models' op dispatch): with another tenant's batch holding it, each hand-off
-    could cost 5 ms. The noisy-neighbour section measured B's p95 under A at 297 ms with the
-    default and 153 ms with 1 ms (tests.reliability.run --only noisy)."""
-    sys.setswitchinterval(seconds)
 
 
 def stopped_error(summary: IngestSummary, work: Work) -> HybridSearchError:

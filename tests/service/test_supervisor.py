@@ -85,7 +85,7 @@ def test_the_service_limits_glibc_arenas_and_trims_after_writes() -> None:
     up after a tenant's data was deleted) and trims the heap after each write."""
     import sys
 
-    from hybrid_search.service.execution import limit_malloc_arenas, release_memory
+    from hybrid_search.process import limit_malloc_arenas, release_memory
 
     applied = limit_malloc_arenas(8)  # in the test process: harmless
     assert applied is sys.platform.startswith("linux")

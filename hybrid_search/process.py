@@ -1,0 +1,49 @@
+"""Process tuning for a long-running service: glibc's heap (arenas, trimming after large
+writes) and the GIL switch interval. Linux/glibc only where it says so; elsewhere no-ops."""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import sys
+
+
+def _glibc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (musl)
+        return None
+
+
+def release_memory() -> None:
+    """Hand freed heap back to the system after a write (glibc keeps it in its arenas, so RSS
+    would stay at its peak after a large ingest); cycles first, so what they held is freed too."""
+    gc.collect()
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+#: glibc's mallopt parameter for the number of malloc arenas
+_M_ARENA_MAX = -8
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Fewer glibc arenas for the worker threads: each keeps its own free fragments, which
+    `malloc_trim` cannot always hand back (docs/reliability.md). True when glibc took it."""
+    libc = _glibc()
+    return libc is not None and libc.mallopt(_M_ARENA_MAX, arenas) == 1
+
+
+#: the service's GIL switch interval (CPython's default is 5 ms)
+GIL_SWITCH_INTERVAL_S = 0.001
+
+
+def shorten_gil_switch_interval(seconds: float = GIL_SWITCH_INTERVAL_S) -> None:
+    """A thread waiting for the GIL waits up to the switch interval before the holder is asked
+    to let go, and a search hands the GIL between threads many times (route threads, the
+    reranker, the models' op dispatch): with another tenant's batch holding it, each hand-off
+    could cost 5 ms (docs/reliability.md, the noisy-neighbour run)."""
+    sys.setswitchinterval(seconds)
