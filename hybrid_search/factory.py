@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from hybrid_search.encoders.base import Encoder
-from hybrid_search.errors import ConfigError
+from hybrid_search.errors import CollectionNotFoundError, ConfigError
 from hybrid_search.rerank.bge import BGEReranker
 from hybrid_search.settings import Settings
 from hybrid_search.store.base import VectorStore
@@ -15,14 +18,41 @@ from hybrid_search.store.tenancy import CollectionPerTenantStore, check_collecti
 from ingest.pipeline import IngestOptions
 from schemas.collection import CollectionSpec
 
+logger = logging.getLogger(__name__)
 
-def build_store(settings: Settings) -> VectorStore:
-    """The configured store: Milvus, one collection per tenant when `tenancy` is "collection"."""
+
+def build_store(settings: Settings, *, create: bool = True) -> VectorStore:
+    """The configured store: Milvus, one collection per tenant when `tenancy` is "collection".
+
+    `create=False`, for commands that only read or delete: a Milvus Lite file that does not
+    exist is an error, not a new empty database folder left behind."""
+    path = Path(settings.milvus_uri).expanduser()
+    if not create and settings.is_milvus_lite() and not path.exists():
+        raise CollectionNotFoundError(
+            f"no Milvus Lite file at {path} (HYBRID_SEARCH_MILVUS_URI): ingest documents first "
+            "(`hybrid-search ingest PATH`) or point HYBRID_SEARCH_MILVUS_URI at an existing file"
+        )
     store = build_milvus_store(settings)
     if settings.tenancy == "collection":
         check_collection_name(settings.collection)
         return CollectionPerTenantStore(store)
     return store
+
+
+def warm_bm25(store: VectorStore, collection: str) -> None:
+    """Milvus Lite builds the BM25 analyzer (jieba: about 0.9 s) at a process's first BM25
+    query; a throwaway one in a daemon thread pays that while the caller imports and loads."""
+    if not isinstance(store, MilvusStore) or not store.is_lite:
+        return
+
+    def warm() -> None:
+        try:
+            store.client.load_collection(collection)
+            store.client.search(collection, data=["warm"], anns_field="bm25", limit=1)
+        except Exception:  # no collection or no BM25 field: the real query will say so
+            logger.debug("BM25 warm-up failed", exc_info=True)
+
+    threading.Thread(target=warm, daemon=True, name="bm25-warm").start()
 
 
 def build_milvus_store(settings: Settings) -> MilvusStore:

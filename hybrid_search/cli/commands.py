@@ -51,7 +51,7 @@ def stats(
         from hybrid_search.factory import build_store
 
         s = settings(collection=collection)
-        store = build_store(s)
+        store = build_store(s, create=False)
         st = store.stats(s.collection, tenant)
         store.close()
         out = {"documents": st.documents, "chunks": st.chunks, "colbert_rows": st.colbert_rows}
@@ -85,7 +85,7 @@ def delete(
         from hybrid_search.factory import build_store
 
         s = settings(collection=collection, tenant=tenant)
-        store = build_store(s)
+        store = build_store(s, create=False)
         try:
             store.describe(s.collection)
             present = store.doc_states(s.collection, s.tenant, doc_ids)

@@ -62,8 +62,6 @@ def search(
     """Search a collection: Milvus routes, RRF fusion, reranking; explained and timed."""
 
     def run() -> None:
-        from hybrid_search.searcher import HybridSearcher
-
         flt = None
         if filter_json:
             try:
@@ -76,8 +74,17 @@ def search(
                     as_json=as_json,
                 )
         chosen_routes = [r.strip() for r in (routes or "").split(",") if r.strip()]
+        from hybrid_search.factory import build_encoder, build_reranker, build_store, warm_bm25
+
         s = settings(collection=collection)
-        searcher = HybridSearcher.from_settings(s)
+        store = build_store(s, create=False)
+        warm_bm25(store, s.collection)  # beside the imports and model loading below
+        from hybrid_search.cli.render import print_response
+        from hybrid_search.searcher import HybridSearcher
+
+        searcher = HybridSearcher(
+            store, build_encoder(s), build_reranker(s), collection=s.collection, settings=s
+        )
         try:
             response = searcher.search(
                 query,
@@ -102,8 +109,6 @@ def search(
         if as_json:
             emit_json(response.model_dump(mode="json"))
             return
-        from hybrid_search.cli.render import print_response
-
         print_response(response)
 
     handle_errors(as_json, run)
