@@ -85,6 +85,7 @@ app.callback()(main)
 def settings(*, read_env_file: bool = True, **more: Any) -> Settings:
     """Settings with CLI overrides; invalid values exit with a message naming the setting."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from hybrid_search.settings import Settings
 
@@ -95,9 +96,38 @@ def settings(*, read_env_file: bool = True, **more: Any) -> Settings:
         return Settings(**values)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            f"{env_name(e['loc'])}={shown(env_name(e['loc']), e['input'])}: {e['msg']}"
+            for e in exc.errors()
         )
         fail(f"invalid settings: {problems}", code="config_error", exit_code=EXIT_USAGE)
+    except SettingsError as exc:  # a nested setting's value that is not JSON
+        fail(bad_json_setting(str(exc)), code="config_error", exit_code=EXIT_USAGE)
+
+
+def env_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    return "HYBRID_SEARCH_" + "__".join(str(p) for p in loc).upper()
+
+
+def shown(name: str, value: Any) -> str:
+    secret = any(w in name for w in ("KEY", "TOKEN", "PASSWORD"))
+    return "<hidden>" if secret else repr(value)
+
+
+def bad_json_setting(error: str) -> str:
+    """Which HYBRID_SEARCH_* variable holds the JSON that pydantic-settings could not parse."""
+    import os
+    import re
+
+    field = (re.findall(r'field "(\w+)"', error) or ["?"])[0].upper()
+    problems = []
+    for name, value in os.environ.items():
+        if name.upper().startswith(f"HYBRID_SEARCH_{field}"):
+            try:
+                json.loads(value)
+            except json.JSONDecodeError as exc:
+                problems.append(f"{name}={shown(name, value)} ({exc.msg} at column {exc.colno})")
+    where = "; ".join(problems) or f"HYBRID_SEARCH_{field}* (in the environment or .env)"
+    return f"invalid settings: {where} is not valid JSON; give a JSON value or unset it"
 
 
 def emit_json(obj: Any) -> None:

@@ -60,6 +60,7 @@ def serve(
             e = exc.errors()[0]
             fail(f"invalid --{e['loc'][0]}: {e['msg']}", code="config_error", exit_code=EXIT_USAGE)
         s = s.model_copy(update={"service": service})
+        check_port_free(service.host, service.port)  # before the models load, not after
         logging.getLogger("hybrid_search").setLevel(logging.INFO)
         child = None
         # default: a child for a Lite path, nothing for a server URI
@@ -75,8 +76,13 @@ def serve(
                     code="config_error",
                     exit_code=EXIT_USAGE,
                 )
+            from hybrid_search.store.lite_lock import check_unlocked, served_address
+
+            if address := served_address(s.milvus_uri):
+                fail(f"{s.milvus_uri} is already served (Milvus child at {address})")
+            check_unlocked(s.milvus_uri)  # names the holder before the models load
             child = LiteServer(Path(s.milvus_uri))
-            s = s.model_copy(update={"milvus_uri": child.start()})
+            child.start()  # recorded beside the file: this process and the CLI connect to it
         try:
             _run(s, service, graceful_timeout, log_level)
         finally:
@@ -84,6 +90,22 @@ def serve(
                 child.stop()
 
     handle_errors(False, run)
+
+
+def check_port_free(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            fail(
+                f"cannot listen on {_url(host, port)}: {exc.strerror}; stop what uses port "
+                f"{port} or pick another with --port N (HYBRID_SEARCH_SERVICE__PORT)",
+                code="config_error",
+                exit_code=EXIT_USAGE,
+            )
 
 
 def _run(s: Settings, service: ServiceSettings, graceful_timeout: float, log_level: str) -> None:

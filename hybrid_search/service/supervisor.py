@@ -10,7 +10,9 @@ and goes back to the system whenever it restarts.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from hybrid_search.errors import StoreUnavailableError
 from hybrid_search.ports import free_port, port_open
+from hybrid_search.store.lite_lock import address_file
 
 __all__ = ["LiteServer"]
 
@@ -86,6 +89,7 @@ class LiteServer:
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop watching, then terminate the child (SIGKILL after `timeout_s`)."""
         self._stopping.set()
+        address_file(str(self.data_dir)).unlink(missing_ok=True)
         proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.terminate()
@@ -116,6 +120,9 @@ class LiteServer:
                 )
             time.sleep(0.1)
         self._up.set()
+        # other processes (CLI search, ingest, stats) find and share this child
+        address = {"uri": self.uri, "pid": os.getpid(), "child": self.pid}
+        address_file(str(self.data_dir)).write_text(json.dumps(address), "utf-8")
         logger.info("milvus-lite server for %s on %s (pid %d)", self.data_dir, self.uri, self.pid)
 
     def _watch(self) -> None:

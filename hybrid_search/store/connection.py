@@ -15,7 +15,7 @@ from typing import Any, TypedDict, TypeVar
 from hybrid_search.errors import HybridSearchError, StoreError, StoreUnavailableError
 from hybrid_search.retry import RetryCounter, call_with_retry, is_transient, needs_reload
 from hybrid_search.settings import RetrySettings, ensure_parent_dir, is_lite_uri, redact_uri
-from hybrid_search.store.lite_lock import check_unlocked
+from hybrid_search.store.lite_lock import check_unlocked, served_address
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,23 +64,27 @@ class MilvusConnection:
         self.retries = RetryCounter()
         self._loaded: set[str] = set()
         self._lock = threading.RLock()
+        target = uri
         if self.is_lite:
             ensure_parent_dir(uri)
             _quiet_jieba()
-            check_unlocked(uri)  # one line naming the holder, not milvus_lite's traceback
+            target = served_address(uri) or uri  # a running `serve` shares its Milvus child
+            if target == uri:
+                check_unlocked(uri)  # one line naming the holder, not milvus_lite's traceback
 
         def connect() -> Any:
             from pymilvus import MilvusClient
 
-            kwargs: dict[str, Any] = {"uri": uri}
+            kwargs: dict[str, Any] = {"uri": target}
             if token:
                 kwargs["token"] = token
             if db_name:
                 kwargs["db_name"] = db_name
-            if timeout_s is not None and not self.is_lite:
+            if timeout_s is not None and not is_lite_uri(target):
                 kwargs["timeout"] = timeout_s
             return MilvusClient(**kwargs)
 
+        self.address = None if target == uri else target  # a `serve`'s Milvus child
         self.client: Any = self.call(connect, f"connect {self.uri}")
 
     def call(self, fn: Callable[[], T], what: str) -> T:
@@ -155,7 +159,9 @@ class MilvusConnection:
 
     def deployment(self) -> str:
         if self.is_lite:
-            return f"Milvus Lite at {self.uri}"
+            return f"Milvus Lite at {self.uri}" + (
+                f" through {self.address}" if self.address else ""
+            )
         try:
             version = str(self.client.get_server_version())
         except Exception:  # version is informative only; older servers lack the call

@@ -9,14 +9,33 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 from pathlib import Path
 
 from hybrid_search.errors import StoreLockedError
 
-__all__ = ["check_unlocked", "lock_holder"]
+__all__ = ["address_file", "check_unlocked", "lock_holder", "served_address"]
 
 LOCK_FILENAME = "LOCK"  # milvus_lite.db.LOCK_FILENAME
+
+
+def address_file(uri: str) -> Path:
+    """Where `serve` records the address of the Milvus child that holds the Lite file."""
+    path = Path(uri).expanduser().resolve()
+    return path.with_name(path.name + ".serve.json")
+
+
+def served_address(uri: str) -> str | None:
+    """The address of a running `serve`'s Milvus child for this Lite file, if there is one:
+    other processes then share it instead of being refused the file."""
+    from hybrid_search.ports import port_open
+
+    try:
+        address = str(json.loads(address_file(uri).read_text("utf-8"))["uri"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return address if port_open(int(address.rsplit(":", 1)[1])) else None
 
 
 def check_unlocked(uri: str) -> None:
@@ -69,6 +88,10 @@ def _message(uri: str, pid: int | None) -> str:
     if pid is not None:
         command = _command(pid)
         who = f"process {pid}" + (f" ({command})" if command else "")
+        if "milvus_lite" in command:  # a child: name the process the user started
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                who = f"process {parent} ({_command(parent)}) through its Milvus child {pid}"
     return (
         f"the Milvus Lite file {uri} is in use by {who}; Milvus Lite allows one process per "
         "file: stop that process, or serve the file once with `milvus-lite server --data-dir "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_first_minutes import cli_env, ingest_two
+from tests.cli.test_first_minutes import cli_env, ingest_two, invoke
 
 __all__ = ["cli_env"]
 
@@ -40,3 +40,32 @@ def test_commands_that_need_no_model_import_none(cli_env: Path, args: list[str])
         [sys.executable, "-c", RUN, *args], capture_output=True, text=True, check=True
     )
     assert "heavy: []" in out.stdout, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("HYBRID_SEARCH_SERVICE__API_KEYS", "{bad", "HYBRID_SEARCH_SERVICE__API_KEYS=<hidden>"),
+        ("HYBRID_SEARCH_BATCH_SIZE", "abc", "HYBRID_SEARCH_BATCH_SIZE='abc'"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_the_variable(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    for args in (["stats"], ["search", "x"]):
+        out = subprocess.run(
+            [sys.executable, "-c", "from hybrid_search.cli import app; app()", *args],
+            capture_output=True,
+            text=True,
+        )
+        assert out.returncode == 2
+        assert out.stderr.count("\n") == 1 and expected in out.stderr, out.stderr
+
+
+def test_search_on_a_missing_lite_file_leaves_no_folder(cli_env: Path) -> None:
+    missing = cli_env.parent / "new" / "x.db"
+    result = invoke("--milvus-uri", str(missing), "search", "x")
+    assert result.exit_code == 1
+    assert "no Milvus Lite file" in result.output and "HYBRID_SEARCH_MILVUS_URI" in result.output
+    assert not missing.parent.exists()
