@@ -204,8 +204,8 @@ def save_defaults(settings: Settings, report: TuneReport) -> dict[str, Any]:
     """Record the best configuration as the tuned collection's search defaults (routes, fusion,
     weights, rrf_k); every later search on it that leaves them unset uses them, and says so in
     `defaults_applied`. Returns what was saved."""
-    from hybrid_search.defaults import check_saved_defaults
     from hybrid_search.factory import build_store
+    from hybrid_search.retrieval.plan import check_saved_defaults
 
     best = report.best
     defaults = check_saved_defaults(

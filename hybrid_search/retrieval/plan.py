@@ -5,12 +5,11 @@ gave each option. Every request error is raised here, before the store is asked.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hybrid_search.defaults import apply_saved_defaults
-from hybrid_search.errors import InvalidRequestError
+from hybrid_search.errors import ConfigError, InvalidRequestError
 from hybrid_search.filtering import parse_filter
 from hybrid_search.settings import Settings
 from hybrid_search.store.types import Scope
@@ -164,3 +163,55 @@ def _check_page(offset: int, top_k: int, depth: int) -> None:
             f"earlier page or raise `candidates` (up to 16384)",
             details={"field": "offset", "limit": depth},
         )
+
+
+#: the options `tune --save` records
+SAVED_FIELDS = ("routes", "fusion", "weights", "rrf_k")
+#: the ones that only make sense together
+FUSION_FIELDS = ("fusion", "weights", "rrf_k")
+
+
+def check_saved_defaults(saved: Mapping[str, Any]) -> dict[str, Any]:
+    """Saved defaults as valid SearchOptions values.
+
+    Raises:
+        ConfigError: an unknown field or an invalid value (naming it).
+    """
+    unknown = sorted(set(saved) - set(SAVED_FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"search defaults: unknown field(s) {unknown}; a collection may save "
+            f"{', '.join(SAVED_FIELDS)}",
+            details={"fields": unknown},
+        )
+    try:
+        opts = SearchOptions.model_validate(dict(saved))
+    except ValueError as exc:
+        raise ConfigError(f"search defaults are invalid: {exc}") from None
+    return opts.model_dump(include=set(saved), exclude_none=True)
+
+
+def apply_saved_defaults(
+    opts: SearchOptions,
+    fields_set: Collection[str],
+    saved: Mapping[str, Any],
+    available: Sequence[str],
+) -> tuple[SearchOptions, dict[str, Any]]:
+    """`opts` (built-in defaults filled in) with the `saved` defaults the request left open
+    (the saved fusion options are one unit, tuned together on the saved routes: they apply
+    only when the request sets none of them and searches exactly those routes)
+    (`fields_set`: what it set itself) that fit the `available` routes, and {field: value}
+    of what was applied."""
+    if not saved:
+        return opts, {}
+    applied: dict[str, Any] = {}
+    saved_routes = saved.get("routes")
+    if saved_routes and "routes" not in fields_set and set(saved_routes) <= set(available):
+        applied["routes"] = list(saved_routes)
+    routes = applied.get("routes", opts.routes if opts.routes is not None else list(available))
+    same_routes = saved_routes is None or set(routes) == set(saved_routes)
+    if same_routes and not set(FUSION_FIELDS) & set(fields_set):
+        applied.update({f: saved[f] for f in FUSION_FIELDS if saved.get(f) is not None})
+    if not applied:
+        return opts, {}
+    return opts.model_copy(update=applied), applied

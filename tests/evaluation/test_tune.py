@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hybrid_search.defaults import apply_saved_defaults, check_saved_defaults
 from hybrid_search.errors import ConfigError, InvalidRequestError
 from hybrid_search.evaluation.beir import load_beir
 from hybrid_search.evaluation.grid import fusion_grid, split_queries, weight_grid
 from hybrid_search.evaluation.metrics import evaluate
 from hybrid_search.evaluation.runs import read_trec_run
+from hybrid_search.retrieval.plan import apply_saved_defaults, check_saved_defaults
 from schemas.api import SearchOptions
 
 
