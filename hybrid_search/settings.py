@@ -55,11 +55,9 @@ class ServiceSettings(BaseModel):
     max_top_k: int = Field(100, ge=1, le=1000)
     max_batch: int = Field(64, ge=1)
     max_documents_per_request: int = Field(1000, ge=1)
-    #: requests per minute per API key (a token bucket allowing bursts of the same size);
-    #: over it: 429 with Retry-After. None: no per-key limit (the concurrency gate still holds)
+    #: requests per minute per API key (token bucket; over it 429). None: no per-key limit
     rate_limit_per_minute: int | None = Field(None, ge=1)
-    #: one tenant's share of the gate: running jobs (default all slots but one, so another
-    #: tenant always finds one) and queue places (default half the queue); over it: 429
+    #: one tenant's share of the gate (default all slots but one, half the queue); over it 429
     tenant_max_running: int | None = Field(None, ge=1)
     tenant_max_queue: int | None = Field(None, ge=0)
     #: server-side deadlines: past them the work stops between steps and the answer is 504
@@ -70,8 +68,7 @@ class ServiceSettings(BaseModel):
     batch_step: int = Field(1, ge=1)
     #: POST /v1/documents with more text than this (bytes) becomes a job: 202 + GET /v1/jobs/{id}
     job_threshold_bytes: int = Field(1024 * 1024, ge=0)
-    #: ingest jobs: worker threads (outside the search gate), queued jobs in all and per tenant,
-    #: and the deadline of one job
+    #: ingest jobs: worker threads, queued jobs in all and per tenant, one job's deadline
     job_workers: int = Field(1, ge=1, le=16)
     job_queue: int = Field(8, ge=1)
     job_per_tenant: int = Field(2, ge=1)
@@ -133,14 +130,13 @@ class Settings(BaseSettings):
 
     #: store ColBERT token vectors (4 bytes x dim per token: the costliest part of a collection)
     store_colbert: bool = True
-    #: token vectors packed per Milvus row; 1 = one row per token, which lets the colbert route
-    #: also generate candidates by token ANN search, at ~3.5x the write cost (see README)
+    #: token vectors per Milvus row; 1 also lets ColBERT generate candidates (README, costs)
     colbert_block_tokens: int = Field(16, ge=1, le=64)
     #: ColBERT token storage, recorded per collection (README "ColBERT storage"): binary (sign
     #: bits), int8, float32, none. Unset: binary, or float32 with colbert_block_tokens=1
     colbert_storage: Literal["binary", "int8", "float32", "none"] | None = None
-    #: ColBERT document tokens merged into one stored token (Ward clustering, Clavie 2024);
-    #: None: the collection's recorded factor, for a new one 2 with binary/int8, 1 with float32
+    #: ColBERT tokens pooled into one (Ward clustering, Clavie 2024); None: the collection's,
+    #: for a new one 2 with binary/int8, 1 with float32
     colbert_pool_factor: int | None = Field(None, ge=1, le=8)
     colbert_rescore_per_route: int = Field(
         20,

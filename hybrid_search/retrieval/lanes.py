@@ -25,12 +25,9 @@ __all__ = ["YIELD_S", "Lane", "Lanes"]
 
 T = TypeVar("T")
 
-#: concurrent store calls of interactive searches: a search fans out at most four (dense,
-#: sparse, bm25, ColBERT's token search), and its explanation's ColBERT read joins after them
+#: concurrent store calls of interactive searches: a search fans out at most four routes
 _ROUTE_WORKERS = 4
-#: concurrent reranker calls of interactive searches (the model is shared and thread-safe for
-#: inference; the service's gate bounds how many searches run): with a single worker a
-#: search's rerank queued behind another tenant's batch step
+#: concurrent reranker calls of interactive searches (one would queue behind a batch's step)
 _RERANK_WORKERS = 4
 #: concurrent background batches (the service's gate admits one step per tenant at a time)
 _BACKGROUND_WORKERS = 2
