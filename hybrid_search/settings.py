@@ -55,6 +55,8 @@ class ServiceSettings(BaseModel):
     max_top_k: int = Field(100, ge=1, le=1000)
     max_batch: int = Field(64, ge=1)
     max_documents_per_request: int = Field(1000, ge=1)
+    #: one file of POST /v1/files (the whole request stays under max_body_bytes)
+    max_file_bytes: int = Field(8 * 1024 * 1024, ge=1)
     #: requests per minute per API key (token bucket; over it 429). None: no per-key limit
     rate_limit_per_minute: int | None = Field(None, ge=1)
     #: one tenant's share of the gate (default all slots but one, half the queue); over it 429

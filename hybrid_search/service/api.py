@@ -1,4 +1,5 @@
-"""HTTP routes: search, batch search, documents, RAG context, health, readiness and metrics.
+"""HTTP routes: search, batch search, documents, file uploads, RAG context, health, readiness
+and metrics.
 
 Handlers stay thin: resolve the tenant from the key, check the service limits, run the blocking
 work through the gate, return the same pydantic models the in-process API returns.
@@ -13,14 +14,18 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from hybrid_search.errors import STORE_FAILURE_CODES, InvalidRequestError, StoreUnavailableError
 from hybrid_search.rag import build_context
 from hybrid_search.service.auth import Principal, PrincipalDep, check_filter_scope
 from hybrid_search.service.deps import MetricsDep, ServiceState, StateDep
-from hybrid_search.service.errors import DocumentNotFoundError, JobNotFoundError
+from hybrid_search.service.errors import (
+    DocumentNotFoundError,
+    JobNotFoundError,
+    PayloadTooLargeError,
+)
 from hybrid_search.service.execution import (
     WorkDep,
     chunked,
@@ -289,6 +294,36 @@ async def upsert_documents(
         "ingested %d documents for tenant %s: %d failed", summary.documents, tenant, summary.failed
     )
     return summary
+
+
+@v1_router.post("/files", tags=["documents"], status_code=202, response_model=IngestJobResponse)
+async def upload_files(files: list[UploadFile], principal: PrincipalDep, state: StateDep) -> Any:
+    """Ingest uploaded files (.pdf, .docx, .html, .md, .txt) as a job for the key's tenant:
+    202 and a job id; `GET /v1/jobs/{job_id}` gives one outcome per file, in upload order.
+    Each file's name is its document id; a bad file fails alone. A file over
+    `max_file_bytes`, or a request over `max_body_bytes`: 413 naming it."""
+    principal.check_write()
+    s = state.settings
+    limit = s.service.max_file_bytes
+    if len(files) > s.service.max_documents_per_request:
+        raise InvalidRequestError(
+            f"{len(files)} files in one request; this service accepts at most "
+            f"{s.service.max_documents_per_request}",
+            details={"field": "files", "limit": s.service.max_documents_per_request},
+        )
+    uploads = []
+    for f in files:
+        name, data = f.filename or "upload", await f.read()
+        if len(data) > limit:
+            raise PayloadTooLargeError(
+                f"file '{name}' is {len(data)} bytes; this service accepts at most {limit} "
+                "bytes per file",
+                details={"file": name, "limit": limit},
+            )
+        uploads.append((name, data))
+    jobs = _jobs(state, "")
+    queued = jobs.submit(principal.tenant_for(None, s.tenant), len(uploads), uploads)
+    return JSONResponse(queued.view().model_dump(mode="json"), status_code=202)
 
 
 @v1_router.get("/documents/{doc_id:path}", tags=["documents"], responses=_NOT_FOUND)

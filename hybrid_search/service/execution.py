@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 
 from hybrid_search.encoders.base import Encoder
-from hybrid_search.errors import HybridSearchError
+from hybrid_search.errors import HybridSearchError, IngestError
 from hybrid_search.factory import ingest_options
 from hybrid_search.process import release_memory
 from hybrid_search.service.admission import TenantGate
@@ -24,7 +24,7 @@ from hybrid_search.service.work import Work
 from hybrid_search.settings import Settings
 from hybrid_search.store.base import VectorStore
 from ingest.pipeline import IngestJob
-from ingest.readers import record_from_object
+from ingest.readers import SourceDoc, read_document, record_from_object
 from schemas.collection import CollectionSpec
 from schemas.documents import IngestSummary
 
@@ -120,7 +120,10 @@ def write_documents(
 ) -> IngestSummary:
     """Validate and ingest an HTTP write in the calling (worker) thread: one outcome per item,
     stopping between windows at the deadline or when the client leaves."""
-    records = [record_from_object(obj, "request", i) for i, obj in enumerate(documents)]
+    records = [
+        read_upload(*obj) if isinstance(obj, tuple) else record_from_object(obj, "request", i)
+        for i, obj in enumerate(documents)
+    ]
     options = ingest_options(settings, tenant=tenant, window_documents=HTTP_WINDOW_DOCUMENTS)
     job = IngestJob(store, encoder, spec, options, progress=progress, give_way=give_way)
     try:
@@ -128,6 +131,14 @@ def write_documents(
     finally:
         del records, job
         release_memory()
+
+
+def read_upload(name: str, data: bytes) -> SourceDoc | IngestError:
+    """One uploaded file (`POST /v1/files`), read in the job's worker thread."""
+    try:
+        return read_document(data, name)
+    except IngestError as exc:
+        return exc
 
 
 def stopped_error(summary: IngestSummary, work: Work) -> HybridSearchError:
