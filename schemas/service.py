@@ -5,12 +5,15 @@ Pure pydantic, importing neither FastAPI nor pymilvus, so the remote client can 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "BulkDeleteResponse",
     "ChunkOut",
+    "DeleteDocumentsRequest",
+    "DeleteOutcome",
     "DeleteResponse",
     "DocumentResponse",
     "ErrorBody",
@@ -48,6 +51,32 @@ class UpsertDocumentsRequest(BaseModel):
                 if isinstance(doc, dict) and key in doc and not isinstance(doc[key], str):
                     raise ValueError(f"documents[{i}].{key} must be a string")
         return value
+
+
+class DeleteDocumentsRequest(BaseModel):
+    """`DELETE /v1/documents`: ids, or a filter (never across tenants: the key's is added)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    ids: list[str] | None = Field(None, min_length=1)
+    filter: dict[str, Any] | None = Field(None, description="structured filter, as for search")
+    tenant: str | None = Field(None, pattern=_TENANT, description="admin keys only")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> DeleteDocumentsRequest:
+        if (self.ids is None) == (self.filter is None) or self.filter == {}:
+            raise ValueError("give either ids or a non-empty filter")
+        return self
+
+
+class DeleteOutcome(BaseModel):
+    id: str
+    status: Literal["deleted", "not_found"]
+
+
+class BulkDeleteResponse(BaseModel):
+    deleted: int
+    outcomes: list[DeleteOutcome] = Field(description="one per id, in request (or id) order")
 
 
 class ChunkOut(BaseModel):

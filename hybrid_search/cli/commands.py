@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -15,6 +16,7 @@ from hybrid_search.cli.app import (
     models_app,
     settings,
 )
+from hybrid_search.errors import InvalidRequestError
 
 
 @models_app.command("tiny")
@@ -68,7 +70,10 @@ def stats(
 
 @app.command()
 def delete(
-    doc_ids: list[str] = typer.Argument(..., help="Document ids to delete."),
+    doc_ids: list[str] = typer.Argument(None, help="Document ids to delete."),
+    filter_json: str = typer.Option(
+        None, "--filter", help="Delete what a filter matches (JSON, as for search)."
+    ),
     collection: str = typer.Option(None, help="HYBRID_SEARCH_COLLECTION."),
     tenant: str = typer.Option(None, help="HYBRID_SEARCH_TENANT (default 'default')."),
     missing_ok: bool = typer.Option(
@@ -76,28 +81,35 @@ def delete(
     ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Delete documents: their chunks and their ColBERT token vectors.
+    """Delete documents (ids, or --filter): their chunks and their ColBERT token vectors.
 
     Ids that are not stored are named and the exit code is 3, unless --missing-ok.
     """
 
     def run() -> None:
+        from hybrid_search.deletion import delete_many
         from hybrid_search.factory import build_store
 
+        if bool(doc_ids) == (filter_json is not None):
+            raise InvalidRequestError("give document ids or --filter, not both or neither")
+        try:
+            where = json.loads(filter_json) if filter_json is not None else None
+        except ValueError as exc:
+            raise InvalidRequestError(f"--filter is not JSON: {exc}") from None
         s = settings(collection=collection, tenant=tenant)
         store = build_store(s, create=False)
         try:
             store.describe(s.collection)
-            present = store.doc_states(s.collection, s.tenant, doc_ids)
-            missing = [d for d in dict.fromkeys(doc_ids) if d not in present]
-            n = store.delete_documents(s.collection, s.tenant, list(present)) if present else 0
+            done = delete_many(store, s.collection, s.tenant, doc_ids or None, where)
         finally:
             store.close()
-        out = {"deleted": n, "requested": len(doc_ids), "missing": missing}
+        missing = [d for d, ok in done if not ok]
+        n = len(done) - len(missing)
+        out = {"deleted": n, "requested": len(done), "missing": missing}
         if missing and not missing_ok:
             shown = ", ".join(repr(d) for d in missing[:10]) + (" ..." if len(missing) > 10 else "")
             fail(
-                f"{len(missing)} of {len(doc_ids)} documents not found in collection "
+                f"{len(missing)} of {len(done)} documents not found in collection "
                 f"'{s.collection}' for tenant '{s.tenant}': {shown}; deleted {n}. "
                 "Pass --missing-ok to allow ids that are not stored",
                 code="not_found",
@@ -108,6 +120,6 @@ def delete(
         if as_json:
             emit_json(out)
         else:
-            typer.echo(f"deleted {n} of {len(doc_ids)} documents")
+            typer.echo(f"deleted {n} of {len(done)} documents")
 
     handle_errors(as_json, run)

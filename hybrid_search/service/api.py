@@ -17,6 +17,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
+from hybrid_search.deletion import delete_many
 from hybrid_search.errors import STORE_FAILURE_CODES, InvalidRequestError, StoreUnavailableError
 from hybrid_search.rag import build_context
 from hybrid_search.service.auth import Principal, PrincipalDep, check_filter_scope
@@ -46,8 +47,11 @@ from schemas.api import (
 from schemas.documents import IngestJobResponse, IngestSummary, check_doc_id
 from schemas.rag import RagRequest, RagResponse
 from schemas.service import (
+    BulkDeleteResponse,
     ChunkOut,
     CollectionInfo,
+    DeleteDocumentsRequest,
+    DeleteOutcome,
     DeleteResponse,
     DocumentResponse,
     ErrorResponse,
@@ -324,6 +328,29 @@ async def upload_files(files: list[UploadFile], principal: PrincipalDep, state: 
     jobs = _jobs(state, "")
     queued = jobs.submit(principal.tenant_for(None, s.tenant), len(uploads), uploads)
     return JSONResponse(queued.view().model_dump(mode="json"), status_code=202)
+
+
+@v1_router.delete("/documents", tags=["documents"])
+async def delete_documents(
+    body: DeleteDocumentsRequest, principal: PrincipalDep, state: StateDep
+) -> BulkDeleteResponse:
+    """Delete documents by ids or by a filter, inside the caller's tenant; one outcome per id."""
+    principal.check_write()
+    limit = state.settings.service.max_documents_per_request
+    if body.ids is not None and len(body.ids) > limit:
+        raise InvalidRequestError(
+            f"{len(body.ids)} ids in one request; this service accepts at most {limit}",
+            details={"field": "ids", "limit": limit},
+        )
+    if body.filter is not None:
+        check_filter_scope(body.filter)
+    scope = principal.tenant_for(body.tenant, state.settings.tenant)
+    store, collection = state.store, state.spec.name
+    done = await state.gate.run(
+        scope, lambda: delete_many(store, collection, scope, body.ids, body.filter)
+    )
+    outcomes = [DeleteOutcome(id=d, status="deleted" if ok else "not_found") for d, ok in done]
+    return BulkDeleteResponse(deleted=sum(ok for _, ok in done), outcomes=outcomes)
 
 
 @v1_router.get("/documents/{doc_id:path}", tags=["documents"], responses=_NOT_FOUND)

@@ -146,3 +146,13 @@ def test_demo_env_is_written_once_and_never_over_a_users_file(tmp_path: Path) ->
     said = demo_env(values, env)
     assert env.read_text("utf-8") == "HYBRID_SEARCH_COLLECTION=mine\n"
     assert "left alone" in said and "export HYBRID_SEARCH_COLLECTION=demo_tiny" in said
+
+
+def test_delete_by_filter_removes_what_it_matches(cli_env: Path) -> None:
+    ingest_two(cli_env.parent)
+    where = '{"field": "doc_id", "op": "eq", "value": "a"}'
+    result = invoke("delete", "--filter", where, "--json")
+    assert result.exit_code == 0, result.output
+    assert last_json(result.stdout) == {"deleted": 1, "requested": 1, "missing": []}
+    assert last_json(invoke("stats", "--json").stdout)["documents"] == 1
+    assert invoke("delete", "a", "--filter", where).exit_code != 0  # one or the other

@@ -106,3 +106,25 @@ def test_job_ids_are_random() -> None:
     finally:
         queue.close()
     assert len({i[:8] for i in ids}) == 3 and all(len(i) == 32 for i in ids)
+
+
+def test_bulk_delete_by_ids_and_by_filter_gives_one_outcome_per_id(client: TestClient) -> None:
+    def delete(body: dict[str, object]) -> object:
+        return client.request("DELETE", "/v1/documents", headers=H, json=body)
+
+    r = delete({"ids": ["d0", "d1", "nope"]})
+    assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+    assert [(o["id"], o["status"]) for o in r.json()["outcomes"]] == [  # type: ignore[attr-defined]
+        ("d0", "deleted"),
+        ("d1", "deleted"),
+        ("nope", "not_found"),
+    ]
+    r = delete({"filter": {"field": "doc_id", "op": "eq", "value": "d2"}})
+    assert r.json() == {"deleted": 1, "outcomes": [{"id": "d2", "status": "deleted"}]}  # type: ignore[attr-defined]
+    for gone in ("d0", "d1", "d2"):
+        assert client.get(f"/v1/documents/{gone}", headers=H).status_code == 404
+    assert client.get("/v1/documents/d3", headers=H).status_code == 200
+    tenant_filter = {"filter": {"field": "tenant", "op": "eq", "value": "B"}}
+    assert _code(delete(tenant_filter)) == (403, "forbidden")
+    for bad in ({"filter": {}}, {"ids": []}, {"ids": ["d3"], "filter": {"field": "doc_id"}}, {}):
+        assert _code(delete(bad)) == (422, "validation_error"), bad

@@ -1,0 +1,42 @@
+"""Deleting documents in bulk, by ids or by a filter within one tenant: the API and the CLI
+share it, so both give one outcome per id (a 2,000-document cleanup was 2,000 requests)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hybrid_search.filtering import parse_filter
+from hybrid_search.store.base import VectorStore
+from hybrid_search.store.types import Scope
+
+__all__ = ["delete_many"]
+
+#: ids per delete expression (a Milvus expression grows with its ids)
+_STEP = 512
+
+
+def delete_many(
+    store: VectorStore,
+    collection: str,
+    tenant: str,
+    ids: Sequence[str] | None = None,
+    filter: dict[str, Any] | None = None,
+) -> list[tuple[str, bool]]:
+    """Delete `ids` or the documents `filter` matches (always inside `tenant`); returns each
+    id with whether it was stored.
+
+    Raises:
+        InvalidFilterError: the filter does not parse.
+    """
+    if filter is not None:
+        keys = store.get_keys(collection, Scope(tenant, parse_filter(filter)))
+        wanted = sorted({c.doc_id for c in keys.values()})
+        present = set(wanted)
+    else:
+        wanted = list(dict.fromkeys(ids or []))
+        present = set(store.doc_states(collection, tenant, wanted)) if wanted else set()
+    gone = [d for d in wanted if d in present]
+    for i in range(0, len(gone), _STEP):
+        store.delete_documents(collection, tenant, gone[i : i + _STEP])
+    return [(d, d in present) for d in wanted]
