@@ -137,6 +137,10 @@ def doctor(
     if not skip_models:
         checks += check_models(s)
     checks += check_milvus(s) + check_disk(s)
+    from hybrid_search.encoders.tiny import tiny_reminder
+
+    if reminder := tiny_reminder(s.embedding_model):
+        checks.append(Check("model quality", True, reminder))  # usable, not meaningful
     ok = all(c.ok for c in checks)
     if as_json:
         emit_json({"ok": ok, "checks": [asdict(c) for c in checks]})

@@ -55,6 +55,13 @@ def ingest(
         from ingest.readers import read_paths
 
         s = settings(collection=collection, tenant=tenant)
+        if missing := [str(p) for p in paths if not p.exists()]:  # before any model loads
+            fail(
+                f"no such file or folder: {', '.join(missing)}; check the path(s) given to ingest",
+                code="not_found",
+                exit_code=EXIT_USAGE,
+                as_json=as_json,
+            )
         options = ingest_options(s, strict=strict, delete_missing=delete_missing)
         encoder = build_encoder(s)
         store = build_store(s)

@@ -108,7 +108,11 @@ def search(
             searcher.close()
         if as_json:
             emit_json(response.model_dump(mode="json"))
-            return
-        print_response(response)
+        else:
+            print_response(response)
+        from hybrid_search.encoders.tiny import tiny_reminder
+
+        if reminder := tiny_reminder(s.embedding_model):
+            typer.echo(reminder, err=True)
 
     handle_errors(as_json, run)

@@ -160,3 +160,14 @@ def build_tiny_models(
     reranker.save_pretrained(rr_dir)
     done.write_text("ok\n", "utf-8")
     return TinyModels(emb_dir, rr_dir)
+
+
+def tiny_reminder(embedding_model: str) -> str | None:
+    """One line for every search and `doctor` while the models are the random tiny ones: their
+    rankings look like a broken product otherwise."""
+    if not (Path(embedding_model).expanduser().parent / ".tiny-complete").exists():
+        return None
+    return (
+        "note: tiny random models: rankings mean nothing; set HYBRID_SEARCH_EMBEDDING_MODEL and "
+        "HYBRID_SEARCH_RERANKER_MODEL to real weights (README: Models)"
+    )

@@ -69,3 +69,15 @@ def test_search_on_a_missing_lite_file_leaves_no_folder(cli_env: Path) -> None:
     assert result.exit_code == 1
     assert "no Milvus Lite file" in result.output and "HYBRID_SEARCH_MILVUS_URI" in result.output
     assert not missing.parent.exists()
+
+
+def test_search_and_doctor_remind_that_tiny_models_are_random(cli_env: Path) -> None:
+    ingest_two(cli_env.parent)
+    for args in (
+        ["search", "Milvus"],
+        ["search", "Milvus", "--json"],
+        ["doctor", "--skip-models", "--json"],
+    ):
+        result = invoke(*args)
+        assert "tiny random models: rankings mean nothing" in result.output, args
+        assert "HYBRID_SEARCH_EMBEDDING_MODEL" in result.output
