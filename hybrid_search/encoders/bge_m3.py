@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from hybrid_search.encoders.base import EncodedBatch, FloatArray, Representation, SparseVector
-from hybrid_search.encoders.loading import LazyModel
+from hybrid_search.encoders.loading import LazyModel, flag_embedding
 from hybrid_search.encoders.loading import quiet_transformers as quiet_transformers
 from hybrid_search.encoders.loading import resolve_model_path as resolve_model_path
 from hybrid_search.encoders.m3_forward import forward_m3, place
@@ -75,9 +75,7 @@ class BGEM3Encoder(LazyModel):
         return frozenset({"dense", "sparse", "colbert"})
 
     def _build(self, path: str) -> Any:
-        from FlagEmbedding import BGEM3FlagModel
-
-        return BGEM3FlagModel(
+        return flag_embedding().BGEM3FlagModel(
             path,
             use_fp16=self._use_fp16,
             devices=self._device,

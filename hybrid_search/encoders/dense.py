@@ -15,7 +15,7 @@ import numpy as np
 
 from hybrid_search.encoders.base import EncodedBatch, Representation
 from hybrid_search.encoders.bge_m3 import HFTokenizer
-from hybrid_search.encoders.loading import LazyModel, resolve_model_path
+from hybrid_search.encoders.loading import LazyModel, flag_embedding, resolve_model_path
 from hybrid_search.errors import EncoderError
 
 logger = logging.getLogger(__name__)
@@ -73,9 +73,7 @@ class DenseEncoder(LazyModel):
         return resolve_dense_model(name)
 
     def _build(self, path: str) -> Any:
-        from FlagEmbedding import FlagModel
-
-        return FlagModel(
+        return flag_embedding().FlagModel(
             path,
             normalize_embeddings=True,
             use_fp16=self._use_fp16,

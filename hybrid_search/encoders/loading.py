@@ -7,10 +7,13 @@ until first use, and a model that cannot be found fails fast with ModelNotFoundE
 from __future__ import annotations
 
 import copy
+import importlib
 import logging
 import os
 import queue
+import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,6 +60,39 @@ def resolve_model_path(name_or_path: str) -> str:
             "directory with the weights, or build tiny test models with "
             "`hybrid-search models tiny DIR`."
         ) from exc
+
+
+def flag_embedding() -> types.ModuleType:
+    """`import FlagEmbedding`, whatever transformers dropped that only its LLM rerankers use.
+
+    The package's `__init__` imports every model it has, and its decoder-only rerankers (which
+    this project never loads) import transformers modules that transformers removes from time to
+    time (`modeling_attn_mask_utils` in 5.24). A missing `transformers.*` module becomes a
+    placeholder whose names raise when used, so BGEM3FlagModel and FlagReranker still load."""
+    for _ in range(8):  # one placeholder per missing module; a bounded number of them
+        try:
+            return importlib.import_module("FlagEmbedding")
+        except ModuleNotFoundError as exc:
+            missing = exc.name or ""
+            if not missing.startswith("transformers.") or missing in sys.modules:
+                raise
+            logger.debug("FlagEmbedding imports %s, which transformers lacks", missing)
+            sys.modules[missing] = _placeholder(missing)
+            for name in [m for m in sys.modules if m.split(".")[0] == "FlagEmbedding"]:
+                del sys.modules[name]  # a half-run package import would hide the retry
+    raise ImportError("FlagEmbedding imports too many modules this transformers lacks")
+
+
+def _placeholder(module: str) -> types.ModuleType:
+    def missing(name: str) -> type:
+        def fail(*_: object, **__: object) -> None:
+            raise ImportError(f"{module}.{name} is not in the installed transformers")
+
+        return type(name, (), {"__init__": fail, "__call__": fail})
+
+    stub = types.ModuleType(module)
+    stub.__getattr__ = missing  # type: ignore[method-assign]
+    return stub
 
 
 #: tokenizers per model: one for the interactive searches, one for background work

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from hybrid_search.encoders.loading import LazyModel
+from hybrid_search.encoders.loading import LazyModel, flag_embedding
 from hybrid_search.errors import EncoderError
 from hybrid_search.rerank.base import RerankDeadlineExceeded
 
@@ -47,9 +47,7 @@ class BGEReranker(LazyModel):
         self.quantize = quantize
 
     def _build(self, path: str) -> Any:
-        from FlagEmbedding import FlagReranker
-
-        return FlagReranker(
+        return flag_embedding().FlagReranker(
             path, use_fp16=self._use_fp16, devices=self._device, max_length=self.max_length
         )
 
