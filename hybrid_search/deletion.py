@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hybrid_search.filtering import parse_filter
+from hybrid_search.store import ops
 from hybrid_search.store.base import VectorStore
 from hybrid_search.store.types import Scope
 
@@ -30,13 +31,13 @@ def delete_many(
         InvalidFilterError: the filter does not parse.
     """
     if filter is not None:
-        keys = store.get_keys(collection, Scope(tenant, parse_filter(filter)))
+        keys = ops.get_keys(store, collection, Scope(tenant, parse_filter(filter)))
         wanted = sorted({c.doc_id for c in keys.values()})
         present = set(wanted)
     else:
         wanted = list(dict.fromkeys(ids or []))
-        present = set(store.doc_states(collection, tenant, wanted)) if wanted else set()
+        present = set(ops.doc_states(store, collection, tenant, wanted))
     gone = [d for d in wanted if d in present]
     for i in range(0, len(gone), _STEP):
-        store.delete_documents(collection, tenant, gone[i : i + _STEP])
+        store.delete(collection, tenant, gone[i : i + _STEP])
     return [(d, d in present) for d in wanted]

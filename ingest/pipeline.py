@@ -22,6 +22,7 @@ import numpy as np
 from hybrid_search.encoders.base import EncodedBatch, Encoder
 from hybrid_search.errors import HybridSearchError, IngestError, StoreUnavailableError
 from hybrid_search.retry import call_with_recovery, needs_reload
+from hybrid_search.store import ops
 from hybrid_search.store.base import VectorStore
 from hybrid_search.store.types import ChunkRow, DocState
 from hybrid_search.tokens.pooling import pool_tokens
@@ -288,7 +289,8 @@ class IngestJob:
         summary, opts = outcome.summary, self.options
         ids = [w.doc.id for w in window]
         states: dict[str, DocState] = self._recovering(
-            lambda: self.store.doc_states(self.spec.name, opts.tenant, ids), "read document states"
+            lambda: ops.doc_states(self.store, self.spec.name, opts.tenant, ids),
+            "read document states",
         )
         new = [i for i in ids if i not in states]
         interrupted = self._recovering(lambda: self._interrupted(new), "read interrupted documents")
@@ -341,7 +343,7 @@ class IngestJob:
                     token_counts[(i, c.index)] = len(tokens)
                     token_rows.append(self._row(pending[i], c, enc.dense[j], {}, tokens))
             if token_rows and self.spec.colbert_dim:
-                write = partial(self.store.write_token_vectors, self.spec, token_rows)
+                write = partial(self.store.upsert, self.spec, opts.tenant, token_rows)
                 writer.submit(partial(self._recovering, write, "write token vectors"))
 
         rows = [
@@ -363,7 +365,7 @@ class IngestJob:
         def commit() -> None:
             try:
                 self._recovering(
-                    lambda: self.store.commit_documents(self.spec, opts.tenant, rows, hashes),
+                    lambda: self.store.upsert(self.spec, opts.tenant, rows, hashes),
                     "commit documents",
                 )
             except StoreUnavailableError:
@@ -390,7 +392,7 @@ class IngestJob:
         token vectors and committing them. Writing them again is a redo, and counted as one."""
         if not doc_ids or not self.spec.colbert_dim:
             return set()
-        return self.store.docs_with_token_vectors(self.spec.name, self.options.tenant, doc_ids)
+        return ops.docs_with_token_vectors(self.store, self.spec.name, self.options.tenant, doc_ids)
 
     def _recovering(self, fn: Callable[[], T], what: str) -> T:
         """Run one idempotent read or write, riding out a Milvus restart (see `_recover`)."""
@@ -410,8 +412,8 @@ class IngestJob:
         if not isinstance(exc, StoreUnavailableError) and not needs_reload(exc):
             return False
         try:
-            self.store.ping()  # retries transient errors itself
-            self.store.reload(self.spec)
+            self.store.health()  # retries transient errors itself
+            self.store.sync(self.spec, reload=True)
         except Exception as err:  # still down: the next run of the work retries again
             logger.warning("Milvus not back yet: %s", err)
         return True
@@ -446,8 +448,10 @@ class IngestJob:
             logger.warning("--delete-missing skipped: %d records failed to read", summary.failed)
             return 0
         stale = [
-            d for d in self.store.iter_doc_ids(self.spec.name, self.options.tenant) if d not in seen
+            d
+            for d in ops.iter_doc_ids(self.store, self.spec.name, self.options.tenant)
+            if d not in seen
         ]
         for i in range(0, len(stale), 512):
-            self.store.delete_documents(self.spec.name, self.options.tenant, stale[i : i + 512])
+            self.store.delete(self.spec.name, self.options.tenant, stale[i : i + 512])
         return len(stale)

@@ -17,6 +17,7 @@ from hybrid_search.cli.app import (
     settings,
 )
 from hybrid_search.errors import InvalidRequestError
+from hybrid_search.store import ops
 
 
 @models_app.command("tiny")
@@ -54,7 +55,7 @@ def stats(
 
         s = settings(collection=collection)
         store = build_store(s, create=False)
-        st = store.stats(s.collection, tenant)
+        st = ops.stats(store, s.collection, tenant)
         store.close()
         out = {"documents": st.documents, "chunks": st.chunks, "colbert_rows": st.colbert_rows}
         if as_json:

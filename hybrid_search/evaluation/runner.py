@@ -136,7 +136,7 @@ def flush(store: VectorStore, spec: CollectionSpec) -> None:
     """Seal freshly written rows: Milvus Lite rebuilds the sparse/BM25 inverted index over
     unflushed rows on every search, which makes an evaluation many times slower (docs/design.md)."""
     try:
-        store.flush(spec)
+        store.sync(spec)
     except HybridSearchError as exc:  # an optimisation only: search still works unflushed
         logger.warning("flush of %s failed: %s", spec.name, exc)
 

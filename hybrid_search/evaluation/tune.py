@@ -218,7 +218,7 @@ def save_defaults(settings: Settings, report: TuneReport) -> dict[str, Any]:
     )
     store = build_store(settings.model_copy(update={"collection": report.collection}))
     try:
-        store.save_search_defaults(report.collection, defaults)
+        store.search_defaults(report.collection, save=defaults)
     finally:
         store.close()
     return defaults

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from hybrid_search.encoders.base import FloatArray
+from hybrid_search.store import ops
 from hybrid_search.store.base import VectorStore
 from hybrid_search.store.types import Candidate, QueryVectors, RouteError, Scope
 
@@ -34,12 +35,12 @@ class ColbertRoute:
         self._collection = collection
 
     def can_generate(self) -> bool:
-        return self._store.can_search_tokens(self._collection)
+        return ops.can_search_tokens(self._store, self._collection)
 
     def generate(self, query: QueryVectors, *, limit: int, tenant: str) -> list[str]:
         """Chunk pks whose tokens are nearest to the query's tokens, by best token match."""
-        return self._store.search_tokens(
-            self._collection, _tokens(query), tenant=tenant, limit=limit
+        return ops.search_tokens(
+            self._store, self._collection, _tokens(query), tenant=tenant, limit=limit
         )
 
     def score(
@@ -59,7 +60,7 @@ class ColbertRoute:
         known = {pk: keys[pk] for pk in pks if pk in keys and keys[pk].token_count is not None}
         missing = [pk for pk in pks if pk not in known]
         if missing:
-            known.update(self._store.get_keys(self._collection, scope.only(missing)))
+            known.update(ops.get_keys(self._store, self._collection, scope.only(missing)))
             pks = [pk for pk in pks if pk in known]
         counts = {pk: known[pk].token_count or 0 for pk in pks}
         scores = self._store.score_token_vectors(

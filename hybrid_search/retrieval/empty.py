@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hybrid_search.store.base import VectorStore
+from hybrid_search.store.ops import count_chunks
 from hybrid_search.store.types import Scope
 from schemas.filters import AndFilter, Condition, Filter, NotFilter, OrFilter
 
@@ -24,16 +25,16 @@ _INT_SENTINEL = -(2**62)
 def empty_result_notes(
     store: VectorStore, collection: str, tenant: str, flt: Filter | None
 ) -> list[str]:
-    if store.count_chunks(collection, Scope(tenant)) == 0:
+    if count_chunks(store, collection, Scope(tenant)) == 0:
         return [f"tenant '{tenant}' has no documents in collection '{collection}'"]
     if flt is None:
         return []
     notes = []
     for cond in _positive_conditions(flt):
-        if store.count_chunks(collection, Scope(tenant, cond)) > 0:
+        if count_chunks(store, collection, Scope(tenant, cond)) > 0:
             continue
         has_field = _has_field(cond)
-        if has_field and store.count_chunks(collection, Scope(tenant, has_field)) == 0:
+        if has_field and count_chunks(store, collection, Scope(tenant, has_field)) == 0:
             notes.append(f"filter: no document of tenant '{tenant}' has the field '{cond.field}'")
         else:
             notes.append(

@@ -22,6 +22,7 @@ from hybrid_search.fusion.base import FusedHit
 from hybrid_search.retrieval.colbert import ColbertRoute
 from hybrid_search.retrieval.request import SearchState
 from hybrid_search.store.base import VectorStore
+from hybrid_search.store.ops import score_rows
 from hybrid_search.store.types import (
     FIELD_ROUTES,
     Candidate,
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 #: routes scored from the head's stored vectors (the rest ask the store)
 LOCAL_ROUTES = ("dense", "sparse")
-#: the route the head's read scores as it reads (`VectorStore.score_rows`)
+#: the route the head's read scores as it reads (`store.ops.score_rows`)
 READ_ROUTE: FieldName = "bm25"
 
 
@@ -110,7 +111,7 @@ def read_rows(
         return None
     scope = state.plan.scope.only(pks)
     try:
-        read = store.score_rows(collection, route, state.query, scope, with_vectors=with_vectors)
+        read = score_rows(store, collection, route, state.query, scope, with_vectors=with_vectors)
     except HybridSearchError as exc:  # an explanation never fails the search
         logger.warning("explaining route %s failed: %s", route, exc)
         return None

@@ -37,6 +37,7 @@ from hybrid_search.service.execution import (
 )
 from hybrid_search.service.jobs import JobQueue
 from hybrid_search.service.metrics import CONTENT_TYPE_LATEST
+from hybrid_search.store.ops import get_chunks
 from schemas.api import (
     BatchSearchRequest,
     BatchSearchResponse,
@@ -364,7 +365,7 @@ async def get_document(
     scope = principal.tenant_for(tenant, state.settings.tenant)
     _check_doc_id(doc_id)
     store, collection = state.store, state.spec.name
-    rows = await state.gate.run(scope, lambda: store.get_chunks(collection, scope, doc_id))
+    rows = await state.gate.run(scope, lambda: get_chunks(store, collection, scope, doc_id))
     if not rows:
         raise DocumentNotFoundError(f"no document '{doc_id}'", details={"doc_id": doc_id})
     return DocumentResponse(
@@ -394,9 +395,7 @@ async def delete_document(
     scope = principal.tenant_for(tenant, state.settings.tenant)
     _check_doc_id(doc_id)
     store, collection = state.store, state.spec.name
-    deleted = await state.gate.run(
-        scope, lambda: store.delete_documents(collection, scope, [doc_id])
-    )
+    deleted = await state.gate.run(scope, lambda: store.delete(collection, scope, [doc_id]))
     if not deleted:
         raise DocumentNotFoundError(f"no document '{doc_id}'", details={"doc_id": doc_id})
     return DeleteResponse(doc_id=doc_id, deleted=True)
@@ -466,7 +465,7 @@ async def readyz(request: Request) -> JSONResponse:
     body = ReadyResponse(
         ready=ready,
         checks=checks,
-        deployment="milvus-lite" if state.store.is_embedded else "milvus-server",
+        deployment="milvus-lite" if state.settings.is_milvus_lite() else "milvus-server",
     )
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
@@ -474,7 +473,7 @@ async def readyz(request: Request) -> JSONResponse:
 def _probe(state: ServiceState, checks: dict[str, str]) -> None:
     store = state.store
     try:
-        store.ping()
+        store.health()
         checks["milvus"] = "ok"
     except Exception:
         logger.warning("readiness: Milvus unreachable", exc_info=True)
@@ -482,7 +481,7 @@ def _probe(state: ServiceState, checks: dict[str, str]) -> None:
         checks["collection"] = "unknown"
     if "collection" not in checks:
         try:
-            loaded = store.load_state(state.spec.name)
+            loaded = store.health(state.spec.name).state
             checks["collection"] = "ok" if loaded == "Loaded" else f"not loaded ({loaded})"
         except Exception:
             logger.warning("readiness: collection check failed", exc_info=True)

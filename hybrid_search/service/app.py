@@ -190,8 +190,9 @@ def _prepare(
 def describe_deployment(store: VectorStore) -> str:
     """Log (and return) what the store is: Milvus Lite (one process only), or a server and its
     version."""
-    text = store.deployment()
-    if store.is_embedded:
+    health = store.health()
+    text = health.deployment
+    if health.embedded:
         logger.warning(
             "%s: one process only (never point a second process or worker at the same file), "
             "no float16/binary vectors; use Milvus standalone or cluster in production",

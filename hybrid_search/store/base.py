@@ -1,40 +1,35 @@
-"""The VectorStore protocol: everything ingest, search and the service ask of a store.
+"""The VectorStore protocol: the few general verbs ingest, search and the service build on.
 
-Two implementations: `MilvusStore` (Milvus Lite, standalone, cluster; `store/milvus.py`) and
-`InMemoryStore` (numpy brute force; `store/memory.py`), proven to rank alike by
-`tests/store/test_congruence.py`. Nothing outside `store/` speaks a backend's language: calls
-name a collection and a `Scope` (tenant + typed filter), and answer with the dataclasses of
-`store/types.py`.
-
-Token vectors (ColBERT) go through three calls, so a compressed or server-side token store
-plugs in behind them: `write_token_vectors` (float32 matrices in `ChunkRow.colbert`),
-`fetch_token_vectors` (float32 `(n_tokens, dim)` matrices back, decoded however they were
-stored) and `search_tokens` (candidate generation, where the layout allows it). How they are
-stored is the collection's `CollectionSpec.colbert_storage`.
+Modelled on pymilvus' `MilvusClient`: collection lifecycle, upsert, delete, get by keys, query
+by scope, search one field, fused search. The reads callers need (document states, counts,
+stats, keys, a scored read of the head) are plain functions over these verbs in `store/ops.py`,
+written once for every store. Nothing outside `store/` speaks a backend's language: calls name a
+collection and a `Scope` (tenant + typed filter), and answer with the values of `store/types.py`.
+`MilvusStore` (store/milvus.py) and `CollectionPerTenantStore` (store/tenancy.py) implement it;
+the tests prove a numpy twin ranks alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol
 
 from hybrid_search.encoders.base import FloatArray
 from hybrid_search.retry import RetryCounter
 from hybrid_search.store.types import (
     Candidate,
     ChunkRow,
-    DocState,
     FieldName,
     FusedResult,
+    Health,
     QueryVectors,
     Scope,
-    ScoredRows,
     StoredChunk,
-    StoreStats,
 )
 from schemas.collection import CollectionSpec
+from schemas.filters import Filter
 
-__all__ = ["ChunkRow", "DocState", "StoreStats", "VectorStore"]
+__all__ = ["VectorStore"]
 
 
 class VectorStore(Protocol):
@@ -44,34 +39,12 @@ class VectorStore(Protocol):
     #: retries of transient errors so far (the ingest summary reports them)
     retries: RetryCounter
 
-    # -- connection -------------------------------------------------------------------------
-
-    def ping(self) -> None: ...
-
     def close(self) -> None: ...
 
-    def deployment(self) -> str:
-        """What this store is, for logs and /readyz (e.g. "Milvus Lite at ./m.db")."""
+    def health(self, name: str | None = None) -> Health:
+        """What the store is, reached now (a `StoreError` when it cannot be), and `name`'s load
+        state ("Loaded" when it can serve searches)."""
         ...
-
-    @property
-    def is_embedded(self) -> bool:
-        """One process only (Milvus Lite, in-memory): never share it between workers."""
-        ...
-
-    def load_state(self, collection: str) -> str:
-        """ "Loaded" when `collection` can serve searches; otherwise the backend's state."""
-        ...
-
-    def reload(self, spec: CollectionSpec) -> None:
-        """Load the collection and its token vectors again (after a server restart)."""
-        ...
-
-    def flush(self, spec: CollectionSpec) -> None:
-        """Seal fresh writes (an optimisation; searches see unflushed rows too)."""
-        ...
-
-    # -- schema -----------------------------------------------------------------------------
 
     def ensure_collection(self, spec: CollectionSpec) -> None: ...
 
@@ -79,112 +52,71 @@ class VectorStore(Protocol):
 
     def has_collection(self, name: str) -> bool: ...
 
-    def search_defaults(self, name: str) -> dict[str, Any]:
-        """The search options `hybrid-search tune --save` recorded for `name` ({} if none)."""
-        ...
-
-    def save_search_defaults(self, name: str, defaults: Mapping[str, Any]) -> None:
-        """Record search options as `name`'s defaults (replacing earlier ones; {} clears)."""
-        ...
-
     def drop(self, name: str) -> None: ...
 
-    # -- writes -----------------------------------------------------------------------------
-
-    def write_token_vectors(self, spec: CollectionSpec, rows: Sequence[ChunkRow]) -> None:
-        """Step 1 of a document write: the rows' ColBERT token vectors, before any chunk row."""
+    def sync(self, spec: CollectionSpec, *, reload: bool = False) -> None:
+        """Seal fresh writes (searches see unflushed rows too), or with `reload` load the
+        collection and its token vectors again (after a server restart)."""
         ...
 
-    def commit_documents(
+    def search_defaults(self, name: str, save: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The search options `hybrid-search tune --save` recorded for `name` ({} if none);
+        `save` records new ones first (replacing earlier ones; {} clears)."""
+        ...
+
+    def upsert(
         self,
         spec: CollectionSpec,
         tenant: str,
         rows: Sequence[ChunkRow],
-        hashes: Mapping[str, str],
+        hashes: Mapping[str, str] | None = None,
     ) -> None:
-        """Step 2: make each document's new version (its hash) the only one, crash-safely."""
+        """Without `hashes`, step 1 of a document write: the rows' ColBERT token vectors, before
+        any chunk row. With them, step 2: make each document's new version (its hash) the only
+        one, crash-safely."""
         ...
 
-    def write_documents(
-        self,
-        spec: CollectionSpec,
-        tenant: str,
-        rows: Sequence[ChunkRow],
-        hashes: Mapping[str, str],
-    ) -> None:
-        """Both steps, for rows that carry their token vectors."""
-        ...
-
-    def delete_documents(self, name: str, tenant: str, doc_ids: Sequence[str]) -> int:
+    def delete(self, name: str, tenant: str, doc_ids: Sequence[str]) -> int:
         """Chunks and token vectors of the documents; returns how many were present."""
         ...
 
-    # -- reads ------------------------------------------------------------------------------
-
-    def doc_states(self, name: str, tenant: str, doc_ids: Sequence[str]) -> dict[str, DocState]: ...
-
-    def docs_with_token_vectors(self, name: str, tenant: str, doc_ids: Sequence[str]) -> set[str]:
-        """The documents among `doc_ids` that have token vectors stored (with or without chunk
-        rows: a write cut off before its commit leaves token vectors only)."""
-        ...
-
-    def iter_doc_ids(self, name: str, tenant: str) -> Iterator[str]: ...
-
-    def stats(self, name: str, tenant: str | None = None) -> StoreStats: ...
-
-    def get_chunks(self, name: str, tenant: str, doc_id: str) -> list[StoredChunk]:
-        """A document's chunks in order (without vectors)."""
-        ...
-
     def get_rows(
-        self, name: str, pks: Sequence[str], *, with_vectors: bool = False
-    ) -> dict[str, StoredChunk]:
-        """Chunks by primary key (absent keys are left out); `with_vectors` adds the stored
-        dense and sparse vectors."""
-        ...
-
-    def score_rows(
         self,
         name: str,
-        route: FieldName,
-        query: QueryVectors,
-        scope: Scope,
+        pks: Sequence[str],
         *,
         with_vectors: bool = False,
-    ) -> ScoredRows:
-        """The chunks `scope.pks` (within `scope`) read as `get_rows` does, with their score on
-        `route` for `query`, equal to what `search_field` gives them. For a route that needs
-        the store's corpus statistics (BM25) this is what an explained search asks: one call
-        where the backend allows it instead of a read and a search.
-
-        Raises:
-            RouteError: the query has nothing this route can search.
-        """
+        filter: Filter | None = None,
+    ) -> dict[str, StoredChunk]:
+        """Chunks by primary key that meet `filter` (absent keys are left out); `with_vectors`
+        adds the stored dense and sparse vectors."""
         ...
 
-    def get_keys(self, name: str, scope: Scope) -> dict[str, Candidate]:
-        """The key fields (doc id, token count) of the chunks in `scope` (scored 0)."""
+    def query(
+        self, name: str, scope: Scope, fields: Sequence[str], *, tokens: bool = False
+    ) -> list[dict[str, Any]]:
+        """Rows in `scope` as {field: value} (`schemas.collection` names; `[COUNT]` answers
+        one row with the count). `tokens` reads the token vector rows' doc id and tenant
+        instead; a scope with tenant "" covers every tenant."""
         ...
-
-    def count_chunks(self, name: str, scope: Scope) -> int:
-        """How many chunks `scope` holds (why a search came back empty)."""
-        ...
-
-    # -- search -----------------------------------------------------------------------------
 
     def search_field(
         self,
         name: str,
-        route: FieldName,
+        route: FieldName | Literal["colbert"],
         queries: Sequence[QueryVectors],
         *,
         scope: Scope,
         limit: int,
         with_token_counts: bool = True,
+        with_rows: bool = False,
+        with_vectors: bool = False,
     ) -> list[list[Candidate]]:
         """Best `limit` chunks per query on one field: inner product for dense and sparse, BM25
-        over the analysed text for bm25. Raw scores, higher is better. Each hit's token count
-        (which ColBERT's rescoring needs) only `with_token_counts`: a field less to ship.
+        over the analysed text for bm25, best token match for colbert (up to 2 x `limit`, where
+        the token layout allows it). Raw scores, higher is better. Each hit's token count only
+        `with_token_counts`; its row (`Candidate.row`) only `with_rows` (`with_vectors` adds
+        dense and sparse).
 
         Raises:
             RouteError: no query has anything this route can search.
@@ -206,28 +138,6 @@ class VectorStore(Protocol):
         route the query cannot take is left out and reported in `errors`."""
         ...
 
-    def search_tokens(self, name: str, tokens: FloatArray, *, tenant: str, limit: int) -> list[str]:
-        """Chunk pks whose stored token vectors are nearest to `tokens`, best first.
-
-        Raises:
-            RouteError: this collection's token layout has no token index to search.
-        """
-        ...
-
-    def can_search_tokens(self, name: str) -> bool: ...
-
-    def fetch_token_vectors(
-        self,
-        name: str,
-        tenant: str,
-        chunk_pks: Sequence[str],
-        token_counts: Mapping[str, int] | None = None,
-    ) -> dict[str, FloatArray]:
-        """Each chunk's stored token vectors as one float32 `(n_tokens, dim)` matrix, in token
-        order (decoded from the collection's `colbert_storage`). `token_counts` (from the chunk
-        rows) lets a store read by key instead of filtering."""
-        ...
-
     def score_token_vectors(
         self,
         name: str,
@@ -237,5 +147,6 @@ class VectorStore(Protocol):
         token_counts: Mapping[str, int] | None = None,
     ) -> dict[str, float]:
         """MaxSim of the query's token vectors against each chunk's stored ones (chunks with no
-        stored tokens are left out), scored on the stored form (`hybrid_search.tokens`)."""
+        stored tokens are left out), scored on the stored form (`hybrid_search.tokens`).
+        `token_counts` (from the chunk rows) lets a store read by key instead of filtering."""
         ...

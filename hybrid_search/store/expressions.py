@@ -1,21 +1,200 @@
-"""The Milvus boolean expressions the store sends: the one place they are assembled.
+r"""The Milvus boolean expressions the store sends: the one place they are assembled.
 
-User filters are compiled by `filters.compile_filter`; everything here adds the store's own
-conditions (tenant, documents, keys, hashes) with literals from `filters.string_literal`.
+User filters are compiled by `compile_filter`, the store's private compiler; the `*_expr`
+functions add the store's own conditions (tenant, documents, keys, hashes). User input never
+becomes expression text: `parse_filter` (hybrid_search/filtering.py, re-exported here) checks
+the JSON tree (fields from an allow-list, operators, value types, size limits), and
+`compile_filter` writes every field name from a mapping the store owns and every value through
+`string_literal` or a number formatter.
+
+Milvus string literals, as found by experiment on Milvus Lite 3.2.2 and matching the server's
+grammar (`Plan.g4`, unquoted like a C string): inside double quotes `\\` is one backslash and
+`\"` a double quote; `\'`, `\n`, `\t` are escapes too, and any other backslash pair (`\u`,
+`\/`, `\q`) is a parse error. A raw newline ends the literal with an error. Everything else,
+CJK, emoji, right-to-left marks, zero-width characters, is taken literally. So escaping
+backslash and double quote is enough to make any string without control characters a literal
+that matches exactly itself; `tests/store/test_filters.py` proves it against a real Milvus Lite.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 
-from hybrid_search.store.filters import and_expressions, compile_filter, string_list_literal
-from hybrid_search.store.filters import string_literal as literal
+from hybrid_search.errors import InvalidFilterError
+from hybrid_search.filtering import fail, literal_problem, parse_filter
 from hybrid_search.store.types import Scope
 from schemas import collection as C
+from schemas.filters import (
+    FIELD_TYPES,
+    METADATA_PREFIX,
+    AndFilter,
+    Condition,
+    Filter,
+    NotFilter,
+    OrFilter,
+    Scalar,
+)
+
+__all__ = [
+    "DEFAULT_FIELDS",
+    "Filter",
+    "and_expressions",
+    "compile_filter",
+    "parse_filter",
+    "string_list_literal",
+    "string_literal",
+]
+
+#: logical filter field -> Milvus field; "metadata" names the JSON field that `metadata.<key>` reads
+DEFAULT_FIELDS: Mapping[str, str] = MappingProxyType(
+    {
+        "doc_id": "doc_id",
+        "tenant": "tenant",
+        "chunk_index": "chunk_index",
+        "title": "title",
+        "metadata": "metadata",
+    }
+)
+
+_METADATA = "metadata"
+_MILVUS_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+_COMPARISON = {"eq": "==", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def string_literal(value: str) -> str:
+    """Quote a string for a Milvus expression so that it matches exactly itself.
+
+    Backslash and double quote are escaped; everything else but control characters is taken
+    literally by Milvus (see the module docstring), so the result can never end the literal early.
+
+    Args:
+        value: any string without control characters (U+0000–U+001F, U+007F) or lone surrogates.
+
+    Returns:
+        A double-quoted Milvus string literal, e.g. `"a\\"b"` for `a"b`.
+
+    Raises:
+        InvalidFilterError: the string holds a control character or a lone surrogate.
+    """
+    if not isinstance(value, str):
+        raise InvalidFilterError(f"expected a string, got {type(value).__name__}")
+    problem = literal_problem(value)
+    if problem:
+        raise InvalidFilterError(f"string {problem}")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def string_list_literal(values: Iterable[str]) -> str:
+    """Quote strings as a Milvus list for `field in [...]`.
+
+    Args:
+        values: strings, each as `string_literal` accepts; may be empty (`[]` matches nothing).
+
+    Returns:
+        For example `["a", "b\\\\c"]`.
+
+    Raises:
+        InvalidFilterError: a value is not a string or holds a control character.
+    """
+    return "[" + ", ".join(string_literal(v) for v in values) + "]"
+
+
+def and_expressions(*exprs: str | None) -> str | None:
+    """Join the non-empty expressions with `and`, each in parentheses so precedence is kept.
+
+    Args:
+        exprs: Milvus expressions; None and blank ones are skipped.
+
+    Returns:
+        None when nothing is left, the expression itself when one is, else `(a) and (b)`.
+    """
+    parts = [e.strip() for e in exprs if e is not None and e.strip()]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return " and ".join(f"({p})" for p in parts)
+
+
+# -- compiling ---------------------------------------------------------------------------------
+
+
+def compile_filter(f: Filter, fields: Mapping[str, str] | None = None) -> str:
+    """Write a filter as a Milvus boolean expression.
+
+    The tree is validated again (a model may have been built by hand), so every name in the
+    output comes from `fields` and every value from a literal formatter.
+
+    Args:
+        f: a filter, normally from `parse_filter`.
+        fields: logical field -> Milvus field name (key "metadata" names the JSON field that
+            `metadata.<key>` reads); only the fields given here may be filtered on. Default
+            `DEFAULT_FIELDS`.
+
+    Returns:
+        The expression, e.g. `(doc_id == "a" and metadata["year"] >= 2019)`.
+
+    Raises:
+        InvalidFilterError: the filter is invalid or names a field the mapping leaves out.
+        ValueError: `fields` holds an unknown logical field or a name Milvus would not accept.
+    """
+    mapping = DEFAULT_FIELDS if fields is None else fields
+    for logical, name in mapping.items():
+        if logical not in FIELD_TYPES and logical != _METADATA:
+            raise ValueError(f"unknown logical filter field {logical!r} in the field mapping")
+        if not isinstance(name, str) or not _MILVUS_NAME.match(name):
+            raise ValueError(f"{name!r} is not a valid Milvus field name (for {logical!r})")
+    return _compile(parse_filter(f), mapping, "filter")
+
+
+def _compile(node: Filter, fields: Mapping[str, str], path: str) -> str:
+    if isinstance(node, AndFilter | OrFilter):
+        key, children = ("and", node.all_of) if isinstance(node, AndFilter) else ("or", node.any_of)
+        parts = [_compile(c, fields, f"{path}.{key}[{i}]") for i, c in enumerate(children)]
+        return parts[0] if len(parts) == 1 else "(" + f" {key} ".join(parts) + ")"
+    if isinstance(node, NotFilter):
+        return f"not ({_compile(node.negated, fields, f'{path}.not')})"
+    return _condition(node, fields, path)
+
+
+def _condition(c: Condition, fields: Mapping[str, str], path: str) -> str:
+    is_metadata = c.field.startswith(METADATA_PREFIX)
+    logical = _METADATA if is_metadata else c.field
+    if logical not in fields:
+        raise fail(f"{path}.field", f"field {c.field!r} cannot be filtered on in this collection")
+    target = fields[logical]
+    if is_metadata:
+        target += "".join(
+            f"[{string_literal(k)}]" for k in c.field[len(METADATA_PREFIX) :].split(".")
+        )
+    if isinstance(c.value, list):
+        values = [_literal(v) for v in c.value]
+        if not is_metadata:
+            return f"{target} {'in' if c.op == 'in' else 'not in'} [{', '.join(values)}]"
+        # Milvus Lite refuses `in` on a JSON path ("left side of 'in' must be a field
+        # reference"), so metadata membership is spelled out as comparisons.
+        if len(values) == 1:
+            return f"{target} {'==' if c.op == 'in' else '!='} {values[0]}"
+        if c.op == "in":
+            return "(" + " or ".join(f"{target} == {v}" for v in values) + ")"
+        return "(" + " and ".join(f"{target} != {v}" for v in values) + ")"
+    return f"{target} {_COMPARISON[c.op]} {_literal(c.value)}"
+
+
+def _literal(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)  # shortest round-trip form; Milvus reads 1e-05 and 2021.0
+    return string_literal(value)
 
 
 def tenant_expr(tenant: str | None) -> str | None:
-    return f"{C.TENANT_FIELD} == {literal(tenant)}" if tenant else None
+    return f"{C.TENANT_FIELD} == {string_literal(tenant)}" if tenant else None
 
 
 def pks_expr(pks: Sequence[str], field: str = C.PK_FIELD) -> str:
@@ -38,7 +217,9 @@ def first_chunks_expr(tenant: str | None) -> str:
 
 
 def scope_expr(scope: Scope) -> str:
-    """Tenant, then the user's filter, then the key restriction, all required."""
+    """Tenant, then the user's filter, then the key and document restrictions, all required."""
     user = compile_filter(scope.filter) if scope.filter is not None else None
     keys = pks_expr(scope.pks) if scope.pks is not None else None
-    return and_expressions(tenant_expr(scope.tenant), user, keys) or ""
+    docs = pks_expr(scope.doc_ids, C.DOC_ID_FIELD) if scope.doc_ids is not None else None
+    first = f"{C.CHUNK_INDEX_FIELD} == 0" if scope.first_chunks else None
+    return and_expressions(tenant_expr(scope.tenant), user, keys, docs, first) or ""

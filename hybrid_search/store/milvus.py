@@ -7,28 +7,30 @@ A facade over the modules that each do one job: `connection` (the client, retrie
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Unpack
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Unpack
 
 from hybrid_search.encoders.base import FloatArray
 from hybrid_search.errors import RouteError, SchemaMismatchError
 from hybrid_search.store import reads, schema, search, writes
 from hybrid_search.store.connection import ConnectOptions, MilvusConnection
-from hybrid_search.store.expressions import first_chunks_expr, scope_expr, tenant_expr
-from hybrid_search.store.tokens import TokenStorage, token_storage
+from hybrid_search.store.expressions import compile_filter, scope_expr
+from hybrid_search.store.token_rows import TokenStorage
+from hybrid_search.store.token_rows_packed import token_storage
 from hybrid_search.store.types import (
+    COUNT,
     Candidate,
     ChunkRow,
-    DocState,
     FieldName,
     FusedResult,
+    Health,
     QueryVectors,
     Scope,
-    ScoredRows,
     StoredChunk,
-    StoreStats,
+    doc_id_of,
 )
 from schemas import collection as C
+from schemas.filters import Filter
 
 __all__ = ["MilvusStore"]
 
@@ -45,31 +47,17 @@ class MilvusStore:
         self.client: Any = self._conn.client
         self._specs: dict[str, C.CollectionSpec] = {}
 
-    # -- connection -------------------------------------------------------------------------
-
-    def ping(self) -> None:
-        self._conn.ping()
-
     def close(self) -> None:
         self._conn.close()
 
-    def deployment(self) -> str:
-        return self._conn.deployment()
+    def health(self, name: str | None = None) -> Health:
+        self._conn.ping()
+        state = self._conn.load_state(name) if name is not None else None
+        return Health(self._conn.deployment(), self.is_lite, state)
 
-    @property
-    def is_embedded(self) -> bool:
-        return self.is_lite
-
-    def load_state(self, collection: str) -> str:
-        return self._conn.load_state(collection)
-
-    def reload(self, spec: C.CollectionSpec) -> None:
+    def sync(self, spec: C.CollectionSpec, *, reload: bool = False) -> None:
         for name in self._collections(spec):
-            self._conn.load(name)
-
-    def flush(self, spec: C.CollectionSpec) -> None:
-        for name in self._collections(spec):
-            self._conn.flush(name)
+            (self._conn.load if reload else self._conn.flush)(name)
 
     def _with_tokens(self, name: str) -> tuple[C.CollectionSpec, TokenStorage | None]:
         """A collection's recorded spec and the token storage its ColBERT kind reads with."""
@@ -114,13 +102,11 @@ class MilvusStore:
             cached = self._specs[name] = schema.describe(self._conn, name)
         return cached
 
-    def search_defaults(self, name: str) -> dict[str, Any]:
+    def search_defaults(self, name: str, save: Mapping[str, Any] | None = None) -> dict[str, Any]:
         self.describe(name)  # CollectionNotFoundError / SchemaMismatchError first
+        if save is not None:
+            schema.save_search_defaults(self._conn, name, dict(save))
         return schema.search_defaults(self._conn, name)
-
-    def save_search_defaults(self, name: str, defaults: Mapping[str, Any]) -> None:
-        self.describe(name)
-        schema.save_search_defaults(self._conn, name, dict(defaults))
 
     def drop(self, name: str) -> None:
         for n in (name, name + C.COLBERT_SUFFIX):
@@ -131,33 +117,21 @@ class MilvusStore:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def write_token_vectors(self, spec: C.CollectionSpec, rows: Sequence[ChunkRow]) -> None:
+    def upsert(
+        self,
+        spec: C.CollectionSpec,
+        tenant: str,
+        rows: Sequence[ChunkRow],
+        hashes: Mapping[str, str] | None = None,
+    ) -> None:
         tokens = token_storage(self._conn, spec)
-        if tokens is not None:
-            tokens.write(spec, rows)
+        if hashes is None:
+            if tokens is not None:
+                tokens.write(spec, rows)
+            return
+        writes.commit_documents(self._conn, spec, tokens, tenant, rows, hashes)
 
-    def commit_documents(
-        self,
-        spec: C.CollectionSpec,
-        tenant: str,
-        rows: Sequence[ChunkRow],
-        hashes: Mapping[str, str],
-    ) -> None:
-        writes.commit_documents(
-            self._conn, spec, token_storage(self._conn, spec), tenant, rows, hashes
-        )
-
-    def write_documents(
-        self,
-        spec: C.CollectionSpec,
-        tenant: str,
-        rows: Sequence[ChunkRow],
-        hashes: Mapping[str, str],
-    ) -> None:
-        self.write_token_vectors(spec, rows)
-        self.commit_documents(spec, tenant, rows, hashes)
-
-    def delete_documents(self, name: str, tenant: str, doc_ids: Sequence[str]) -> int:
+    def delete(self, name: str, tenant: str, doc_ids: Sequence[str]) -> int:
         spec, tokens = self._with_tokens(name)
         return writes.delete_documents(self._conn, name, tokens, spec, tenant, doc_ids)
 
@@ -171,62 +145,54 @@ class MilvusStore:
     def count(self, name: str, expr: str = "") -> int:
         return reads.count(self._conn, name, expr)
 
-    def doc_states(self, name: str, tenant: str, doc_ids: Sequence[str]) -> dict[str, DocState]:
-        return reads.doc_states(self._conn, name, tenant, doc_ids)
-
-    def docs_with_token_vectors(self, name: str, tenant: str, doc_ids: Sequence[str]) -> set[str]:
-        spec, tokens = self._with_tokens(name)
-        return tokens.docs_present(spec, tenant, doc_ids) if tokens else set()
-
-    def iter_doc_ids(self, name: str, tenant: str) -> Iterator[str]:
-        return reads.iter_doc_ids(self._conn, name, tenant)
-
-    def stats(self, name: str, tenant: str | None = None) -> StoreStats:
-        spec, tokens = self._with_tokens(name)
-        return StoreStats(
-            documents=self.count(name, first_chunks_expr(tenant)),
-            chunks=self.count(name, tenant_expr(tenant) or ""),
-            colbert_rows=tokens.count(spec, tenant) if tokens else None,
-        )
-
-    def get_chunks(self, name: str, tenant: str, doc_id: str) -> list[StoredChunk]:
-        return reads.get_chunks(self._conn, name, tenant, doc_id)
-
     def get_rows(
-        self, name: str, pks: Sequence[str], *, with_vectors: bool = False
-    ) -> dict[str, StoredChunk]:
-        return reads.get_rows(self._conn, name, pks, with_vectors=with_vectors)
-
-    def score_rows(
         self,
         name: str,
-        route: FieldName,
-        query: QueryVectors,
-        scope: Scope,
+        pks: Sequence[str],
         *,
         with_vectors: bool = False,
-    ) -> ScoredRows:
-        return search.score_rows(self._conn, name, route, query, scope, with_vectors=with_vectors)
+        filter: Filter | None = None,
+    ) -> dict[str, StoredChunk]:
+        expr = compile_filter(filter) if filter is not None else ""
+        return reads.get_rows(self._conn, name, pks, with_vectors=with_vectors, expr=expr)
 
-    def get_keys(self, name: str, scope: Scope) -> dict[str, Candidate]:
-        rows = reads.query_all(self._conn, name, scope_expr(scope), C.KEY_FIELDS)
-        return {str(r[C.PK_FIELD]): reads.key_fields(r) for r in rows}
-
-    def count_chunks(self, name: str, scope: Scope) -> int:
-        return self.count(name, scope_expr(scope))
+    def query(
+        self, name: str, scope: Scope, fields: Sequence[str], *, tokens: bool = False
+    ) -> list[dict[str, Any]]:
+        target = name
+        if tokens:
+            spec, storage = self._with_tokens(name)
+            if storage is None:
+                return []
+            target = spec.colbert_collection
+        expr = scope_expr(scope)
+        if list(fields) == [COUNT]:
+            return [{COUNT: self.count(target, expr)}]
+        return reads.query_all(self._conn, target, expr, fields)
 
     # -- search -----------------------------------------------------------------------------
 
     def search_field(
         self,
         name: str,
-        route: FieldName,
+        route: FieldName | Literal["colbert"],
         queries: Sequence[QueryVectors],
         *,
         scope: Scope,
         limit: int,
         with_token_counts: bool = True,
+        with_rows: bool = False,
+        with_vectors: bool = False,
     ) -> list[list[Candidate]]:
+        if route == "colbert":
+            spec, storage = self._with_tokens(name)
+            if storage is None:
+                raise RouteError(f"colbert: collection '{name}' stores no token vectors")
+            found = [
+                [] if q.colbert is None else storage.search(spec, q.colbert, scope.tenant, limit)
+                for q in queries
+            ]
+            return [[Candidate(pk, 0.0, doc_id_of(pk)) for pk in pks] for pks in found]
         return search.search_field(
             self._conn,
             name,
@@ -235,6 +201,8 @@ class MilvusStore:
             scope=scope,
             limit=limit,
             with_token_counts=with_token_counts,
+            with_rows=with_rows,
+            with_vectors=with_vectors,
         )
 
     def fused_search(
@@ -251,26 +219,6 @@ class MilvusStore:
         return search.fused_search(
             self._conn, name, query, depth, scope=scope, k=k, limit=limit, with_rows=with_rows
         )
-
-    def can_search_tokens(self, name: str) -> bool:
-        spec, tokens = self._with_tokens(name)
-        return tokens is not None and tokens.can_search(spec)
-
-    def search_tokens(self, name: str, tokens: FloatArray, *, tenant: str, limit: int) -> list[str]:
-        spec, storage = self._with_tokens(name)
-        if storage is None:
-            raise RouteError(f"colbert: collection '{name}' stores no token vectors")
-        return storage.search(spec, tokens, tenant, limit)
-
-    def fetch_token_vectors(
-        self,
-        name: str,
-        tenant: str,
-        chunk_pks: Sequence[str],
-        token_counts: Mapping[str, int] | None = None,
-    ) -> dict[str, FloatArray]:
-        spec, tokens = self._with_tokens(name)
-        return tokens.fetch(spec, tenant, chunk_pks, token_counts) if tokens else {}
 
     def score_token_vectors(
         self,

@@ -13,15 +13,15 @@ from hybrid_search.errors import HybridSearchError, RouteError
 from hybrid_search.fusion.base import FusedHit
 from hybrid_search.store.connection import QUERY_CAP, MilvusConnection
 from hybrid_search.store.expressions import scope_expr
-from hybrid_search.store.filters import compile_filter
-from hybrid_search.store.reads import get_rows, key_fields, key_output, row_fields, stored_chunk
+from hybrid_search.store.ops import key_fields, stored_chunk
+from hybrid_search.store.reads import key_output, row_fields
 from hybrid_search.store.types import (
     Candidate,
     FieldName,
     FusedResult,
     QueryVectors,
     Scope,
-    ScoredRows,
+    StoredChunk,
     doc_id_of,
     field_query,
 )
@@ -61,6 +61,10 @@ def _row(hit: Any) -> dict[str, Any]:
     return {**hit["entity"], C.PK_FIELD: str(hit[C.PK_FIELD])}
 
 
+def _stored(hit: Any) -> StoredChunk:
+    return stored_chunk(_row(hit))
+
+
 def search_field(
     conn: MilvusConnection,
     name: str,
@@ -70,6 +74,8 @@ def search_field(
     scope: Scope,
     limit: int,
     with_token_counts: bool = True,
+    with_rows: bool = False,
+    with_vectors: bool = False,
 ) -> list[list[Candidate]]:
     """One Milvus search for the queries that have something for this route."""
     data: list[Any] = []
@@ -92,13 +98,20 @@ def search_field(
             anns_field=_FIELDS[route],
             limit=min(limit, QUERY_CAP),
             filter=expr,
-            output_fields=key_output(with_token_counts),
+            output_fields=row_fields(with_vectors) if with_rows else key_output(with_token_counts),
             search_params=_params(route, limit),
         ),
         f"search {name}.{_FIELDS[route]}",
     )
     out: list[list[Candidate]] = [[] for _ in queries]
     for i, per_query in zip(answerable, hits, strict=True):
+        if with_rows:
+            out[i] = [
+                Candidate(pk, _score(route, h["distance"]), doc_id_of(pk), row=_stored(h))
+                for h in per_query
+                if (pk := str(h[C.PK_FIELD]))
+            ]
+            continue
         # the result's key and distance columns, not a dict per hit; the document from the key
         counts = (
             [_token_count(h) for h in per_query] if with_token_counts else [None] * len(per_query)
@@ -108,47 +121,6 @@ def search_field(
             for pk, d, n in zip(per_query.ids, per_query.distances, counts, strict=True)
         ]
     return out
-
-
-def score_rows(
-    conn: MilvusConnection,
-    name: str,
-    route: FieldName,
-    query: QueryVectors,
-    scope: Scope,
-    *,
-    with_vectors: bool,
-) -> ScoredRows:
-    """One search restricted to the keys that returns their rows with the route's score, then
-    a read by key of the few it did not reach. Milvus Lite pays a fixed ~3 ms per call, so for
-    an explained head this halves the calls after fusion (a read plus a BM25 search before)."""
-    assert scope.pks is not None
-    pks = list(dict.fromkeys(scope.pks))
-    if not pks:
-        return ScoredRows({}, {})
-    data = _data(route, query)
-    expr = scope_expr(scope)
-    conn.ensure_loaded(name)
-    hits = conn.call(
-        lambda: conn.client.search(
-            name,
-            data=[data],
-            anns_field=_FIELDS[route],
-            limit=min(len(pks), QUERY_CAP),
-            filter=expr,
-            output_fields=row_fields(with_vectors),
-            search_params=_params(route, len(pks)),
-        ),
-        f"search {name}.{_FIELDS[route]}",
-    )[0]
-    rows = {str(h[C.PK_FIELD]): stored_chunk(_row(h)) for h in hits}
-    scores = {str(h[C.PK_FIELD]): _score(route, h["distance"]) for h in hits}
-    # the rest by key, kept within the scope: pks begin with their tenant (`chunk_pk`)
-    rest = [pk for pk in pks if pk not in rows and pk.startswith(f"{scope.tenant}/")]
-    if rest:
-        user = compile_filter(scope.filter) if scope.filter is not None else ""
-        rows.update(get_rows(conn, name, rest, with_vectors=with_vectors, expr=user))
-    return ScoredRows(rows, scores)
 
 
 def fused_search(

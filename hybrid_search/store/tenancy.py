@@ -9,7 +9,7 @@ tenant's collection is created from `C`'s spec on its first write and records it
 (`CollectionSpec.owner`, "C/tenant"), which is checked before it is read or written: a
 collection of that name that another deployment made is refused, never read. A read for a
 tenant without a collection goes to `C` (empty), so it answers exactly as an empty collection
-does. Calls without a tenant (`stats(C)`, `drop`, `flush`, `reload`) cover `C` and every
+does. Calls without a tenant (a query of tenant "", `drop`, `sync`) cover `C` and every
 tenant collection of `C`, found by listing the collections named `C__*`.
 
 The mode is chosen per deployment (`HYBRID_SEARCH_TENANCY`); the modes do not share data: a
@@ -21,26 +21,26 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from hybrid_search.encoders.base import FloatArray
 from hybrid_search.errors import ConfigError, InvalidRequestError, SchemaMismatchError
 from hybrid_search.store.base import VectorStore
+from hybrid_search.store.ops import count_chunks
 from hybrid_search.store.types import (
     Candidate,
     ChunkRow,
-    DocState,
     FieldName,
     FusedResult,
+    Health,
     QueryVectors,
     Scope,
-    ScoredRows,
     StoredChunk,
-    StoreStats,
 )
 from schemas import collection as C
+from schemas.filters import Filter
 
 __all__ = ["CollectionPerTenantStore", "ListingStore", "tenant_collection"]
 
@@ -102,10 +102,6 @@ def _owner(collection: str, tenant: str) -> str:
 def _pk_tenant(pk: str) -> str | None:
     tenant = pk.split("/", 1)[0] if "/" in pk else ""
     return tenant if _TENANT.fullmatch(tenant) else None
-
-
-def _add(total: int | None, more: int | None) -> int | None:
-    return more if total is None else total + (more or 0)
 
 
 class CollectionPerTenantStore:
@@ -171,33 +167,17 @@ class CollectionPerTenantStore:
                 found.append(name)
         return found
 
-    # -- connection -------------------------------------------------------------------------
-
-    def ping(self) -> None:
-        self.inner.ping()
-
     def close(self) -> None:
         self.inner.close()
 
-    def deployment(self) -> str:
-        return f"{self.inner.deployment()}, one collection per tenant"
+    def health(self, name: str | None = None) -> Health:
+        found = self.inner.health(name)
+        return replace(found, deployment=f"{found.deployment}, one collection per tenant")
 
-    @property
-    def is_embedded(self) -> bool:
-        return self.inner.is_embedded
-
-    def load_state(self, collection: str) -> str:
-        return self.inner.load_state(collection)
-
-    def reload(self, spec: C.CollectionSpec) -> None:
-        self.inner.reload(spec)
+    def sync(self, spec: C.CollectionSpec, *, reload: bool = False) -> None:
+        self.inner.sync(spec, reload=reload)
         for name in self.tenant_collections(spec.name):
-            self.inner.reload(self.inner.describe(name))
-
-    def flush(self, spec: C.CollectionSpec) -> None:
-        self.inner.flush(spec)
-        for name in self.tenant_collections(spec.name):
-            self.inner.flush(self.inner.describe(name))
+            self.inner.sync(self.inner.describe(name), reload=reload)
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -207,7 +187,7 @@ class CollectionPerTenantStore:
         self.inner.ensure_collection(spec)
         if spec.name in self._checked:
             return
-        shared = self.inner.stats(spec.name).chunks
+        shared = count_chunks(self.inner, spec.name, Scope(""))
         if shared:
             raise ConfigError(
                 f"collection '{spec.name}' holds {shared} chunks written with "
@@ -224,11 +204,8 @@ class CollectionPerTenantStore:
     def has_collection(self, name: str) -> bool:
         return self.inner.has_collection(name)
 
-    def search_defaults(self, name: str) -> dict[str, Any]:
-        return self.inner.search_defaults(name)
-
-    def save_search_defaults(self, name: str, defaults: Mapping[str, Any]) -> None:
-        self.inner.save_search_defaults(name, defaults)
+    def search_defaults(self, name: str, save: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return self.inner.search_defaults(name, save)
 
     def drop(self, name: str) -> None:
         """The logical collection and every tenant collection of it."""
@@ -241,64 +218,36 @@ class CollectionPerTenantStore:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def write_token_vectors(self, spec: C.CollectionSpec, rows: Sequence[ChunkRow]) -> None:
+    def upsert(
+        self,
+        spec: C.CollectionSpec,
+        tenant: str,
+        rows: Sequence[ChunkRow],
+        hashes: Mapping[str, str] | None = None,
+    ) -> None:
+        """Token vectors go to each row's tenant; a commit to `tenant`'s collection."""
+        if hashes is not None:
+            self.inner.upsert(self._ensure_tenant(spec, tenant), tenant, rows, hashes)
+            return
         by_tenant: dict[str, list[ChunkRow]] = {}
         for row in rows:
             by_tenant.setdefault(row.tenant, []).append(row)
-        for tenant, group in by_tenant.items():
-            self.inner.write_token_vectors(self._ensure_tenant(spec, tenant), group)
+        for owner, group in by_tenant.items():
+            self.inner.upsert(self._ensure_tenant(spec, owner), owner, group)
 
-    def commit_documents(
-        self,
-        spec: C.CollectionSpec,
-        tenant: str,
-        rows: Sequence[ChunkRow],
-        hashes: Mapping[str, str],
-    ) -> None:
-        self.inner.commit_documents(self._ensure_tenant(spec, tenant), tenant, rows, hashes)
-
-    def write_documents(
-        self,
-        spec: C.CollectionSpec,
-        tenant: str,
-        rows: Sequence[ChunkRow],
-        hashes: Mapping[str, str],
-    ) -> None:
-        self.write_token_vectors(spec, rows)
-        self.commit_documents(spec, tenant, rows, hashes)
-
-    def delete_documents(self, name: str, tenant: str, doc_ids: Sequence[str]) -> int:
+    def delete(self, name: str, tenant: str, doc_ids: Sequence[str]) -> int:
         physical = self._existing(name, tenant)
-        return 0 if physical is None else self.inner.delete_documents(physical, tenant, doc_ids)
+        return 0 if physical is None else self.inner.delete(physical, tenant, doc_ids)
 
     # -- reads ------------------------------------------------------------------------------
 
-    def doc_states(self, name: str, tenant: str, doc_ids: Sequence[str]) -> dict[str, DocState]:
-        return self.inner.doc_states(self._target(name, tenant), tenant, doc_ids)
-
-    def docs_with_token_vectors(self, name: str, tenant: str, doc_ids: Sequence[str]) -> set[str]:
-        return self.inner.docs_with_token_vectors(self._target(name, tenant), tenant, doc_ids)
-
-    def iter_doc_ids(self, name: str, tenant: str) -> Iterator[str]:
-        return self.inner.iter_doc_ids(self._target(name, tenant), tenant)
-
-    def stats(self, name: str, tenant: str | None = None) -> StoreStats:
-        """One tenant's collection, or (no tenant) the logical collection and all of them."""
-        if tenant is not None:
-            return self.inner.stats(self._target(name, tenant), tenant)
-        total = StoreStats(documents=0, chunks=0)
-        for physical in [name, *self.tenant_collections(name)]:
-            part = self.inner.stats(physical)
-            total.documents += part.documents
-            total.chunks += part.chunks
-            total.colbert_rows = _add(total.colbert_rows, part.colbert_rows)
-        return total
-
-    def get_chunks(self, name: str, tenant: str, doc_id: str) -> list[StoredChunk]:
-        return self.inner.get_chunks(self._target(name, tenant), tenant, doc_id)
-
     def get_rows(
-        self, name: str, pks: Sequence[str], *, with_vectors: bool = False
+        self,
+        name: str,
+        pks: Sequence[str],
+        *,
+        with_vectors: bool = False,
+        filter: Filter | None = None,
     ) -> dict[str, StoredChunk]:
         """By the tenant each key names (keys of an unknown tenant are absent)."""
         by_tenant: dict[str, list[str]] = {}
@@ -310,43 +259,46 @@ class CollectionPerTenantStore:
         for tenant, keys in by_tenant.items():
             physical = self._existing(name, tenant)
             if physical is not None:
-                found.update(self.inner.get_rows(physical, keys, with_vectors=with_vectors))
+                found.update(
+                    self.inner.get_rows(physical, keys, with_vectors=with_vectors, filter=filter)
+                )
         return found
 
-    def score_rows(
-        self,
-        name: str,
-        route: FieldName,
-        query: QueryVectors,
-        scope: Scope,
-        *,
-        with_vectors: bool = False,
-    ) -> ScoredRows:
-        """In the scope's tenant collection (keys of another tenant are absent)."""
-        target = self._target(name, scope.tenant)
-        return self.inner.score_rows(target, route, query, scope, with_vectors=with_vectors)
-
-    def get_keys(self, name: str, scope: Scope) -> dict[str, Candidate]:
-        return self.inner.get_keys(self._target(name, scope.tenant), scope)
-
-    def count_chunks(self, name: str, scope: Scope) -> int:
-        return self.inner.count_chunks(self._target(name, scope.tenant), scope)
+    def query(
+        self, name: str, scope: Scope, fields: Sequence[str], *, tokens: bool = False
+    ) -> list[dict[str, Any]]:
+        """One tenant's collection, or (tenant "") the logical collection and all of them."""
+        if scope.tenant:
+            return self.inner.query(self._target(name, scope.tenant), scope, fields, tokens=tokens)
+        return [
+            row
+            for physical in [name, *self.tenant_collections(name)]
+            for row in self.inner.query(physical, scope, fields, tokens=tokens)
+        ]
 
     # -- search -----------------------------------------------------------------------------
 
     def search_field(
         self,
         name: str,
-        route: FieldName,
+        route: FieldName | Literal["colbert"],
         queries: Sequence[QueryVectors],
         *,
         scope: Scope,
         limit: int,
         with_token_counts: bool = True,
+        with_rows: bool = False,
+        with_vectors: bool = False,
     ) -> list[list[Candidate]]:
-        target = self._target(name, scope.tenant)
         return self.inner.search_field(
-            target, route, queries, scope=scope, limit=limit, with_token_counts=with_token_counts
+            self._target(name, scope.tenant),
+            route,
+            queries,
+            scope=scope,
+            limit=limit,
+            with_token_counts=with_token_counts,
+            with_rows=with_rows,
+            with_vectors=with_vectors,
         )
 
     def fused_search(
@@ -369,23 +321,6 @@ class CollectionPerTenantStore:
             limit=limit,
             with_rows=with_rows,
         )
-
-    def can_search_tokens(self, name: str) -> bool:
-        return self.inner.can_search_tokens(name)
-
-    def search_tokens(self, name: str, tokens: FloatArray, *, tenant: str, limit: int) -> list[str]:
-        target = self._target(name, tenant)
-        return self.inner.search_tokens(target, tokens, tenant=tenant, limit=limit)
-
-    def fetch_token_vectors(
-        self,
-        name: str,
-        tenant: str,
-        chunk_pks: Sequence[str],
-        token_counts: Mapping[str, int] | None = None,
-    ) -> dict[str, FloatArray]:
-        target = self._target(name, tenant)
-        return self.inner.fetch_token_vectors(target, tenant, chunk_pks, token_counts)
 
     def score_token_vectors(
         self,

@@ -16,13 +16,18 @@ from hybrid_search.errors import HybridSearchError, RouteError
 from hybrid_search.fusion.base import FusedHit
 from schemas.filters import Filter
 
+#: the `VectorStore.query` field that asks for a count
+COUNT = "count(*)"
+
 __all__ = [
+    "COUNT",
     "FIELD_ROUTES",
     "Candidate",
     "ChunkRow",
     "DocState",
     "FieldName",
     "FusedResult",
+    "Health",
     "QueryVectors",
     "RouteError",
     "Scope",
@@ -75,6 +80,10 @@ class Scope:
     tenant: str
     filter: Filter | None = None
     pks: tuple[str, ...] | None = None
+    #: the store's own narrowing (not a user filter: no size limits): these documents only,
+    #: and only each document's chunk 0
+    doc_ids: tuple[str, ...] | None = None
+    first_chunks: bool = False
 
     def only(self, pks: Sequence[str]) -> Scope:
         return Scope(self.tenant, self.filter, tuple(pks))
@@ -90,6 +99,7 @@ class Candidate:
     score: float
     doc_id: str = ""
     token_count: int | None = None
+    row: StoredChunk | None = None  # when the search was asked for rows (`with_rows`)
 
 
 @dataclass(slots=True)
@@ -114,7 +124,7 @@ class StoredChunk:
 
 @dataclass(slots=True)
 class ScoredRows:
-    """Chunks read by key together with their score on one route (`VectorStore.score_rows`).
+    """Chunks read by key together with their score on one route (`ops.score_rows`).
     A chunk the route does not reach (a BM25 query sharing no term with it) has a row and no
     score."""
 
@@ -191,6 +201,16 @@ class StoreStats:
     documents: int
     chunks: int
     colbert_rows: int | None = None  # stored rows of ColBERT token vectors (blocks, see tokens)
+
+
+@dataclass(slots=True)
+class Health:
+    """What a store is (for logs and /readyz, e.g. "Milvus Lite at ./m.db"), whether it is one
+    process only (Milvus Lite: never share it between workers), and a collection's load state."""
+
+    deployment: str
+    embedded: bool
+    state: str | None = None
 
 
 @dataclass(slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from hybrid_search.store.connection import MilvusConnection
 from hybrid_search.store.expressions import docs_expr, stale_expr
@@ -11,8 +11,12 @@ from hybrid_search.store.reads import query_all
 from hybrid_search.store.types import ChunkRow
 from schemas import collection as C
 
-if TYPE_CHECKING:
-    from hybrid_search.store.tokens import TokenStorage
+
+class _TokenDeletes(Protocol):
+    """What a write needs of the token storage (`token_rows.TokenStorage`)."""
+
+    def delete(self, spec: C.CollectionSpec, expr: str, what: str) -> None: ...
+
 
 #: bytes of vectors per insert call, well under gRPC's 64 MiB message cap
 _WRITE_BYTES = 8 * 1024 * 1024
@@ -44,7 +48,7 @@ def delete(conn: MilvusConnection, name: str, expr: str, what: str) -> None:
 def commit_documents(
     conn: MilvusConnection,
     spec: C.CollectionSpec,
-    tokens: TokenStorage | None,
+    tokens: _TokenDeletes | None,
     tenant: str,
     rows: Sequence[ChunkRow],
     hashes: Mapping[str, str],
@@ -69,7 +73,7 @@ def commit_documents(
 def delete_documents(
     conn: MilvusConnection,
     name: str,
-    tokens: TokenStorage | None,
+    tokens: _TokenDeletes | None,
     spec: C.CollectionSpec | None,
     tenant: str,
     doc_ids: Sequence[str],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hybrid_search.store import ops
 from ingest.pipeline import IngestJob, IngestOptions
 from ingest.readers import record_from_object
 
@@ -67,7 +68,7 @@ def test_a_stopped_job_commits_what_it_encoded_and_fails_the_rest(  # type: igno
     assert statuses == ["inserted"] * 4 + ["failed"] * 3, statuses  # two windows of two
     assert (summary.inserted, summary.failed) == (4, 3)
     assert "stopped (deadline)" in (summary.outcomes or [])[-1].error  # type: ignore[operator]
-    assert store.doc_states(spec.name, "t", [f"d{i}" for i in range(7)]).keys() == {
+    assert ops.doc_states(store, spec.name, "t", [f"d{i}" for i in range(7)]).keys() == {
         "d0",
         "d1",
         "d2",

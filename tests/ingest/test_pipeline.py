@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from hybrid_search.errors import SchemaMismatchError
+from hybrid_search.store import ops
 from hybrid_search.tokens import decode, encode, pool_tokens
 from ingest.pipeline import IngestJob, IngestOptions
 from ingest.readers import read_paths
 from schemas import collection as C
+from tests.store.memory_store import fetch_token_vectors
 
 DOCS = [
     {"id": "en-1", "title": "Hybrid search", "text": "Dense vectors and BM25 work together. " * 40},
@@ -67,7 +69,7 @@ def test_stored_vectors_equal_bgem3_encode(tmp_path, store, encoder, spec, setti
     summary = job(store, encoder, spec, settings).run(read_paths([src]))
     assert (summary.documents, summary.inserted, summary.failed) == (3, 3, 0)
 
-    rows = store.get_chunks(spec.name, "default", "en-1")
+    rows = ops.get_chunks(store, spec.name, "default", "en-1")
     assert len(rows) == rows[0].chunk_count > 1  # long enough to be split
     full = store.client.query(spec.name, filter='doc_id == "en-1"', output_fields=["*"])
     full.sort(key=lambda r: r[C.CHUNK_INDEX_FIELD])
@@ -76,7 +78,7 @@ def test_stored_vectors_equal_bgem3_encode(tmp_path, store, encoder, spec, setti
     ref = encoder.flag_model.encode(
         texts, return_dense=True, return_sparse=True, return_colbert_vecs=True
     )
-    tokens = store.fetch_token_vectors(spec.name, "default", [r[C.PK_FIELD] for r in full])
+    tokens = fetch_token_vectors(store, spec.name, "default", [r[C.PK_FIELD] for r in full])
     for i, r in enumerate(full):
         np.testing.assert_allclose(np.asarray(r[C.DENSE_FIELD]), ref["dense_vecs"][i], atol=1e-5)
         want_sparse = {
@@ -94,7 +96,7 @@ def test_stored_vectors_equal_bgem3_encode(tmp_path, store, encoder, spec, setti
             tokens[r[C.PK_FIELD]] = np.where(clear, tokens[r[C.PK_FIELD]], 0.0)
         np.testing.assert_allclose(tokens[r[C.PK_FIELD]], want, atol=1e-5)
         assert r[C.TOKEN_COUNT_FIELD] == len(want)
-    mixed = store.get_chunks(spec.name, "default", "mix-1")[0]
+    mixed = ops.get_chunks(store, spec.name, "default", "mix-1")[0]
     assert mixed.metadata == {"lang": "mixed"}
 
 
@@ -132,11 +134,11 @@ def test_rerun_is_unchanged_and_changed_doc_leaves_no_orphans(
 def test_delete_removes_chunks_and_token_vectors(tmp_path, store, encoder, spec, settings):  # type: ignore[no-untyped-def]
     src = write_jsonl(tmp_path / "d.jsonl", DOCS)
     job(store, encoder, spec, settings).run(read_paths([src]))
-    assert store.delete_documents(spec.name, "default", ["en-1", "missing"]) == 1
+    assert store.delete(spec.name, "default", ["en-1", "missing"]) == 1
     chunks, tokens = all_rows(store, spec)
     assert {r[C.DOC_ID_FIELD] for r in chunks} == {"zh-1", "mix-1"}
     assert all(not t[C.TOKEN_CHUNK_FIELD].startswith("default/en-1#") for t in tokens)
-    st = store.stats(spec.name)
+    st = ops.stats(store, spec.name)
     assert (st.documents, st.chunks, st.colbert_rows) == (2, len(chunks), len(tokens))
 
 
@@ -144,9 +146,9 @@ def test_tenants_are_separate(tmp_path, store, encoder, spec, settings):  # type
     src = write_jsonl(tmp_path / "d.jsonl", DOCS[:1])
     job(store, encoder, spec, settings, tenant="a").run(read_paths([src]))
     job(store, encoder, spec, settings, tenant="b").run(read_paths([src]))
-    assert store.delete_documents(spec.name, "a", ["en-1"]) == 1
-    assert store.stats(spec.name, "b").documents == 1
-    assert store.stats(spec.name, "a").documents == 0
+    assert store.delete(spec.name, "a", ["en-1"]) == 1
+    assert ops.stats(store, spec.name, "b").documents == 1
+    assert ops.stats(store, spec.name, "a").documents == 0
 
 
 def test_bad_records_are_reported_and_the_rest_ingested(tmp_path, store, encoder, spec, settings):  # type: ignore[no-untyped-def]
@@ -207,7 +209,7 @@ def test_delete_missing_syncs_the_tenant(tmp_path, store, encoder, spec, setting
     write_jsonl(src, DOCS[1:])
     summary = job(store, encoder, spec, settings, delete_missing=True).run(read_paths([src]))
     assert (summary.deleted, summary.unchanged) == (1, 2)
-    assert store.stats(spec.name).documents == 2
+    assert ops.stats(store, spec.name).documents == 2
 
 
 def test_give_way_runs_before_every_encode_batch(

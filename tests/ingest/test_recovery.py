@@ -9,6 +9,7 @@ from pymilvus.exceptions import MilvusException
 
 from hybrid_search.errors import StoreError, StoreUnavailableError
 from hybrid_search.retry import RetryCounter, call_with_recovery, needs_reload
+from hybrid_search.store import ops
 from ingest.pipeline import IngestJob, IngestOptions
 from ingest.readers import record_from_object
 
@@ -55,14 +56,20 @@ class FlakyStore:
     def __init__(self, store: Any) -> None:
         self._store = store
         self.failures = {
-            "doc_states": released(),
-            "commit_documents": StoreUnavailableError("down"),
+            "query": released(),  # the document states' read
+            "commit": StoreUnavailableError("down"),
         }
         self.loaded: list[str] = []
 
-    def reload(self, spec: Any) -> None:
-        self.loaded.append(spec.name)
-        self._store.reload(spec)
+    def sync(self, spec: Any, *, reload: bool = False) -> None:
+        if reload:
+            self.loaded.append(spec.name)
+        self._store.sync(spec, reload=reload)
+
+    def upsert(self, spec: Any, tenant: str, rows: Any, hashes: Any = None) -> None:
+        if hashes is not None and (err := self.failures.pop("commit", None)) is not None:
+            raise err
+        self._store.upsert(spec, tenant, rows, hashes)
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._store, name)
@@ -86,7 +93,7 @@ def test_ingest_survives_a_restarted_milvus(store, encoder, spec, settings) -> N
     summary = IngestJob(flaky, encoder, spec, opts).run(docs)  # type: ignore[arg-type]
     assert (summary.inserted, summary.failed, summary.retries) == (5, 0, 2), summary
     assert spec.name in flaky.loaded and not flaky.failures
-    assert store.stats(spec.name).documents == 5
+    assert ops.stats(store, spec.name).documents == 5
 
 
 def test_documents_cut_off_before_their_commit_are_counted_redone(
@@ -103,14 +110,16 @@ def test_documents_cut_off_before_their_commit_are_counted_redone(
         def __init__(self, inner: Any) -> None:
             self._inner = inner
 
-        def commit_documents(self, *args: Any, **kwargs: Any) -> None:
-            raise KeyboardInterrupt  # the process dies here
+        def upsert(self, spec: Any, tenant: str, rows: Any, hashes: Any = None) -> None:
+            if hashes is not None:
+                raise KeyboardInterrupt  # the process dies at the commit
+            self._inner.upsert(spec, tenant, rows)
 
         def __getattr__(self, name: str) -> Any:
             return getattr(self._inner, name)
 
     with pytest.raises(KeyboardInterrupt):
         IngestJob(DiesAtCommit(store), encoder, spec, opts).run(docs[:2])  # type: ignore[arg-type]
-    assert store.stats(spec.name).documents == 0 and store.stats(spec.name).colbert_rows
+    assert ops.stats(store, spec.name).documents == 0 and ops.stats(store, spec.name).colbert_rows
     summary = IngestJob(store, encoder, spec, opts).run(docs)
     assert (summary.inserted, summary.redone, summary.failed) == (4, 2, 0), summary

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hybrid_search.encoders.base import Encoder
+from hybrid_search.store import ops
 from hybrid_search.store.base import VectorStore
 from hybrid_search.store.types import StoredChunk
 from ingest.pipeline import IngestJob, IngestOptions
@@ -82,7 +83,7 @@ def run_ingest_cases(
                 *expect.get("text_contains", {}),
                 *expect.get("absent", []),
             ]
-            stored = {d: store.get_chunks(spec.name, options.tenant, d) for d in ids}
+            stored = {d: ops.get_chunks(store, spec.name, options.tenant, d) for d in ids}
             result.problems = judge(expect, summary, stored)
         except Exception as exc:  # a crash is exactly what this suite looks for
             result.problems = [f"raised {type(exc).__name__}: {exc}"[:500]]

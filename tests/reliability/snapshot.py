@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from hybrid_search.store.filters import string_literal
+from hybrid_search.store.expressions import string_literal
 from hybrid_search.store.milvus import MilvusStore
 from schemas import collection as C
 

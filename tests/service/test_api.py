@@ -132,10 +132,10 @@ def test_health_ready_and_openapi(env) -> None:  # type: ignore[no-untyped-def]
 def test_readyz_names_the_failed_check(env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     client, searcher = env
 
-    def down() -> None:
+    def down(name: str | None = None) -> None:
         raise StoreUnavailableError("connection refused")
 
-    monkeypatch.setattr(searcher.store, "ping", down)
+    monkeypatch.setattr(searcher.store, "health", down)
     r = client.get("/readyz")
     assert r.status_code == 503
     assert r.json()["ready"] is False and r.json()["checks"]["milvus"] == "unreachable"

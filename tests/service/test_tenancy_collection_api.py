@@ -15,6 +15,7 @@ from hybrid_search.factory import build_store
 from hybrid_search.searcher import HybridSearcher
 from hybrid_search.service.app import create_app
 from hybrid_search.settings import ApiKey, ServiceSettings, Settings, hash_api_key
+from hybrid_search.store import ops
 from hybrid_search.store.tenancy import CollectionPerTenantStore, tenant_collection
 
 TENANTS = {"Acme-1": "key-acme", "beta_2": "key-beta", "empty": "key-empty"}
@@ -91,9 +92,9 @@ def test_the_tenants_rows_are_in_two_collections(env) -> None:  # type: ignore[n
     store, name = env["store"], env["collection"]
     assert store.tenant_collections(name) == sorted(tenant_collection(name, t) for t in DOCS)
     for tenant, docs in DOCS.items():
-        assert store.inner.stats(tenant_collection(name, tenant)).documents == len(docs)
-    assert store.stats(name).documents == sum(len(d) for d in DOCS.values())
-    assert store.inner.stats(name).chunks == 0
+        assert ops.stats(store.inner, tenant_collection(name, tenant)).documents == len(docs)
+    assert ops.stats(store, name).documents == sum(len(d) for d in DOCS.values())
+    assert ops.stats(store.inner, name).chunks == 0
     assert not store.inner.has_collection(tenant_collection(name, "empty"))
 
 

@@ -24,12 +24,13 @@ from hybrid_search.benchmarks.env import tiny_settings
 from hybrid_search.factory import build_store, collection_spec
 from hybrid_search.filtering import parse_filter
 from hybrid_search.searcher import HybridSearcher
+from hybrid_search.store import ops
 from hybrid_search.store.base import VectorStore
-from hybrid_search.store.memory import InMemoryStore
 from hybrid_search.store.types import FIELD_ROUTES, QueryVectors, Scope
 from ingest.pipeline import IngestJob, IngestOptions
 from ingest.readers import read_paths
 from schemas.collection import CollectionSpec
+from tests.store.memory_store import InMemoryStore, fetch_token_vectors
 
 DOCS: list[dict[str, Any]] = [
     {"id": "beijing", "title": "Beijing capital", "year": 2020, "lang": "zh",
@@ -103,28 +104,28 @@ def ranking(hits: list[Any]) -> list[tuple[str, float]]:
 def chunks(store: VectorStore, spec: CollectionSpec, tenant: str, doc_id: str) -> list[Any]:
     return [
         (c.pk, c.chunk_id, c.chunk_index, c.title, c.text, c.metadata, c.token_count, c.chunk_count)
-        for c in store.get_chunks(spec.name, tenant, doc_id)
+        for c in ops.get_chunks(store, spec.name, tenant, doc_id)
     ]
 
 
 def test_ingest_writes_the_same_rows_and_token_vectors(stores) -> None:  # type: ignore[no-untyped-def]
     milvus, memory = both(stores)
     spec = stores["spec"]
-    assert milvus.stats(spec.name) == memory.stats(spec.name)
-    assert milvus.stats(spec.name, "b") == memory.stats(spec.name, "b")
+    assert ops.stats(milvus, spec.name) == ops.stats(memory, spec.name)
+    assert ops.stats(milvus, spec.name, "b") == ops.stats(memory, spec.name, "b")
     ids = [d["id"] for d in DOCS]
-    assert milvus.doc_states(spec.name, "default", ids) == memory.doc_states(
-        spec.name, "default", ids
+    assert ops.doc_states(milvus, spec.name, "default", ids) == ops.doc_states(
+        memory, spec.name, "default", ids
     )
-    assert sorted(milvus.iter_doc_ids(spec.name, "default")) == sorted(ids)
-    assert sorted(memory.iter_doc_ids(spec.name, "default")) == sorted(ids)
+    assert sorted(ops.iter_doc_ids(milvus, spec.name, "default")) == sorted(ids)
+    assert sorted(ops.iter_doc_ids(memory, spec.name, "default")) == sorted(ids)
     for doc_id in ids:
         rows = chunks(milvus, spec, "default", doc_id)
         assert rows and rows == chunks(memory, spec, "default", doc_id)
         pks = [r[0] for r in rows]
         counts = {r[0]: r[6] for r in rows}
-        got = milvus.fetch_token_vectors(spec.name, "default", pks, counts)
-        want = memory.fetch_token_vectors(spec.name, "default", pks)
+        got = fetch_token_vectors(milvus, spec.name, "default", pks, counts)
+        want = fetch_token_vectors(memory, spec.name, "default", pks)
         assert got.keys() == want.keys() == set(pks)
         for pk in pks:
             np.testing.assert_allclose(got[pk], want[pk], atol=1e-6)
@@ -200,14 +201,16 @@ def test_score_rows_reads_the_head_with_its_route_scores(stores) -> None:  # typ
     milvus, memory = both(stores)
     name = stores["spec"].name
     qv = QueryVectors("Beijing vector database")
-    mine = sorted(milvus.get_keys(name, Scope("default")))
-    theirs = sorted(milvus.get_keys(name, Scope("b")))[:2]
+    mine = sorted(ops.get_keys(milvus, name, Scope("default")))
+    theirs = sorted(ops.get_keys(milvus, name, Scope("b")))[:2]
     for f in [None, FILTERS[0]]:
         scope = Scope("default", parse_filter(f) if f else None)
-        expected = set(milvus.get_keys(name, scope))
+        expected = set(ops.get_keys(milvus, name, scope))
         reads = {}
         for store in (milvus, memory):
-            read = store.score_rows(name, "bm25", qv, scope.only(mine + theirs), with_vectors=True)
+            read = ops.score_rows(
+                store, name, "bm25", qv, scope.only(mine + theirs), with_vectors=True
+            )
             assert read.rows.keys() == expected, (store, f)
             assert all(r.dense is not None and r.sparse is not None for r in read.rows.values())
             restricted = store.search_field(
@@ -217,7 +220,7 @@ def test_score_rows_reads_the_head_with_its_route_scores(stores) -> None:  # typ
             assert 0 < len(read.scores) < len(read.rows)  # some rows share no term
             reads[store] = read
         assert reads[milvus].scores.keys() == reads[memory].scores.keys()
-        plain = milvus.score_rows(name, "bm25", qv, scope.only(mine), with_vectors=False)
+        plain = ops.score_rows(milvus, name, "bm25", qv, scope.only(mine), with_vectors=False)
         assert all(r.dense is None for r in plain.rows.values())
 
 
@@ -226,8 +229,8 @@ def test_token_search_and_maxsim_agree(stores, encoder) -> None:  # type: ignore
     name = stores["spec"].name
     for q in QUERIES:
         tokens = encode(encoder, q).colbert
-        got = milvus.search_tokens(name, tokens, tenant="default", limit=5)
-        want = memory.search_tokens(name, tokens, tenant="default", limit=5)
+        got = ops.search_tokens(milvus, name, tokens, tenant="default", limit=5)
+        want = ops.search_tokens(memory, name, tokens, tenant="default", limit=5)
         assert got[:3] == want[:3]
         assert all(pk.startswith("default/") for pk in got)
 
@@ -284,10 +287,14 @@ def test_a_failed_scored_read_still_answers(stores, encoder, monkeypatch, caplog
     beyond = [h for h in good.hits if "bm25" in h.routes and h.routes["bm25"].rank is None]
     assert beyond  # explained by the scored read
 
-    def fail(*a: Any, **k: Any) -> Any:
-        raise StoreUnavailableError("down for a moment")
+    search_field = memory.search_field
 
-    monkeypatch.setattr(memory, "score_rows", fail)
+    def fail(*a: Any, **k: Any) -> Any:
+        if k.get("with_rows"):  # the scored read
+            raise StoreUnavailableError("down for a moment")
+        return search_field(*a, **k)
+
+    monkeypatch.setattr(memory, "search_field", fail)
     bad = searcher.search(q, **opts)
     assert [h.chunk_id for h in bad.hits] == [h.chunk_id for h in good.hits]
     assert all(h.text for h in bad.hits) and not bad.degraded
@@ -304,8 +311,8 @@ def test_tenants_are_separate_on_both(stores, encoder) -> None:  # type: ignore[
             b = store.search_field(name, route, [qv], scope=Scope("b"), limit=100)[0]
             assert all(c.doc_id != "secret" for c in a)
             assert {c.doc_id for c in b} <= {"secret"}
-        assert store.get_chunks(name, "default", "secret") == []
-        assert store.delete_documents(name, "default", ["secret"]) == 0
+        assert ops.get_chunks(store, name, "default", "secret") == []
+        assert store.delete(name, "default", ["secret"]) == 0
 
 
 def test_replace_and_delete_leave_both_stores_alike(tmp_path, stores, encoder) -> None:  # type: ignore[no-untyped-def]
@@ -319,11 +326,11 @@ def test_replace_and_delete_leave_both_stores_alike(tmp_path, stores, encoder) -
     )
     assert (summaries[0].replaced, summaries[0].unchanged) == (1, len(DOCS) - 1)
     assert chunks(milvus, spec, "default", "milvus") == chunks(memory, spec, "default", "milvus")
-    assert milvus.stats(spec.name) == memory.stats(spec.name)
+    assert ops.stats(milvus, spec.name) == ops.stats(memory, spec.name)
     for store in (milvus, memory):
-        assert store.delete_documents(spec.name, "default", ["panda", "nope"]) == 1
-        assert store.docs_with_token_vectors(spec.name, "default", ["panda", "rrf"]) == {"rrf"}
-    assert milvus.stats(spec.name) == memory.stats(spec.name)
+        assert store.delete(spec.name, "default", ["panda", "nope"]) == 1
+        assert ops.docs_with_token_vectors(store, spec.name, "default", ["panda", "rrf"]) == {"rrf"}
+    assert ops.stats(milvus, spec.name) == ops.stats(memory, spec.name)
     qv = encode(encoder, "Pandas eat bamboo")
     for route in ("dense", "sparse"):
         got, want = (
@@ -355,8 +362,8 @@ def test_compressed_token_vectors_read_back_and_rescore_alike(packed, encoder) -
     for doc in DOCS:
         rows = chunks(milvus, spec, "default", doc["id"])
         pks, counts = [r[0] for r in rows], {r[0]: r[6] for r in rows}
-        got = milvus.fetch_token_vectors(spec.name, "default", pks, counts)
-        want = memory.fetch_token_vectors(spec.name, "default", pks)
+        got = fetch_token_vectors(milvus, spec.name, "default", pks, counts)
+        want = fetch_token_vectors(memory, spec.name, "default", pks)
         assert got.keys() == want.keys() == set(pks)
         for pk in pks:
             np.testing.assert_allclose(got[pk], want[pk], atol=1e-6)

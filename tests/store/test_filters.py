@@ -10,7 +10,7 @@ import pytest
 from pymilvus import DataType, MilvusClient
 
 from hybrid_search.errors import InvalidFilterError
-from hybrid_search.store.filters import (
+from hybrid_search.store.expressions import (
     DEFAULT_FIELDS,
     and_expressions,
     compile_filter,

@@ -17,6 +17,7 @@ from hybrid_search.benchmarks.env import tiny_settings
 from hybrid_search.errors import ConfigError, InvalidRequestError, SchemaMismatchError
 from hybrid_search.factory import build_store, collection_spec
 from hybrid_search.searcher import HybridSearcher
+from hybrid_search.store import ops
 from hybrid_search.store.milvus import MilvusStore
 from hybrid_search.store.tenancy import (
     MAX_NAME,
@@ -135,16 +136,16 @@ def test_each_tenant_lives_in_its_own_collection(env) -> None:  # type: ignore[n
         assert {r["tenant"] for r in rows} == {tenant}
         assert {r["doc_id"] for r in rows} == {d["id"] for d in docs}
         assert inner.describe(phys[tenant]).owner == f"{name}/{tenant}"
-    assert inner.stats(name).chunks == 0  # the logical collection holds the spec, no rows
+    assert ops.stats(inner, name).chunks == 0  # the logical collection holds the spec, no rows
 
 
 def test_stats_with_and_without_tenant(env) -> None:  # type: ignore[no-untyped-def]
     store, name = env["store"], env["spec"].name
-    per = {t: store.stats(name, t) for t in DOCS}
+    per = {t: ops.stats(store, name, t) for t in DOCS}
     for tenant, docs in DOCS.items():
         assert per[tenant].documents == len(docs)
         assert per[tenant].chunks >= len(docs) and per[tenant].colbert_rows
-    total = store.stats(name)
+    total = ops.stats(store, name)
     assert total.documents == sum(p.documents for p in per.values())
     assert total.chunks == sum(p.chunks for p in per.values())
     assert total.colbert_rows == sum(p.colbert_rows or 0 for p in per.values())
@@ -155,12 +156,12 @@ def test_a_tenant_without_data_reads_empty_and_gets_no_collection(env) -> None: 
     for routes in ROUTES:
         r = searcher.search(MIXED, tenant="nobody", routes=routes, rerank=False)
         assert r.hits == [] and not r.route_errors, (routes, r.route_errors)
-    assert store.stats(name, "nobody").documents == 0
-    assert store.doc_states(name, "nobody", ["shared"]) == {}
-    assert list(store.iter_doc_ids(name, "nobody")) == []
-    assert store.get_chunks(name, "nobody", "shared") == []
-    assert store.count_chunks(name, Scope("nobody")) == 0
-    assert store.delete_documents(name, "nobody", ["shared"]) == 0
+    assert ops.stats(store, name, "nobody").documents == 0
+    assert ops.doc_states(store, name, "nobody", ["shared"]) == {}
+    assert list(ops.iter_doc_ids(store, name, "nobody")) == []
+    assert ops.get_chunks(store, name, "nobody", "shared") == []
+    assert ops.count_chunks(store, name, Scope("nobody")) == 0
+    assert store.delete(name, "nobody", ["shared"]) == 0
     assert store.get_rows(name, ["nobody/shared#0"]) == {}
     assert not store.inner.has_collection(tenant_collection(name, "nobody"))
 
@@ -175,28 +176,28 @@ def test_score_rows_reads_only_the_scopes_tenant(env) -> None:  # type: ignore[n
     store, name = env["store"], env["spec"].name
     keys = [f"{A}/shared#0", "b_team/shared#0"]
     for tenant, word in ((A, "Zebras"), (B, "Glaciers")):
-        read = store.score_rows(name, "bm25", QueryVectors(word), Scope(tenant).only(keys))
+        read = ops.score_rows(store, name, "bm25", QueryVectors(word), Scope(tenant).only(keys))
         assert [r.tenant for r in read.rows.values()] == [tenant]
         assert list(read.scores) == [f"{tenant}/shared#0"] and min(read.scores.values()) > 0
-    nobody = store.score_rows(name, "bm25", QueryVectors("Zebras"), Scope("nobody").only(keys))
+    nobody = ops.score_rows(store, name, "bm25", QueryVectors("Zebras"), Scope("nobody").only(keys))
     assert nobody.rows == {} and nobody.scores == {}
 
 
 def test_replace_and_delete_stay_within_the_tenant(env) -> None:  # type: ignore[no-untyped-def]
     store, searcher, name, d = env["store"], env["searcher"], env["spec"].name, env["dir"]
-    b_before = store.stats(name, B)
+    b_before = ops.stats(store, name, B)
     new = [{"id": "shared", "title": "Zebra update", "text": "Okapis graze near the river."}]
     summary = ingest(store, env["encoder"], env["spec"], _jsonl(d / "new.jsonl", new), A)
     assert (summary.replaced, summary.inserted) == (1, 0)
-    chunks = store.get_chunks(name, A, "shared")
+    chunks = ops.get_chunks(store, name, A, "shared")
     assert chunks and all("Okapis" in c.text for c in chunks)
-    assert all("Glaciers" in c.text for c in store.get_chunks(name, B, "shared"))
-    assert store.stats(name, B) == b_before
+    assert all("Glaciers" in c.text for c in ops.get_chunks(store, name, B, "shared"))
+    assert ops.stats(store, name, B) == b_before
 
-    assert store.delete_documents(name, B, ["shared"]) == 1
-    assert store.get_chunks(name, B, "shared") == []
-    assert store.get_chunks(name, A, "shared")  # A's document of the same id stays
-    assert store.stats(name, B).documents == b_before.documents - 1
+    assert store.delete(name, B, ["shared"]) == 1
+    assert ops.get_chunks(store, name, B, "shared") == []
+    assert ops.get_chunks(store, name, A, "shared")  # A's document of the same id stays
+    assert ops.stats(store, name, B).documents == b_before.documents - 1
     assert "shared" not in doc_ids(searcher, "glacier retreat alps", B, None)
 
 
@@ -230,7 +231,7 @@ def test_drop_removes_the_collection_and_every_tenant_collection(env) -> None:  
     for tenant, n in zip(DOCS, itertools.count()):
         ingest(store, env["encoder"], spec, _jsonl(d / f"drop{n}.jsonl", DOCS[tenant]), tenant)
     assert len(store.tenant_collections("dropme")) == 2
-    assert store.stats("dropme").documents == sum(len(v) for v in DOCS.values())
+    assert ops.stats(store, "dropme").documents == sum(len(v) for v in DOCS.values())
     store.drop("dropme")
     assert store.inner.list_collections("dropme") == []
     assert store.tenant_collections("dropme") == []
@@ -242,6 +243,6 @@ def test_the_longest_names_fit_milvus(env) -> None:  # type: ignore[no-untyped-d
     spec, tenant = replace(env["spec"], name="c" * 201), "Q" * 64
     ingest(store, env["encoder"], spec, _jsonl(d / "long.jsonl", DOCS[B][:1]), tenant)
     assert store.tenant_collections(spec.name) == [tenant_collection(spec.name, tenant)]
-    assert store.stats(spec.name, tenant).documents == 1
+    assert ops.stats(store, spec.name, tenant).documents == 1
     store.drop(spec.name)
     assert store.inner.list_collections(spec.name) == []

@@ -11,11 +11,13 @@ import pytest
 
 from hybrid_search.errors import ConfigError, RouteError, SchemaMismatchError
 from hybrid_search.factory import build_store, collection_spec
-from hybrid_search.store.tokens_packed import PAYLOAD_FIELD, tokens_per_row
+from hybrid_search.store import ops
+from hybrid_search.store.token_rows_packed import PAYLOAD_FIELD, tokens_per_row
 from hybrid_search.tokens import decode, encode, maxsim, pool_tokens
 from ingest.pipeline import IngestJob, IngestOptions
 from ingest.readers import read_paths
 from schemas import collection as C
+from tests.store.memory_store import fetch_token_vectors, write_documents
 
 DOCS = [
     {"id": "en-1", "title": "Hybrid search", "text": "Dense vectors and BM25 work together. " * 40},
@@ -54,8 +56,8 @@ def test_packed_kinds_store_what_the_codec_promises(tmp_path, settings, encoder,
     pks = [r[C.PK_FIELD] for r in chunks]
     counts = {r[C.PK_FIELD]: int(r[C.TOKEN_COUNT_FIELD]) for r in chunks}
     ref = encoder.encode_documents([r[C.SEARCH_TEXT_FIELD] for r in chunks]).colbert
-    by_key = store.fetch_token_vectors(spec.name, "default", pks, counts)
-    by_chunk = store.fetch_token_vectors(spec.name, "default", pks)
+    by_key = fetch_token_vectors(store, spec.name, "default", pks, counts)
+    by_chunk = fetch_token_vectors(store, spec.name, "default", pks)
     for r, want in zip(chunks, ref, strict=True):
         # encoded in other batches than at ingest: a value within rounding of 0 (or of an
         # int8 step) may land on the other side, by one sign or one step
@@ -69,9 +71,9 @@ def test_packed_kinds_store_what_the_codec_promises(tmp_path, settings, encoder,
     rows = store.query_all(spec.colbert_collection, "", [PAYLOAD_FIELD, C.BLOCK_TOKENS_FIELD])
     assert all(isinstance(x[PAYLOAD_FIELD], str) and x[PAYLOAD_FIELD].isascii() for x in rows)
     assert sum(int(x[C.BLOCK_TOKENS_FIELD]) for x in rows) == sum(counts.values())
-    assert store.stats(spec.name).colbert_rows == len(rows)
+    assert ops.stats(store, spec.name).colbert_rows == len(rows)
     # another tenant's keys are never read
-    assert store.fetch_token_vectors(spec.name, "other", pks, counts) == {}
+    assert fetch_token_vectors(store, spec.name, "other", pks, counts) == {}
     store.close()
 
 
@@ -95,7 +97,7 @@ def test_rows_split_at_the_varchar_limit_and_token_search_is_refused(
     row = ChunkRow(
         "default", "long", 0, 1, "", "t", "t", {}, "h", np.ones(4, np.float32), {1: 1.0}, want
     )
-    store.write_documents(spec8, "default", [row], {"long": "h"})
+    write_documents(store, spec8, "default", [row], {"long": "h"})
     pk = row.pk
     rows = store.query_all(
         spec8.colbert_collection, "", [C.BLOCK_INDEX_FIELD, C.BLOCK_TOKENS_FIELD]
@@ -105,12 +107,12 @@ def test_rows_split_at_the_varchar_limit_and_token_search_is_refused(
         (1, 55),
         (2, 20),
     ]
-    got = store.fetch_token_vectors("long", "default", [pk], {pk: 130})
+    got = fetch_token_vectors(store, "long", "default", [pk], {pk: 130})
     np.testing.assert_allclose(got[pk], decode(encode(want, "int8")), atol=1e-6)
     np.testing.assert_allclose(got[pk], want, atol=float(np.abs(want).max()) / 254 + 1e-6)
-    assert not store.can_search_tokens("long")
+    assert not ops.can_search_tokens(store, "long")
     with pytest.raises(RouteError, match="colbert_storage=float32 and colbert_block_tokens=1"):
-        store.search_tokens("long", want[:2], tenant="default", limit=5)
+        ops.search_tokens(store, "long", want[:2], tenant="default", limit=5)
     with pytest.raises(ConfigError, match="colbert_block_tokens=1 needs colbert_storage=float32"):
         collection_spec(
             settings.model_copy(update={"colbert_storage": "binary", "colbert_block_tokens": 1}),
@@ -128,7 +130,7 @@ def test_scoring_reads_in_groups_and_equals_maxsim_per_chunk(settings, kind) -> 
     """score_token_vectors reads the rows in SCORE_GROUPS groups, overlapping reads with
     MaxSim; the scores must be exactly those of MaxSim on each chunk's stored tokens, for
     chunks of one row and of several, another tenant's chunks left out."""
-    from hybrid_search.store.tokens_packed import SCORE_GROUPS
+    from hybrid_search.store.token_rows_packed import SCORE_GROUPS
     from hybrid_search.store.types import ChunkRow
 
     store = build_store(settings)
@@ -145,7 +147,7 @@ def test_scoring_reads_in_groups_and_equals_maxsim_per_chunk(settings, kind) -> 
         row = ChunkRow(
             tenant, f"d{i}", 0, 1, "", "t", "t", {}, "h", np.ones(4, np.float32), {1: 1.0}, toks
         )
-        store.write_documents(spec, tenant, [row], {row.doc_id: "h"})
+        write_documents(store, spec, tenant, [row], {row.doc_id: "h"})
         rows.append(row)
         counts[row.pk] = n
     q = rng.standard_normal((7, 1024)).astype(np.float32)
@@ -181,7 +183,7 @@ def test_replace_and_delete_keep_tokens_with_their_chunks(tmp_path, settings, en
             t[C.BLOCK_TOKENS_FIELD]
         )
     assert per_chunk == {pk: int(r[C.TOKEN_COUNT_FIELD]) for pk, r in chunks.items()}
-    assert store.delete_documents(spec.name, "default", ["en-1"]) == 1
+    assert store.delete(spec.name, "default", ["en-1"]) == 1
     left = store.query_all(spec.colbert_collection, "", [C.TOKEN_CHUNK_FIELD])
     assert left and all(not t[C.TOKEN_CHUNK_FIELD].startswith("default/en-1#") for t in left)
     store.close()
@@ -239,7 +241,7 @@ def test_compressed_kinds_pool_tokens_by_two_and_the_collection_keeps_its_factor
     chunks = _chunks(store, spec)
     full = encoder.encode_documents([r[C.SEARCH_TEXT_FIELD] for r in chunks]).colbert
     counts = {r[C.PK_FIELD]: int(r[C.TOKEN_COUNT_FIELD]) for r in chunks}
-    got = store.fetch_token_vectors(spec.name, "default", list(counts), counts)
+    got = fetch_token_vectors(store, spec.name, "default", list(counts), counts)
     for r, tokens in zip(chunks, full, strict=True):
         pk = r[C.PK_FIELD]
         assert counts[pk] == len(pool_tokens(tokens, 2)) == max(1, len(tokens) // 2)

@@ -15,19 +15,18 @@ These rows are read by key only: ColBERT rescoring works, token ANN candidate ge
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from hybrid_search.encoders.base import FloatArray
-from hybrid_search.errors import RouteError
+from hybrid_search.errors import RouteError, SchemaMismatchError
 from hybrid_search.store import reads
 from hybrid_search.store.connection import QUERY_CAP, MilvusConnection
-from hybrid_search.store.expressions import pks_expr, tenant_expr
-from hybrid_search.store.filters import and_expressions
-from hybrid_search.store.tokens import Float32Blocks, create_token_collection
+from hybrid_search.store.expressions import and_expressions, pks_expr, tenant_expr
+from hybrid_search.store.token_rows import Float32Blocks, TokenStorage, create_token_collection
 from hybrid_search.store.types import ChunkRow
 from hybrid_search.store.writes import upsert_batched
 from hybrid_search.tokens import (
@@ -207,9 +206,6 @@ class PackedTextBlocks(Float32Blocks):
             out.update(maxsim_by_key(query, pending.result()))
         return out
 
-    def can_search(self, spec: C.CollectionSpec) -> bool:
-        return False
-
     def search(
         self, spec: C.CollectionSpec, tokens: FloatArray, tenant: str, limit: int
     ) -> list[str]:
@@ -238,9 +234,25 @@ def _split(keys: list[list[str]], parts: int) -> list[list[list[str]]]:
     return groups
 
 
-def binary_storage(conn: MilvusConnection) -> PackedTextBlocks:
-    return PackedTextBlocks(conn, "binary")
+#: storage kind -> its implementation; a new kind registers here and records its name in
+#: `CollectionSpec.colbert_storage`
+TOKEN_STORAGES: dict[str, Callable[[MilvusConnection], TokenStorage]] = {
+    "float32": Float32Blocks,
+    "binary": lambda conn: PackedTextBlocks(conn, "binary"),
+    "int8": lambda conn: PackedTextBlocks(conn, "int8"),
+}
 
 
-def int8_storage(conn: MilvusConnection) -> PackedTextBlocks:
-    return PackedTextBlocks(conn, "int8")
+def token_storage(conn: MilvusConnection, spec: C.CollectionSpec) -> TokenStorage | None:
+    """The collection's token storage; None when it stores no token vectors."""
+    if not spec.colbert_dim:
+        return None
+    kind = TOKEN_STORAGES.get(spec.colbert_storage)
+    if kind is None:
+        raise SchemaMismatchError(
+            f"collection '{spec.name}' stores ColBERT vectors as '{spec.colbert_storage}', "
+            f"which this version cannot read (known: {sorted(TOKEN_STORAGES)}); drop the "
+            "collection and re-ingest",
+            details={"collection": spec.name, "colbert_storage": spec.colbert_storage},
+        )
+    return kind(conn)

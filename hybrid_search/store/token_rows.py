@@ -1,13 +1,12 @@
 """ColBERT token vectors in Milvus: the one module that writes, reads, deletes and searches them.
 
 A storage kind (`CollectionSpec.colbert_storage`, recorded in the collection) is a
-`TokenStorage`; `token_storage(conn, spec)` picks it. Callers only ever see float32
-`(n_tokens, dim)` matrices: a kind encodes on `write` and decodes on `fetch` however it stores
-them. The store keeps token vectors consistent with chunk rows through `delete` (by an
-expression over doc_id / tenant / content_hash, which every kind's rows must carry) and reports
-documents cut off before their commit through `docs_present`.
+`TokenStorage`; `token_rows_packed.token_storage(conn, spec)` picks it. Callers only ever see
+float32 `(n_tokens, dim)` matrices: a kind encodes on `write` and decodes on `fetch` however it
+stores them. The store keeps token vectors consistent with chunk rows through `delete` (by an
+expression over doc_id / tenant / content_hash, which every kind's rows must carry).
 
-`float32` (the one kind so far): a companion collection `C_colbert` with one row per block of
+`float32`: a companion collection `C_colbert` with one row per block of
 up to `colbert_block` token vectors of a chunk, concatenated into one FLOAT_VECTOR (the last
 block zero-padded); blocks cut the row count (Milvus' per-row cost dominates writes). With
 `colbert_block=1` the rows are HNSW-indexed, so ColBERT can also generate candidates.
@@ -15,17 +14,16 @@ block zero-padded); blocks cut the row count (Milvus' per-row cost dominates wri
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
 from hybrid_search.encoders.base import FloatArray
-from hybrid_search.errors import RouteError, SchemaMismatchError
+from hybrid_search.errors import RouteError
 from hybrid_search.store import reads
 from hybrid_search.store.connection import QUERY_CAP, MilvusConnection
-from hybrid_search.store.expressions import docs_expr, pks_expr, tenant_expr
-from hybrid_search.store.filters import and_expressions
+from hybrid_search.store.expressions import and_expressions, pks_expr, tenant_expr
 from hybrid_search.store.schema import create_indexed
 from hybrid_search.store.types import ChunkRow
 from hybrid_search.store.writes import delete, upsert_batched
@@ -72,14 +70,6 @@ class TokenStorage(Protocol):
 
     def delete(self, spec: C.CollectionSpec, expr: str, what: str) -> None: ...
 
-    def docs_present(
-        self, spec: C.CollectionSpec, tenant: str, doc_ids: Sequence[str]
-    ) -> set[str]: ...
-
-    def count(self, spec: C.CollectionSpec, tenant: str | None) -> int: ...
-
-    def can_search(self, spec: C.CollectionSpec) -> bool: ...
-
     def search(
         self, spec: C.CollectionSpec, tokens: FloatArray, tenant: str, limit: int
     ) -> list[str]: ...
@@ -121,17 +111,6 @@ class Float32Blocks:
 
     def delete(self, spec: C.CollectionSpec, expr: str, what: str) -> None:
         delete(self._conn, spec.colbert_collection, expr, what)
-
-    def docs_present(self, spec: C.CollectionSpec, tenant: str, doc_ids: Sequence[str]) -> set[str]:
-        if not doc_ids:
-            return set()
-        rows = reads.query_all(
-            self._conn, spec.colbert_collection, docs_expr(tenant, doc_ids), [C.DOC_ID_FIELD]
-        )
-        return {str(r[C.DOC_ID_FIELD]) for r in rows}
-
-    def count(self, spec: C.CollectionSpec, tenant: str | None) -> int:
-        return reads.count(self._conn, spec.colbert_collection, tenant_expr(tenant) or "")
 
     def fetch(
         self,
@@ -187,15 +166,12 @@ class Float32Blocks:
 
         return maxsim_float32(query, self.fetch(spec, tenant, chunk_pks, token_counts))
 
-    def can_search(self, spec: C.CollectionSpec) -> bool:
-        return spec.colbert_block == 1
-
     def search(
         self, spec: C.CollectionSpec, tokens: FloatArray, tenant: str, limit: int
     ) -> list[str]:
         """Chunk pks whose tokens are nearest to the query's tokens, by best token match (ColBERT
         v1's end-to-end retrieval, Khattab & Zaharia, SIGIR 2020)."""
-        if not self.can_search(spec):
+        if spec.colbert_block != 1:
             raise RouteError(
                 "colbert: this collection packs token vectors in blocks, so ColBERT can only "
                 "rescore other routes' candidates; add another route (or ingest with "
@@ -261,37 +237,6 @@ def _block_rows(rows: Sequence[ChunkRow], block: int) -> Iterator[dict[str, Any]
                 C.CONTENT_HASH_FIELD: r.content_hash,
                 C.COLBERT_FIELD: padded.reshape(-1),
             }
-
-
-#: storage kind -> its implementation; a new kind registers here and records its name in
-#: `CollectionSpec.colbert_storage`
-TOKEN_STORAGES: dict[str, Callable[[MilvusConnection], TokenStorage]] = {
-    "float32": Float32Blocks,
-    "binary": lambda conn: _packed(conn, "binary"),
-    "int8": lambda conn: _packed(conn, "int8"),
-}
-
-
-def _packed(conn: MilvusConnection, kind: str) -> TokenStorage:
-    """binary / int8: packed tokens as text rows (tokens_packed.py builds on Float32Blocks)."""
-    from hybrid_search.store.tokens_packed import PackedTextBlocks
-
-    return PackedTextBlocks(conn, kind)  # type: ignore[arg-type]
-
-
-def token_storage(conn: MilvusConnection, spec: C.CollectionSpec) -> TokenStorage | None:
-    """The collection's token storage; None when it stores no token vectors."""
-    if not spec.colbert_dim:
-        return None
-    kind = TOKEN_STORAGES.get(spec.colbert_storage)
-    if kind is None:
-        raise SchemaMismatchError(
-            f"collection '{spec.name}' stores ColBERT vectors as '{spec.colbert_storage}', "
-            f"which this version cannot read (known: {sorted(TOKEN_STORAGES)}); drop the "
-            "collection and re-ingest",
-            details={"collection": spec.name, "colbert_storage": spec.colbert_storage},
-        )
-    return kind(conn)
 
 
 def create_token_collection(
