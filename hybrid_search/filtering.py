@@ -1,6 +1,7 @@
 """Checks a structured filter from a request (a JSON tree, never expression text) and builds
 its typed model, naming the bad part by path. Stores compile or evaluate the model: Milvus
-through `store/expressions.py` (the store's private compiler), the in-memory store in Python.
+through `store/expressions.py` (the store's private compiler), the tests' in-memory twin in
+Python.
 
 Strings are refused where no store could match them: control characters and lone surrogates
 (Milvus literals cannot hold them), invisible format characters (bidi overrides, zero-width

@@ -54,7 +54,6 @@ class IngestOptions:
     batch_size: int = 64
     window_documents: int = 256
     window_tokens: int = 262_144
-    strict: bool = False
     delete_missing: bool = False
     #: runs of one window's read or write when Milvus went away (each run already retries
     #: transient errors per call): the job rides out a Milvus restart instead of failing

@@ -27,6 +27,7 @@ from hybrid_search.encoders.tiny import build_tiny_models
 from hybrid_search.evaluation.cache import QueryCachingEncoder
 from hybrid_search.factory import build_encoder, build_milvus_store
 from hybrid_search.searcher import HybridSearcher
+from hybrid_search.store import ops
 from hybrid_search.store.types import FIELD_ROUTES, QueryVectors, RouteError, Scope
 from schemas import collection as C
 
@@ -78,8 +79,13 @@ def main(work: Path, passes: int = 2) -> None:
             output_fields=C.HIT_FIELDS,
         ),
         "three route searches": routes,
-        "scored read": lambda i: store.score_rows(
-            s.collection, "bm25", vectors[i], Scope(s.tenant, pks=heads[i]), with_vectors=True
+        "scored read": lambda i: ops.score_rows(
+            store,
+            s.collection,
+            "bm25",
+            vectors[i],
+            Scope(s.tenant, pks=heads[i]),
+            with_vectors=True,
         ),
         "plain read": lambda i: store.get_rows(s.collection, heads[i], with_vectors=True),
     }

@@ -62,7 +62,7 @@ def ingest(
                 exit_code=EXIT_USAGE,
                 as_json=as_json,
             )
-        options = ingest_options(s, strict=strict, delete_missing=delete_missing)
+        options = ingest_options(s, delete_missing=delete_missing)
         encoder = build_encoder(s)
         store = build_store(s)
         bar: Any = None  # a progress bar once input is known to be valid

@@ -211,11 +211,6 @@ def stale_expr(tenant: str, hashes: dict[str, str]) -> str:
     return f"({docs_expr(tenant, list(hashes))}) and ({C.CONTENT_HASH_FIELD} not in {new})"
 
 
-def first_chunks_expr(tenant: str | None) -> str:
-    """One row per document: its chunk 0."""
-    return and_expressions(tenant_expr(tenant), f"{C.CHUNK_INDEX_FIELD} == 0") or ""
-
-
 def scope_expr(scope: Scope) -> str:
     """Tenant, then the user's filter, then the key and document restrictions, all required."""
     user = compile_filter(scope.filter) if scope.filter is not None else None

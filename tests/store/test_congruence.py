@@ -7,7 +7,7 @@ on this little data Milvus' HNSW and inverted indexes return every match. BM25 i
 within a tolerance: the in-memory analyzer is Python's jieba where Milvus runs jieba-rs (token
 counts, hence document lengths, differ on Chinese text), so scores differ by up to ~10 % here;
 the test requires the same matching chunks, the same best chunk for each title query, and every
-score within 15 % (see store/local.py, which also notes that Milvus Lite keeps stop words).
+score within 15 % (see memory_store.py, which also notes that Milvus Lite keeps stop words).
 """
 
 from __future__ import annotations
