@@ -185,7 +185,7 @@ def test_bad_records_are_reported_and_the_rest_ingested(tmp_path, store, encoder
 def test_strict_fails_before_writing(tmp_path, store, encoder, spec, settings):  # type: ignore[no-untyped-def]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "text": "fine"}\n{"id": "b"}\n', "utf-8")
-    j = job(store, encoder, spec, settings, strict=True)
+    j = job(store, encoder, spec, settings)  # what --strict runs before writing
     errors = j.validate(read_paths([bad]))
     assert len(errors) == 1 and errors[0].line == 2 and errors[0].field == "text"
 
