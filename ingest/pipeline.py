@@ -266,7 +266,7 @@ class IngestJob:
         if fresh and self.spec.colbert_dim:
 
             def drop() -> None:
-                self.store.delete_documents(self.spec.name, self.options.tenant, fresh)
+                self.store.delete(self.spec.name, self.options.tenant, fresh)
 
             writer.submit(drop)
         for doc_id in stopped.unwritten:

@@ -10,6 +10,7 @@ import pytest
 
 from hybrid_search.benchmarks.render import render_docx, render_html, render_markdown, render_pdf
 from hybrid_search.errors import IngestError
+from hybrid_search.store import ops
 from ingest import readers
 from ingest.pipeline import IngestJob, IngestOptions
 from ingest.readers import SourceDoc, read_document, read_paths
@@ -237,7 +238,7 @@ def test_corpus_of_good_and_bad_files_in_milvus(tmp_path, store, encoder, spec, 
         read_paths([root], include=["*.pdf"], exclude=["zh*", "sub/*"])
     )
     assert (changed.replaced, changed.unchanged, changed.failed) == (1, 0, 0)
-    rows = store.get_chunks(spec.name, "default", "en.pdf")
+    rows = ops.get_chunks(store, spec.name, "default", "en.pdf")
     assert [r.text for r in rows] == ["A changed report about BM25."]
 
 

@@ -91,5 +91,5 @@ def test_a_document_stopped_between_its_encode_batches_leaves_nothing(  # type: 
     summary = job.run(_records(items), stop=stop, outcomes=True)
     assert summary.stopped == "cancelled" and len(asked) == 3
     assert [o.status for o in summary.outcomes or []] == ["failed"]
-    assert store.doc_states(spec.name, "t", ["long"]) == {}
-    assert store.docs_with_token_vectors(spec.name, "t", ["long"]) == set()
+    assert ops.doc_states(store, spec.name, "t", ["long"]) == {}
+    assert ops.docs_with_token_vectors(store, spec.name, "t", ["long"]) == set()
