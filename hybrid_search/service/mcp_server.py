@@ -9,8 +9,8 @@ error comes back as an MCP tool error whose text starts with the project's error
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -23,10 +23,10 @@ from pydantic import BaseModel
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from hybrid_search import __version__
 from hybrid_search.errors import AuthError
 from hybrid_search.service.auth import Authenticator, Principal
 from hybrid_search.service.errors import error_response
+from hybrid_search.version import __version__
 from schemas.api import SearchRequest
 from schemas.rag import RagRequest
 from schemas.service import UpsertDocumentsRequest
@@ -168,28 +168,43 @@ def mount_mcp(app: FastAPI) -> Callable[[], AbstractAsyncContextManager[None]]:
     lifespan enters. A request without a valid key gets the API's 401 before any MCP work."""
     auth: Authenticator = app.state.auth
     loopback = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
-    manager = StreamableHTTPSessionManager(
-        build_server(app),
-        stateless=True,
-        json_response=True,
-        # without keys anything on this machine may call: refuse pages from other origins
-        security_settings=TransportSecuritySettings(
-            enable_dns_rebinding_protection=auth.open,
-            allowed_hosts=loopback,
-            allowed_origins=[f"http://{h}" for h in loopback],
-        ),
-    )
+    server = build_server(app)
+
+    def manager() -> StreamableHTTPSessionManager:
+        return StreamableHTTPSessionManager(
+            server,
+            stateless=True,
+            json_response=True,
+            # without keys anything on this machine may call: refuse pages from other origins
+            security_settings=TransportSecuritySettings(
+                enable_dns_rebinding_protection=auth.open,
+                allowed_hosts=loopback,
+                allowed_origins=[f"http://{h}" for h in loopback],
+            ),
+        )
 
     door = _Door(app, auth, manager)
     app.router.routes.append(Route("/mcp", endpoint=door, methods=["GET", "POST", "DELETE"]))
-    return manager.run
+    return door.run
 
 
 class _Door:
-    """The ASGI app at `/mcp` (a class: Starlette runs a plain function as a request handler)."""
+    """The ASGI app at `/mcp` (a class: Starlette runs a plain function as a request handler).
 
-    def __init__(self, app: FastAPI, auth: Authenticator, manager: StreamableHTTPSessionManager):
-        self.app, self.auth, self.manager = app, auth, manager
+    A session manager runs once, and an app's lifespan may run again (tests enter it twice):
+    each run gets a manager of its own."""
+
+    def __init__(
+        self, app: FastAPI, auth: Authenticator, manager: Callable[[], StreamableHTTPSessionManager]
+    ):
+        self.app, self.auth, self.new_manager = app, auth, manager
+        self.manager: StreamableHTTPSessionManager | None = None
+
+    @asynccontextmanager
+    async def run(self) -> AsyncIterator[None]:
+        self.manager = self.new_manager()
+        async with self.manager.run():
+            yield
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         h = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
@@ -199,6 +214,7 @@ class _Door:
             refusal = error_response(self.app, 401, exc.code, exc.message, exc.details)
             await refusal(scope, receive, send)
             return
+        assert self.manager is not None, "the app's lifespan starts the MCP session manager"
         await self.manager.handle_request(scope, receive, send)
 
 
