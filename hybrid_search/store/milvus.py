@@ -206,19 +206,9 @@ class MilvusStore:
         )
 
     def fused_search(
-        self,
-        name: str,
-        query: QueryVectors,
-        depth: Mapping[FieldName, int],
-        *,
-        scope: Scope,
-        k: int,
-        limit: int,
-        with_rows: bool,
+        self, name: str, query: QueryVectors, depth: Mapping[FieldName, int], **options: Any
     ) -> FusedResult:
-        return search.fused_search(
-            self._conn, name, query, depth, scope=scope, k=k, limit=limit, with_rows=with_rows
-        )
+        return search.fused_search(self._conn, name, query, depth, **options)
 
     def score_token_vectors(
         self,

@@ -285,21 +285,10 @@ class CollectionPerTenantStore:
         queries: Sequence[QueryVectors],
         *,
         scope: Scope,
-        limit: int,
-        with_token_counts: bool = True,
-        with_rows: bool = False,
-        with_vectors: bool = False,
+        **options: Any,
     ) -> list[list[Candidate]]:
-        return self.inner.search_field(
-            self._target(name, scope.tenant),
-            route,
-            queries,
-            scope=scope,
-            limit=limit,
-            with_token_counts=with_token_counts,
-            with_rows=with_rows,
-            with_vectors=with_vectors,
-        )
+        target = self._target(name, scope.tenant)
+        return self.inner.search_field(target, route, queries, scope=scope, **options)
 
     def fused_search(
         self,
@@ -308,19 +297,10 @@ class CollectionPerTenantStore:
         depth: Mapping[FieldName, int],
         *,
         scope: Scope,
-        k: int,
-        limit: int,
-        with_rows: bool,
+        **options: Any,
     ) -> FusedResult:
-        return self.inner.fused_search(
-            self._target(name, scope.tenant),
-            query,
-            depth,
-            scope=scope,
-            k=k,
-            limit=limit,
-            with_rows=with_rows,
-        )
+        target = self._target(name, scope.tenant)
+        return self.inner.fused_search(target, query, depth, scope=scope, **options)
 
     def score_token_vectors(
         self,

@@ -1,10 +1,11 @@
 """ColBERT token vectors in Milvus: the one module that writes, reads, deletes and searches them.
 
 A storage kind (`CollectionSpec.colbert_storage`, recorded in the collection) is a
-`TokenStorage`; `token_rows_packed.token_storage(conn, spec)` picks it. Callers only ever see
-float32 `(n_tokens, dim)` matrices: a kind encodes on `write` and decodes on `fetch` however it
-stores them. The store keeps token vectors consistent with chunk rows through `delete` (by an
-expression over doc_id / tenant / content_hash, which every kind's rows must carry).
+`Float32Blocks` or a subclass; `token_rows_packed.token_storage(conn, spec)` picks it. Callers
+only ever see float32 `(n_tokens, dim)` matrices: a kind encodes on `write` and decodes on
+`fetch` however it stores them. The store keeps token vectors consistent with chunk rows through
+`delete` (by an expression over doc_id / tenant / content_hash, which every kind's rows must
+carry).
 
 `float32`: a companion collection `C_colbert` with one row per block of
 up to `colbert_block` token vectors of a chunk, concatenated into one FLOAT_VECTOR (the last
@@ -15,7 +16,7 @@ block zero-padded); blocks cut the row count (Milvus' per-row cost dominates wri
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -32,51 +33,9 @@ from schemas import collection as C
 from schemas import descriptions as D
 
 
-class TokenStorage(Protocol):
-    """How one storage kind keeps a collection's token vectors in Milvus."""
-
-    kind: str
-
-    def create(self, spec: C.CollectionSpec) -> None: ...
-
-    def exists(self, spec: C.CollectionSpec) -> bool: ...
-
-    def collections(self, spec: C.CollectionSpec) -> list[str]:
-        """The Milvus collections this kind uses (loaded, flushed and dropped with the chunks)."""
-        ...
-
-    def write(self, spec: C.CollectionSpec, rows: Sequence[ChunkRow]) -> None:
-        """Store `rows[i].colbert` (float32, (n_tokens, dim)); rows without are skipped."""
-        ...
-
-    def fetch(
-        self,
-        spec: C.CollectionSpec,
-        tenant: str | None,
-        chunk_pks: Sequence[str],
-        token_counts: Mapping[str, int] | None,
-    ) -> dict[str, FloatArray]: ...
-
-    def score(
-        self,
-        spec: C.CollectionSpec,
-        tenant: str | None,
-        query: FloatArray,
-        chunk_pks: Sequence[str],
-        token_counts: Mapping[str, int] | None,
-    ) -> dict[str, float]:
-        """MaxSim of `query` against each chunk's tokens, on the stored form."""
-        ...
-
-    def delete(self, spec: C.CollectionSpec, expr: str, what: str) -> None: ...
-
-    def search(
-        self, spec: C.CollectionSpec, tokens: FloatArray, tenant: str, limit: int
-    ) -> list[str]: ...
-
-
 class Float32Blocks:
-    """Token vectors as float32, `colbert_block` per row of the companion collection."""
+    """Token vectors as float32, `colbert_block` per row of the companion collection; the
+    packed kinds (`token_rows_packed.PackedTextBlocks`) subclass it, so it is the interface."""
 
     kind = "float32"
 
@@ -276,3 +235,7 @@ def create_token_collection(
         create_indexed(conn, spec.colbert_collection, s, ip, full_meta, described=described)
 
     conn.call(create, f"create {spec.colbert_collection}")
+
+
+#: what every storage kind offers (the packed kinds subclass Float32Blocks)
+TokenStorage = Float32Blocks
