@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -26,7 +26,8 @@ from hybrid_search.store import ops
 from hybrid_search.store.base import VectorStore
 from hybrid_search.store.types import ChunkRow, DocState
 from hybrid_search.tokens.pooling import pool_tokens
-from ingest.chunking import Chunk, chunk_text
+from ingest.blocks import Block
+from ingest.chunking import CHUNKER_VERSION, Chunk, chunk_text
 from ingest.readers import Record, Skipped, SourceDoc
 from ingest.writer import Writer, batches, windows
 from schemas.collection import CollectionSpec
@@ -60,10 +61,14 @@ class IngestOptions:
     recover_attempts: int = 3
 
 
-def content_hash(doc: Document, tenant: str, options: IngestOptions, model: str) -> str:
-    """Changes when the document, its tenant, the chunking or the model changes."""
+def content_hash(
+    doc: Document, tenant: str, options: IngestOptions, model: str, blocks: Sequence[Block] = ()
+) -> str:
+    """Changes when the document, its structure, its tenant, the chunking or the model changes."""
     payload = json.dumps(
         [
+            CHUNKER_VERSION,
+            [(b.text, b.section, b.page) for b in blocks],
             tenant,
             doc.id,
             doc.title,
@@ -300,7 +305,7 @@ class IngestJob:
                 unwritten = [p.doc.id for p in pending] + [w.doc.id for w in window[n:]]
                 raise _Stopped(reason, unwritten, [])
             doc = item.doc
-            h = content_hash(doc, opts.tenant, opts, self.spec.model)
+            h = content_hash(doc, opts.tenant, opts, self.spec.model, item.blocks)
             state = states.get(doc.id)
             if state is not None and state.is_complete(h):
                 summary.unchanged += 1
@@ -316,6 +321,7 @@ class IngestJob:
                 tokenizer,
                 max_tokens=opts.max_chunk_tokens,
                 overlap=opts.chunk_overlap_tokens,
+                blocks=item.blocks,
             )
             pending.append(_Pending(doc, h, chunks, kind))
         if not pending:
@@ -434,7 +440,7 @@ class IngestJob:
             title=p.doc.title,
             text=c.text,
             search_text=c.search_text,
-            metadata=p.doc.metadata,
+            metadata={**p.doc.metadata, **c.metadata()},
             content_hash=p.hash,
             dense=dense,
             sparse=sparse,

@@ -7,13 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hybrid_search.store.filters import compile_filter
 
 from hybrid_search.errors import SchemaMismatchError
+from hybrid_search.filtering import parse_filter
 from hybrid_search.store import ops
 from hybrid_search.tokens import decode, encode, pool_tokens
+from ingest import pipeline
+from ingest.blocks import Block
 from ingest.pipeline import IngestJob, IngestOptions
-from ingest.readers import read_paths
+from ingest.readers import SourceDoc, read_paths
 from schemas import collection as C
+from schemas.documents import Document
 from tests.store.memory_store import fetch_token_vectors
 
 DOCS = [
@@ -239,3 +244,19 @@ def test_give_way_runs_before_every_encode_batch(
     assert summary.inserted == 6
     assert len(batches) > 3  # several batches, each preceded by its own give_way
     assert batches == list(range(1, len(batches) + 1))
+
+
+def test_chunks_keep_section_and_pages_and_a_new_chunker_rewrites(
+    tmp_path, store, encoder, spec, settings, monkeypatch
+):  # type: ignore[no-untyped-def]
+    blocks = (Block("Page one text.", ("Manual", "Setup"), 1), Block("Page two.", ("Manual",), 2))
+    doc = SourceDoc(Document(id="m.pdf", text="Page one text.\n\nPage two."), "m.pdf", None, blocks)
+    assert job(store, encoder, spec, settings).run([doc]).chunks == 2
+    flt = compile_filter(parse_filter({"field": "metadata.page_start", "op": "gte", "value": 2}))
+    rows = store.query_all(spec.name, flt, [C.METADATA_FIELD, C.TEXT_FIELD])
+    assert [(r[C.TEXT_FIELD], r[C.METADATA_FIELD]) for r in rows] == [
+        ("Page two.", {"section": "Manual", "page_start": 2, "page_end": 2})
+    ]
+    assert job(store, encoder, spec, settings).run([doc]).unchanged == 1
+    monkeypatch.setattr(pipeline, "CHUNKER_VERSION", "next")
+    assert job(store, encoder, spec, settings).run([doc]).replaced == 1
