@@ -33,43 +33,8 @@ _END = re.compile(
     rf"[。！？；]+[{_CLOSE}]*|…+[{_CLOSE}]*"
     rf"|([^\s。！？；…]{{0,12}}?)([.!?]+)[{_CLOSE}]*(?=\s|$)"
 )
-_ABBREV = frozenset(
-    [
-        "al",
-        "approx",
-        "ca",
-        "cf",
-        "co",
-        "corp",
-        "dept",
-        "dr",
-        "e.g",
-        "eq",
-        "eqs",
-        "etc",
-        "fig",
-        "figs",
-        "i.e",
-        "inc",
-        "jr",
-        "ltd",
-        "mr",
-        "mrs",
-        "ms",
-        "no",
-        "nos",
-        "p",
-        "pp",
-        "prof",
-        "ref",
-        "refs",
-        "sr",
-        "st",
-        "u.s",
-        "vol",
-        "vs",
-    ]
-)
+_ABBREVIATIONS = "al approx ca cf co corp dept dr e.g eq eqs etc fig figs i.e inc jr ltd mr"
+_ABBREV = frozenset(f"{_ABBREVIATIONS} mrs ms no nos p pp prof ref refs sr st u.s vol vs".split())
 _INITIALS = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]|[A-Za-z]")
 _CLAUSE = re.compile(r"[，、,;：:]+\s*")
 _PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
