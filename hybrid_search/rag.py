@@ -13,6 +13,7 @@ characters of its chunk (`start`, `end`) the model saw.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from schemas.api import SearchHit, SearchResponse
 from schemas.rag import Citation, RagContext
@@ -24,12 +25,27 @@ PASSAGE_SEPARATOR = "\n\n"
 
 
 def format_passage(marker: str, hit: SearchHit, text: str | None = None) -> str:
-    """`[n] Title` on the first line, the chunk text (or `text`, a part of it) below; marker and
-    text alone if untitled."""
-    body = hit.text if text is None else text
-    if hit.title.strip():
-        return f"{marker} {hit.title.strip()}\n{body}"
-    return f"{marker} {body}"
+    """`[n] Title › section (p. 3-4)` on the first line, the chunk text (or `text`, a part of it)
+    below; a body that opens with the title (a Markdown `# Title`) does not repeat it."""
+    body, title = hit.text if text is None else text, hit.title.strip()
+    first, _, rest = body.partition("\n")
+    if title and first.lstrip("# ").strip() == title:
+        body = rest.lstrip("\n")
+    cite = _where(hit)
+    head = " › ".join(p for p in (title, cite.get("section")) if p)
+    if "page_start" in cite:
+        a, b = cite["page_start"], cite["page_end"]
+        head = f"{head} (p. {a}{f'-{b}' if b != a else ''})".lstrip()
+    return f"{marker} {head}\n{body}" if head else f"{marker} {body}"
+
+
+def _where(hit: SearchHit) -> dict[str, Any]:
+    """The chunk's section and page range, when its source had them."""
+    m = hit.metadata
+    where: dict[str, Any] = {"section": m["section"]} if isinstance(m.get("section"), str) else {}
+    if isinstance(m.get("page_start"), int) and isinstance(m.get("page_end"), int):
+        where |= {"page_start": m["page_start"], "page_end": m["page_end"]}
+    return where
 
 
 def _passage(hit: SearchHit, snippets: bool) -> tuple[str, int | None, int | None]:
@@ -97,6 +113,7 @@ def build_context(
                 score=hit.rerank_score if hit.rerank_score is not None else hit.fused_score,
                 start=start,
                 end=end,
+                **_where(hit),
             )
         )
     return RagContext(

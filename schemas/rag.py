@@ -36,6 +36,9 @@ class Citation(BaseModel):
         None, description="the passage is the chunk's text[start:end]; null: the whole chunk"
     )
     end: int | None = None
+    section: str | None = Field(None, description="heading path of the passage, 'A > B'")
+    page_start: int | None = Field(None, description="first page of the passage (paged sources)")
+    page_end: int | None = None
 
 
 class RagContext(BaseModel):

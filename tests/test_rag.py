@@ -147,3 +147,17 @@ def test_snippets_pack_the_window_around_the_match_and_cite_its_characters() -> 
 def test_snippets_need_highlighted_hits() -> None:
     with pytest.raises(ValueError, match=r"hit d1#0 has no highlight"):
         build_context(response(hit(1, "a")), token_budget=10, count_tokens=words, snippets=True)
+
+
+def test_citations_carry_pages_and_section_and_the_title_once() -> None:
+    meta = {"section": "Guide > Brew", "page_start": 3, "page_end": 4}
+    pdf = hit(1, "Grind the beans.", title="Coffee").model_copy(update={"metadata": meta})
+    md = hit(2, "# Tea\n\nBoil water.", title="Tea")
+    ctx = build_context(response(pdf, md), token_budget=100, count_tokens=words)
+    assert (
+        ctx.context
+        == "[1] Coffee › Guide > Brew (p. 3-4)\nGrind the beans.\n\n[2] Tea\nBoil water."
+    )
+    c = ctx.citations[0]
+    assert (c.section, c.page_start, c.page_end) == ("Guide > Brew", 3, 4)
+    assert ctx.citations[1].section is None and ctx.citations[1].page_start is None
