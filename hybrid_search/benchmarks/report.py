@@ -108,6 +108,10 @@ def render_markdown(r: dict[str, Any]) -> str:
         lines.append(
             f"| wall clock | {_f(e['wall']['p50_ms'], 2)} | {_f(e['wall']['p95_ms'], 2)} |"
         )
+    if isinstance(r.get("boundaries"), dict) and not _skipped(r["boundaries"]):
+        from hybrid_search.benchmarks.boundaries import render
+
+        lines += ["", *render(r["boundaries"])]
     return "\n".join(lines) + "\n"
 
 

@@ -73,7 +73,7 @@ UNITS = {
 }
 
 
-PARTS = "abcdef"
+PARTS = "abcdefh"
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class BenchOptions:
     #: (f) the MaxSim quality guard (needs the minilm extra and SciFact)
     quality: bool = True
     #: which parts run: a (overhead), b (ingest), c (memory), d (real-size CPU and int8
-    #: agreement), e (stages), f (real width); the others are reported as skipped
+    #: agreement), e (stages), f (real width), h (chunk boundaries); others are reported skipped
     parts: frozenset[str] = frozenset(PARTS)
 
 
@@ -231,6 +231,16 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda m: None
         else:
             report["real_width"] = (
                 skipped if options.real_width else {"skipped": "real_width=False"}
+            )
+
+        report["boundaries"] = skipped
+        if "h" in parts:
+            from hybrid_search.benchmarks.boundaries import measure_boundaries, tokenizers
+
+            log("(h) chunk boundaries on cmrc2018-trial and SciFact, two tokenizers")
+            datasets = (options.real_width_corpus or SCIFACT).parent
+            report["boundaries"] = measure_boundaries(
+                datasets, tokenizers(tiny.embedding_model), 50 if options.quick else None
             )
 
         if "d" not in parts:

@@ -34,9 +34,9 @@ def bench(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print every figure as JSON."),
     parts: str = typer.Option(
-        "abcdef",
+        "abcdefh",
         help="Parts to run: a overhead, b ingest, c memory, d real-size CPU, e stages, "
-        "f real width (the others are reported as skipped).",
+        "f real width, h chunk boundaries (the others are reported as skipped).",
     ),
     quality: bool = typer.Option(
         True, "--quality/--no-quality", help="(f) Run the MaxSim quality guard."

@@ -42,6 +42,8 @@ def test_quick_bench_prints_every_part(tiny_models, tmp_path: Path) -> None:  # 
     assert -1.0 <= report["rerank_int8_agreement_tiny"]["spearman_mean"] <= 1.0
     assert set(report["ratios"]) >= {"search_overhead_p50", "ingest_vs_encode_tiny"}
     assert report["machine"]["cores"] >= 1
+    for case in report["boundaries"].values():  # (h) on the first documents of each corpus
+        assert "skipped" in case or case["tiny"]["ends_on_sentence_end"] >= 0.9
     rw = report["real_width"]  # (f) at BGE-M3's width, small
     assert {
         "colbert_bytes_per_token",
@@ -127,5 +129,6 @@ def test_parts_run_alone_and_a_bad_part_is_refused(tiny_models, tmp_path: Path) 
     assert result.exit_code == 0, result.output
     report = json.loads([x for x in result.stdout.splitlines() if x.startswith("{")][-1])
     assert report["ingest_throughput"]["tiny"]["full_ingest"]["docs_per_s"] > 0
-    for part in ("search_overhead", "search_stages", "memory", "real_width", "real_size_cpu"):
+    skipped = ("search_overhead", "search_stages", "memory", "real_width", "real_size_cpu")
+    for part in (*skipped, "boundaries"):
         assert report[part] == {"skipped": "--parts b"}, part
