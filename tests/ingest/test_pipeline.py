@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hybrid_search.store.filters import compile_filter
 
 from hybrid_search.errors import SchemaMismatchError
 from hybrid_search.filtering import parse_filter
 from hybrid_search.store import ops
+from hybrid_search.store.expressions import compile_filter
 from hybrid_search.tokens import decode, encode, pool_tokens
 from ingest import pipeline
 from ingest.blocks import Block
