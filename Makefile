@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 #   make lock UV_LOCK_FLAGS="--extra-index-url https://download.pytorch.org/whl/cpu"
 UV_LOCK_FLAGS ?= --find-links /opt/wheels
 
-.PHONY: browser install lock test-latest install-minilm demo test test-quick lint fmt type check reliability bench bench-quick eval-scifact eval-scifact-minilm eval-cmrc-minilm clean
+.PHONY: browser install lock test-latest install-minilm demo test test-quick lint fmt type check reliability soak bench bench-quick eval-scifact eval-scifact-minilm eval-cmrc-minilm clean
 
 install: $(STAMP)
 
@@ -67,6 +67,11 @@ check: test
 
 reliability: install
 	$(BIN)/python -m tests.reliability.run
+
+# mixed load with a Milvus restart midway, invariants checked throughout; one JSON line at the end
+DURATION ?= 600
+soak: install
+	$(BIN)/python -m tests.reliability.soak --duration $(DURATION)
 
 # every figure of docs/benchmarks.md (about 20 min on 2 CPU cores; builds models/real-size once,
 # and the first run computes MiniLM's SciFact token vectors for the quality guard, ~50 min more,

@@ -18,3 +18,11 @@ def test_quick_reliability_suite(tmp_path: Path) -> None:
     assert result["bad_inputs"] >= 100 and result["bad_input_failures"] == 0
     assert result["tenant_attempts"] >= 50 and result["tenant_breaches"] == 0
     assert result["load"]["errors"] == 0
+
+
+def test_a_short_soak_keeps_every_invariant(tmp_path: Path) -> None:
+    from tests.reliability.soak import run as soak
+
+    result = soak(60.0, root=tmp_path)
+    assert result["violations"] == 0 and result["undocumented_statuses"] == 0, result
+    assert result["errors_5xx_outside_restart"] == 0 and result["requests"] > 50, result
