@@ -20,7 +20,7 @@ TEXTS = [
 ]
 #: the tiny test model and the real width (hidden 1024, 16 heads), one layer to stay small
 SHAPES: dict[str, dict[str, int]] = {"tiny": {}, "wide": {"hidden": 1024, "layers": 1, "heads": 16}}
-REFERENCE = Path(__file__).parent / "data" / "bge_m3_reference.npz"
+REFERENCE = Path(__file__).parent / "bge_m3_reference.npz"
 
 
 def encode(shape: str, root: Path) -> dict[str, Any]:
@@ -55,7 +55,6 @@ def main() -> None:
         arrays: dict[str, Any] = {"transformers": np.asarray(transformers.__version__)}
         for shape in SHAPES:
             arrays.update(encode(shape, Path(tmp)))
-    REFERENCE.parent.mkdir(exist_ok=True)
     np.savez_compressed(REFERENCE, **arrays)
     print(
         f"wrote {REFERENCE} ({REFERENCE.stat().st_size} bytes) under transformers {transformers.__version__}"
