@@ -41,6 +41,7 @@ from hybrid_search.store.ops import get_chunks
 from schemas.api import (
     BatchSearchRequest,
     BatchSearchResponse,
+    RouteFailure,
     SearchOptions,
     SearchRequest,
     SearchResponse,
@@ -122,9 +123,14 @@ def _public(response: SearchResponse) -> SearchResponse:
     if not response.route_errors:
         return response
     logger.warning("search degraded: %s", response.route_errors)
+    # a response built elsewhere (a test, a client) carries its failures in the public fields only
+    known = response._failures or [
+        RouteFailure(route, response.route_error_codes.get(route, ""), message)
+        for route, message in response.route_errors.items()
+    ]
     failures = [
         replace(f, message=_ROUTE_STORE_FAILURE) if f.kind in STORE_FAILURE_CODES else f
-        for f in response._failures
+        for f in known
     ]
     if not response.hits and any(f.kind in STORE_FAILURE_CODES for f in failures):
         raise StoreUnavailableError(

@@ -36,7 +36,9 @@ DOCS: list[dict[str, Any]] = [
     {"id": "beijing", "title": "Beijing capital", "year": 2020, "lang": "zh",
      "text": "北京是中华人民共和国的首都，也是全国的政治、文化中心。Beijing has twenty million people."},
     {"id": "milvus", "title": "Milvus vector database", "year": 2021, "lang": "en",
-     "text": "Milvus supports partitions, scalar filters and hybrid search over vector fields. " * 6},
+     # distinct sentences: the chunker packs whole sentences, and equal chunks would tie
+     "text": " ".join(f"Milvus {v} supports partitions, scalar filters and hybrid search over vector "
+                      f"fields." for v in ("2.3", "2.4", "2.5"))},
     {"id": "bm25", "title": "Okapi BM25 ranking", "year": 2018, "lang": "en",
      "text": "BM25 scores a document by term frequency, inverse document frequency and length."},
     {"id": "rrf", "title": "Reciprocal rank fusion", "year": 2009, "lang": "en",
