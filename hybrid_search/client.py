@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -62,6 +62,7 @@ DEFAULT_RETRIES = 3
 DEFAULT_MAX_RETRY_WAIT_S = 30.0
 
 M = TypeVar("M", bound=BaseModel)
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -100,17 +101,39 @@ def _api_error(response: httpx.Response) -> APIError:
     return APIError(response.status_code, code, message, details)
 
 
-class _BaseClient:
-    """Everything but the I/O: URLs, headers, bodies, response parsing and the retry policy."""
+@contextlib.contextmanager
+def _transport_errors(method: str, path: str) -> Iterator[None]:
+    """httpx's network failures and timeouts as TransportError (retryable)."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise TransportError(f"{method} {path} timed out: {exc}") from exc
+    except httpx.RequestError as exc:
+        raise TransportError(f"{method} {path} failed: {type(exc).__name__}: {exc}") from exc
+
+
+class _BaseClient(Generic[H]):
+    """Everything but the I/O: URLs, headers, bodies, response parsing and the retry policy.
+
+    Args:
+        base_url: the service root, e.g. "http://127.0.0.1:8000".
+        api_key: sent as `Authorization: Bearer <key>`; None for a key-less loopback service.
+        http_client: an httpx client to use (a FastAPI TestClient works); the caller keeps
+            ownership and its timeouts apply. Default: a client this object owns.
+        timeout: seconds per request for the owned client.
+        retries: retries after the first attempt, for 503s, connection errors and timeouts.
+        max_retry_wait_s: cap on each wait between attempts.
+    """
 
     def __init__(
         self,
         base_url: str,
-        api_key: str | None,
+        api_key: str | None = None,
         *,
-        timeout: float | None,
-        retries: int,
-        max_retry_wait_s: float,
+        http_client: H | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT_S,
+        retries: int = DEFAULT_RETRIES,
+        max_retry_wait_s: float = DEFAULT_MAX_RETRY_WAIT_S,
     ) -> None:
         if retries < 0:
             raise ValueError("retries must be >= 0")
@@ -121,6 +144,11 @@ class _BaseClient:
         self._headers = {"Accept": "application/json"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
+        self._owns = http_client is None
+        self._http: H = http_client if http_client is not None else self._open(timeout)
+
+    def _open(self, timeout: float | None) -> H:
+        raise NotImplementedError
 
     def _url(self, path: str) -> str:
         return self.base_url + path
@@ -190,34 +218,11 @@ class _BaseClient:
         return body
 
 
-class HybridSearchClient(_BaseClient):
-    """Synchronous client. Thread-safe (httpx.Client is); close it, or use it as a context manager.
+class HybridSearchClient(_BaseClient[httpx.Client]):
+    """Synchronous client, thread-safe (httpx.Client is); close it or use it as a context."""
 
-    Args:
-        base_url: the service root, e.g. "http://127.0.0.1:8000".
-        api_key: sent as `Authorization: Bearer <key>`; None for a key-less loopback service.
-        http_client: an httpx.Client to use (a FastAPI TestClient works); the caller keeps
-            ownership and its timeouts apply. Default: a client this object owns.
-        timeout: seconds per request for the owned client.
-        retries: retries after the first attempt, for 503s, connection errors and timeouts.
-        max_retry_wait_s: cap on each wait between attempts.
-    """
-
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str | None = None,
-        *,
-        http_client: httpx.Client | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT_S,
-        retries: int = DEFAULT_RETRIES,
-        max_retry_wait_s: float = DEFAULT_MAX_RETRY_WAIT_S,
-    ) -> None:
-        super().__init__(
-            base_url, api_key, timeout=timeout, retries=retries, max_retry_wait_s=max_retry_wait_s
-        )
-        self._owns = http_client is None
-        self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
+    def _open(self, timeout: float | None) -> httpx.Client:
+        return httpx.Client(timeout=timeout)
 
     def close(self) -> None:
         if self._owns:
@@ -237,12 +242,8 @@ class HybridSearchClient(_BaseClient):
     # -- I/O ---------------------------------------------------------------------------------
 
     def _send_once(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
+        with _transport_errors(method, path):
             response = self._http.request(method, self._url(path), headers=self._headers, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise TransportError(f"{method} {path} timed out: {exc}") from exc
-        except httpx.RequestError as exc:
-            raise TransportError(f"{method} {path} failed: {type(exc).__name__}: {exc}") from exc
         return self._check(response)
 
     def _request(self, method: str, path: str, model: type[M], **kwargs: Any) -> M:
@@ -296,33 +297,18 @@ class HybridSearchClient(_BaseClient):
 
     def ready(self) -> ReadyResponse:
         """`GET /readyz` without retries; a 503 comes back as `ready=False`, not an error."""
-        try:
+        with _transport_errors("GET", "/readyz"):
             response = self._http.get(self._url("/readyz"), headers=self._headers)
-        except httpx.RequestError as exc:
-            raise TransportError(f"GET /readyz failed: {type(exc).__name__}: {exc}") from exc
         if response.status_code not in (200, 503):
             raise _api_error(response)
         return ReadyResponse.model_validate(response.json())
 
 
-class AsyncHybridSearchClient(_BaseClient):
+class AsyncHybridSearchClient(_BaseClient[httpx.AsyncClient]):
     """The asyncio twin of HybridSearchClient (same arguments, awaitable methods)."""
 
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str | None = None,
-        *,
-        http_client: httpx.AsyncClient | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT_S,
-        retries: int = DEFAULT_RETRIES,
-        max_retry_wait_s: float = DEFAULT_MAX_RETRY_WAIT_S,
-    ) -> None:
-        super().__init__(
-            base_url, api_key, timeout=timeout, retries=retries, max_retry_wait_s=max_retry_wait_s
-        )
-        self._owns = http_client is None
-        self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
+    def _open(self, timeout: float | None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=timeout)
 
     async def aclose(self) -> None:
         if self._owns:
@@ -340,14 +326,10 @@ class AsyncHybridSearchClient(_BaseClient):
         await self.aclose()
 
     async def _send_once(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
+        with _transport_errors(method, path):
             response = await self._http.request(
                 method, self._url(path), headers=self._headers, **kwargs
             )
-        except httpx.TimeoutException as exc:
-            raise TransportError(f"{method} {path} timed out: {exc}") from exc
-        except httpx.RequestError as exc:
-            raise TransportError(f"{method} {path} failed: {type(exc).__name__}: {exc}") from exc
         return self._check(response)
 
     async def _request(self, method: str, path: str, model: type[M], **kwargs: Any) -> M:
