@@ -12,7 +12,7 @@ the tests prove a numpy twin ranks alike.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, Unpack
 
 from hybrid_search.encoders.base import FloatArray
 from hybrid_search.retry import RetryCounter
@@ -20,6 +20,8 @@ from hybrid_search.store.types import (
     Candidate,
     ChunkRow,
     FieldName,
+    FieldOptions,
+    FusedOptions,
     FusedResult,
     Health,
     QueryVectors,
@@ -105,18 +107,11 @@ class VectorStore(Protocol):
         name: str,
         route: FieldName | Literal["colbert"],
         queries: Sequence[QueryVectors],
-        *,
-        scope: Scope,
-        limit: int,
-        with_token_counts: bool = True,
-        with_rows: bool = False,
-        with_vectors: bool = False,
+        **options: Unpack[FieldOptions],
     ) -> list[list[Candidate]]:
         """Best `limit` chunks per query on one field: inner product for dense and sparse, BM25
         over the analysed text for bm25, best token match for colbert (up to 2 x `limit`, where
-        the token layout allows it). Raw scores, higher is better. Each hit's token count only
-        `with_token_counts`; its row (`Candidate.row`) only `with_rows` (`with_vectors` adds
-        dense and sparse).
+        the token layout allows it). Raw scores, higher is better.
 
         Raises:
             RouteError: no query has anything this route can search.
@@ -128,11 +123,7 @@ class VectorStore(Protocol):
         name: str,
         query: QueryVectors,
         depth: Mapping[FieldName, int],
-        *,
-        scope: Scope,
-        k: int,
-        limit: int,
-        with_rows: bool,
+        **options: Unpack[FusedOptions],
     ) -> FusedResult:
         """The routes in `depth` fused by unweighted RRF(k) inside the store, in one call. A
         route the query cannot take is left out and reported in `errors`."""

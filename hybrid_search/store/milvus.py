@@ -22,6 +22,7 @@ from hybrid_search.store.types import (
     Candidate,
     ChunkRow,
     FieldName,
+    FieldOptions,
     FusedResult,
     Health,
     QueryVectors,
@@ -146,15 +147,10 @@ class MilvusStore:
         return reads.count(self._conn, name, expr)
 
     def get_rows(
-        self,
-        name: str,
-        pks: Sequence[str],
-        *,
-        with_vectors: bool = False,
-        filter: Filter | None = None,
+        self, name: str, pks: Sequence[str], *, filter: Filter | None = None, **options: Any
     ) -> dict[str, StoredChunk]:
         expr = compile_filter(filter) if filter is not None else ""
-        return reads.get_rows(self._conn, name, pks, with_vectors=with_vectors, expr=expr)
+        return reads.get_rows(self._conn, name, pks, expr=expr, **options)
 
     def query(
         self, name: str, scope: Scope, fields: Sequence[str], *, tokens: bool = False
@@ -177,33 +173,20 @@ class MilvusStore:
         name: str,
         route: FieldName | Literal["colbert"],
         queries: Sequence[QueryVectors],
-        *,
-        scope: Scope,
-        limit: int,
-        with_token_counts: bool = True,
-        with_rows: bool = False,
-        with_vectors: bool = False,
+        **options: Unpack[FieldOptions],
     ) -> list[list[Candidate]]:
         if route == "colbert":
             spec, storage = self._with_tokens(name)
             if storage is None:
                 raise RouteError(f"colbert: collection '{name}' stores no token vectors")
             found = [
-                [] if q.colbert is None else storage.search(spec, q.colbert, scope.tenant, limit)
+                []
+                if q.colbert is None
+                else storage.search(spec, q.colbert, options["scope"].tenant, options["limit"])
                 for q in queries
             ]
             return [[Candidate(pk, 0.0, doc_id_of(pk)) for pk in pks] for pks in found]
-        return search.search_field(
-            self._conn,
-            name,
-            route,
-            queries,
-            scope=scope,
-            limit=limit,
-            with_token_counts=with_token_counts,
-            with_rows=with_rows,
-            with_vectors=with_vectors,
-        )
+        return search.search_field(self._conn, name, route, queries, **options)
 
     def fused_search(
         self, name: str, query: QueryVectors, depth: Mapping[FieldName, int], **options: Any

@@ -7,7 +7,7 @@ bm25 (Milvus Lite returns BM25 negated as a distance; the sign is undone here).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from hybrid_search.errors import HybridSearchError, RouteError
 from hybrid_search.fusion.base import FusedHit
@@ -18,9 +18,10 @@ from hybrid_search.store.reads import key_output, row_fields
 from hybrid_search.store.types import (
     Candidate,
     FieldName,
+    FieldOptions,
+    FusedOptions,
     FusedResult,
     QueryVectors,
-    Scope,
     StoredChunk,
     doc_id_of,
     field_query,
@@ -70,14 +71,11 @@ def search_field(
     name: str,
     route: FieldName,
     queries: Sequence[QueryVectors],
-    *,
-    scope: Scope,
-    limit: int,
-    with_token_counts: bool = True,
-    with_rows: bool = False,
-    with_vectors: bool = False,
+    **options: Unpack[FieldOptions],
 ) -> list[list[Candidate]]:
     """One Milvus search for the queries that have something for this route."""
+    limit, with_rows = options["limit"], options.get("with_rows", False)
+    with_token_counts = options.get("with_token_counts", True)
     data: list[Any] = []
     answerable: list[int] = []
     for i, q in enumerate(queries):
@@ -89,7 +87,7 @@ def search_field(
                 raise
     if not answerable:
         raise RouteError(f"{route}: the query has nothing this route can search")
-    expr = scope_expr(scope)
+    expr = scope_expr(options["scope"])
     conn.ensure_loaded(name)
     hits = conn.call(
         lambda: conn.client.search(
@@ -98,7 +96,11 @@ def search_field(
             anns_field=_FIELDS[route],
             limit=min(limit, QUERY_CAP),
             filter=expr,
-            output_fields=row_fields(with_vectors) if with_rows else key_output(with_token_counts),
+            output_fields=(
+                row_fields(options.get("with_vectors", False))
+                if with_rows
+                else key_output(with_token_counts)
+            ),
             search_params=_params(route, limit),
         ),
         f"search {name}.{_FIELDS[route]}",
@@ -128,18 +130,14 @@ def fused_search(
     name: str,
     query: QueryVectors,
     depth: Mapping[FieldName, int],
-    *,
-    scope: Scope,
-    k: int,
-    limit: int,
-    with_rows: bool,
+    **options: Unpack[FusedOptions],
 ) -> FusedResult:
     """Routes and RRF in one Milvus `hybrid_search` with `RRFRanker(k)`: what a bare pymilvus
     client would do. The fused scores equal `RRFFusion` on the same route lists (tests/fusion
     proves it against Milvus Lite); each hit's per-route rank and score are not returned."""
     from pymilvus import AnnSearchRequest, RRFRanker
 
-    expr = scope_expr(scope)
+    expr, with_rows = scope_expr(options["scope"]), options["with_rows"]
     requests: list[Any] = []
     answered: list[str] = []
     errors: dict[str, HybridSearchError] = {}
@@ -167,8 +165,8 @@ def fused_search(
         lambda: conn.client.hybrid_search(
             name,
             requests,
-            ranker=RRFRanker(k),
-            limit=min(limit, QUERY_CAP),
+            ranker=RRFRanker(options["k"]),
+            limit=min(options["limit"], QUERY_CAP),
             output_fields=list(fields),
         ),
         f"hybrid_search {name}",

@@ -40,7 +40,6 @@ from hybrid_search.store.types import (
     StoredChunk,
 )
 from schemas import collection as C
-from schemas.filters import Filter
 
 __all__ = ["CollectionPerTenantStore", "ListingStore", "tenant_collection"]
 
@@ -241,14 +240,7 @@ class CollectionPerTenantStore:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def get_rows(
-        self,
-        name: str,
-        pks: Sequence[str],
-        *,
-        with_vectors: bool = False,
-        filter: Filter | None = None,
-    ) -> dict[str, StoredChunk]:
+    def get_rows(self, name: str, pks: Sequence[str], **options: Any) -> dict[str, StoredChunk]:
         """By the tenant each key names (keys of an unknown tenant are absent)."""
         by_tenant: dict[str, list[str]] = {}
         for pk in pks:
@@ -259,9 +251,7 @@ class CollectionPerTenantStore:
         for tenant, keys in by_tenant.items():
             physical = self._existing(name, tenant)
             if physical is not None:
-                found.update(
-                    self.inner.get_rows(physical, keys, with_vectors=with_vectors, filter=filter)
-                )
+                found.update(self.inner.get_rows(physical, keys, **options))
         return found
 
     def query(

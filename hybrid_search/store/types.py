@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 from hybrid_search.encoders.base import FloatArray, SparseVector
 from hybrid_search.errors import HybridSearchError, RouteError
@@ -26,6 +26,8 @@ __all__ = [
     "ChunkRow",
     "DocState",
     "FieldName",
+    "FieldOptions",
+    "FusedOptions",
     "FusedResult",
     "Health",
     "QueryVectors",
@@ -211,6 +213,26 @@ class Health:
     deployment: str
     embedded: bool
     state: str | None = None
+
+
+class FieldOptions(TypedDict):
+    """`VectorStore.search_field`'s options; each hit's token count only `with_token_counts`
+    (default on), its row only `with_rows` (`with_vectors` adds dense and sparse)."""
+
+    scope: Scope
+    limit: int
+    with_token_counts: NotRequired[bool]
+    with_rows: NotRequired[bool]
+    with_vectors: NotRequired[bool]
+
+
+class FusedOptions(TypedDict):
+    """`VectorStore.fused_search`'s options: scope, RRF's k, the head's length, full rows."""
+
+    scope: Scope
+    k: int
+    limit: int
+    with_rows: bool
 
 
 @dataclass(slots=True)
