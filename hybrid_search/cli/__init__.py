@@ -11,6 +11,7 @@ from hybrid_search.cli import (  # noqa: F401  (registers commands)
     eval_cmd,
     ingest_cmd,
     mcp_cmd,
+    migrate_cmd,
     negatives_cmd,
     search_cmd,
     serve_cmd,

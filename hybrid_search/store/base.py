@@ -141,3 +141,14 @@ class VectorStore(Protocol):
         stored tokens are left out), scored on the stored form (`hybrid_search.tokens`).
         `token_counts` (from the chunk rows) lets a store read by key instead of filtering."""
         ...
+
+    def read_token_vectors(
+        self,
+        name: str,
+        tenant: str,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None = None,
+    ) -> dict[str, FloatArray]:
+        """Each chunk's stored token vectors as float32, decoded as MaxSim sees them: written
+        back through `upsert` they store the same form (how `migrate` copies them)."""
+        ...

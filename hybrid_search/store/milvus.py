@@ -203,3 +203,13 @@ class MilvusStore:
     ) -> dict[str, float]:
         spec, tokens = self._with_tokens(name)
         return tokens.score(spec, tenant, query, chunk_pks, token_counts) if tokens else {}
+
+    def read_token_vectors(
+        self,
+        name: str,
+        tenant: str,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None = None,
+    ) -> dict[str, FloatArray]:
+        spec, tokens = self._with_tokens(name)
+        return tokens.fetch(spec, tenant, chunk_pks, token_counts) if tokens else {}

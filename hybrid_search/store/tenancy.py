@@ -302,3 +302,13 @@ class CollectionPerTenantStore:
     ) -> dict[str, float]:
         target = self._target(name, tenant)
         return self.inner.score_token_vectors(target, tenant, query, chunk_pks, token_counts)
+
+    def read_token_vectors(
+        self,
+        name: str,
+        tenant: str,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None = None,
+    ) -> dict[str, FloatArray]:
+        target = self._target(name, tenant)
+        return self.inner.read_token_vectors(target, tenant, chunk_pks, token_counts)

@@ -486,6 +486,16 @@ class InMemoryStore:
         stored = self.token_vectors(name, tenant)
         return maxsim_float32(query, {pk: stored[pk] for pk in chunk_pks if pk in stored})
 
+    def read_token_vectors(
+        self,
+        name: str,
+        tenant: str,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None = None,
+    ) -> dict[str, FloatArray]:
+        stored = self.token_vectors(name, tenant)
+        return {pk: stored[pk] for pk in chunk_pks if pk in stored}
+
     def token_vectors(self, name: str, tenant: str) -> dict[str, FloatArray]:
         """The tenant's stored token vectors by chunk key (float32, as decoded)."""
         c = self._get(name)

@@ -1,0 +1,219 @@
+"""Copy a collection to another Milvus without re-encoding (`hybrid-search migrate`).
+
+Built on the `VectorStore` verbs, so both tenancy modes and every token storage kind copy alike:
+the recorded spec and saved search defaults first, then the chunks the target lacks or holds in
+another version (by content hash), in windows of keys in order. Each window writes its token
+vectors, then commits its chunk rows as ingest does, so a chunk row on the target implies its
+tokens are there; a killed run leaves whole windows behind, and a re-run copies only what is
+missing (upserts by primary key: nothing is duplicated). Last, the two sides are compared:
+counts per tenant, stored vectors of sampled chunks, and the top hits of searches built from
+those chunks on each route. BM25 is reported, not required to agree: each engine computes its
+corpus statistics itself (Milvus Lite per segment), so BM25 scores may differ between them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hybrid_search.errors import RouteError, SchemaMismatchError
+from hybrid_search.store import ops
+from hybrid_search.store.base import VectorStore
+from hybrid_search.store.types import ChunkRow, QueryVectors, Scope, StoredChunk
+from schemas import collection as C
+
+__all__ = ["MigrateReport", "migrate"]
+
+#: routes whose top hits must agree; BM25's depend on each engine's own statistics
+REQUIRED_ROUTES = ("dense", "sparse", "colbert")
+BM25_NOTE = (
+    "BM25 top hits may differ: each engine computes BM25 statistics itself (Milvus Lite per "
+    "segment), so its overlap is reported, not required"
+)
+
+
+@dataclass(slots=True)
+class MigrateReport:
+    collection: str
+    copied: int = 0  # chunks written by this run
+    present: int = 0  # chunks the target already held in the same version
+    windows: int = 0
+    seconds: float = 0.0
+    #: tenant -> {"documents"|"chunks"|"token_rows": [source, target]}
+    counts: dict[str, dict[str, list[int | None]]] = field(default_factory=dict)
+    #: every key on both sides, with the same version (content hash and chunk count)
+    rows_equal: bool = True
+    #: the sampled chunks' stored text, dense, sparse and token vectors
+    vectors_equal: bool = True
+    #: route -> mean share of the source's top 10 that the target returns too
+    overlap: dict[str, float] = field(default_factory=dict)
+    note: str = BM25_NOTE
+
+    @property
+    def ok(self) -> bool:
+        same = all(a == b for c in self.counts.values() for a, b in c.values())
+        agree = all(v == 1.0 for r, v in self.overlap.items() if r in REQUIRED_ROUTES)
+        return same and agree and self.rows_equal and self.vectors_equal
+
+
+def migrate(
+    source: VectorStore,
+    target: VectorStore,
+    name: str,
+    *,
+    window: int = 128,
+    samples: int = 20,
+    progress: Callable[[int, int], None] | None = None,
+) -> MigrateReport:
+    """Copy collection `name` from `source` to `target`, then compare them (`report.ok`).
+
+    Raises:
+        SchemaMismatchError: the target holds a collection of that name that differs (model,
+            dimensions, token storage, analyzer or tenancy); it is never overwritten.
+    """
+    started = time.perf_counter()
+    spec = source.describe(name)
+    try:
+        target.ensure_collection(spec)
+    except SchemaMismatchError as exc:
+        problems = (exc.details or {}).get("problems") or [exc.message]
+        raise SchemaMismatchError(
+            f"the target already holds a collection '{name}' that differs from the source "
+            f"({'; '.join(problems)}); refusing to overwrite it: migrate to another URI or "
+            "drop it there first",
+            details={"collection": name, "problems": problems},
+        ) from None
+    spec = target.describe(name)
+    target.search_defaults(name, save=source.search_defaults(name))
+    have, want = _versions(target, name), _versions(source, name)
+    todo = sorted(pk for pk, v in want.items() if have.get(pk) != v)
+    report = MigrateReport(name, present=len(want) - len(todo))
+    for start in range(0, len(todo), window):
+        report.copied += _copy(source, target, spec, todo[start : start + window], want)
+        report.windows += 1
+        if progress is not None:
+            progress(report.copied, len(todo))
+    target.sync(spec)
+    report.rows_equal = _versions(target, name) == want
+    _compare(source, target, name, sorted(want), samples, report)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _versions(store: VectorStore, name: str) -> dict[str, tuple[str, int]]:
+    """Every chunk's key, content hash and document chunk count, over all tenants (what
+    `get_rows` leaves out)."""
+    rows = store.query(name, Scope(""), [C.CONTENT_HASH_FIELD, C.CHUNK_COUNT_FIELD])
+    return {
+        str(r[C.PK_FIELD]): (str(r[C.CONTENT_HASH_FIELD]), int(r[C.CHUNK_COUNT_FIELD]))
+        for r in rows
+    }
+
+
+def _copy(
+    source: VectorStore,
+    target: VectorStore,
+    spec: C.CollectionSpec,
+    pks: list[str],
+    versions: dict[str, tuple[str, int]],
+) -> int:
+    """One window: per tenant, token vectors first, then the chunk rows committed."""
+    tenants: dict[str, list[StoredChunk]] = {}
+    for chunk in source.get_rows(spec.name, pks, with_vectors=True).values():
+        chunk.content_hash, chunk.chunk_count = versions[chunk.pk]
+        tenants.setdefault(chunk.tenant, []).append(chunk)
+    for tenant, chunks in tenants.items():
+        tokens = _tokens(source, spec, tenant, chunks)
+        rows = [_row(c, tokens.get(c.pk)) for c in chunks]
+        target.upsert(spec, tenant, rows)
+        target.upsert(spec, tenant, rows, {c.doc_id: c.content_hash for c in chunks})
+    return sum(len(c) for c in tenants.values())
+
+
+def _tokens(
+    store: VectorStore, spec: C.CollectionSpec, tenant: str, chunks: list[StoredChunk]
+) -> dict[str, np.ndarray]:
+    if not spec.colbert_dim:
+        return {}
+    counts = {c.pk: c.token_count for c in chunks}
+    return store.read_token_vectors(spec.name, tenant, list(counts), counts)
+
+
+def _row(c: StoredChunk, tokens: np.ndarray | None) -> ChunkRow:
+    assert c.dense is not None and c.sparse is not None
+    sparse = {} if c.sparse == C.EMPTY_SPARSE_ROW else c.sparse
+    return ChunkRow(
+        c.tenant, c.doc_id, c.chunk_index, c.chunk_count, c.title, c.text, c.search_text,
+        c.metadata, c.content_hash, c.dense, sparse, tokens, c.token_count,
+    )  # fmt: skip
+
+
+def _compare(
+    source: VectorStore,
+    target: VectorStore,
+    name: str,
+    keys: list[str],
+    samples: int,
+    report: MigrateReport,
+) -> None:
+    """Counts per tenant; for sampled chunks, stored vectors and the top 10 of searches made
+    from them (their dense and sparse vectors, their first words, their token vectors)."""
+    for tenant in sorted({pk.partition("/")[0] for pk in keys}):
+        a, b = ops.stats(source, name, tenant), ops.stats(target, name, tenant)
+        report.counts[tenant] = {
+            "documents": [a.documents, b.documents],
+            "chunks": [a.chunks, b.chunks],
+            "token_rows": [a.colbert_rows, b.colbert_rows],
+        }
+    picked = keys[:: max(1, len(keys) // max(1, samples))][:samples]
+    src = source.get_rows(name, picked, with_vectors=True)
+    dst = target.get_rows(name, picked, with_vectors=True)
+    spec = source.describe(name)
+    overlaps: dict[str, list[float]] = {}
+    for pk, c in src.items():
+        tokens = {s: _tokens(s, spec, c.tenant, [c]).get(pk) for s in (source, target)}
+        t = dst.get(pk)
+        report.vectors_equal &= (
+            t is not None
+            and _same(c.dense, t.dense)
+            and c.sparse == t.sparse
+            and c.search_text == t.search_text
+            and _same(tokens[source], tokens[target])
+        )
+        q = QueryVectors(" ".join(c.search_text.split()[:12]), c.dense, c.sparse, tokens[source])
+        if c.sparse == C.EMPTY_SPARSE_ROW:
+            q.sparse = None
+        for route in ("dense", "sparse", "bm25", "colbert"):
+            try:
+                hits = [_top(s, name, route, q, c.tenant) for s in (source, target)]
+            except RouteError:
+                continue
+            shared = len(set(hits[0]) & set(hits[1]))
+            overlaps.setdefault(route, []).append(shared / len(hits[0]) if hits[0] else 1.0)
+    report.overlap = {r: round(float(np.mean(v)), 4) for r, v in overlaps.items()}
+
+
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=0))
+
+
+def _top(store: VectorStore, name: str, route: str, q: QueryVectors, tenant: str) -> list[str]:
+    """The top 10 keys of one route; ColBERT without a token index rescores the dense top 50
+    (the same keys on both sides once dense agrees)."""
+    scope = Scope(tenant)
+    if route in ("dense", "sparse", "bm25"):
+        hits = store.search_field(name, route, [q], scope=scope, limit=10)  # type: ignore[arg-type]
+        return [h.pk for h in hits[0]]
+    if q.colbert is None:
+        raise RouteError("colbert: the sampled chunk has no token vectors")
+    if ops.can_search_tokens(store, name):
+        return ops.search_tokens(store, name, q.colbert, tenant=tenant, limit=10)[:10]
+    pool = store.search_field(name, "dense", [q], scope=scope, limit=50)[0]
+    counts = {h.pk: h.token_count or 0 for h in pool}
+    scores = store.score_token_vectors(name, tenant, q.colbert, list(counts), counts)
+    return sorted(scores, key=lambda pk: (-scores[pk], pk))[:10]
