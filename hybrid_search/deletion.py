@@ -11,7 +11,7 @@ from hybrid_search.store import ops
 from hybrid_search.store.base import VectorStore
 from hybrid_search.store.types import Scope
 
-__all__ = ["delete_many"]
+__all__ = ["delete_many", "drop_tenant"]
 
 #: ids per delete expression (a Milvus expression grows with its ids)
 _STEP = 512
@@ -41,3 +41,11 @@ def delete_many(
     for i in range(0, len(gone), _STEP):
         store.delete(collection, tenant, gone[i : i + _STEP])
     return [(d, d in present) for d in wanted]
+
+
+def drop_tenant(store: VectorStore, collection: str, tenant: str) -> int:
+    """Every document of `tenant` (`hybrid-search drop --tenant`, `DELETE /v1/collection`): the
+    collection stays, as the other tenants' documents live in it. Returns how many went."""
+    return len(
+        delete_many(store, collection, tenant, list(ops.iter_doc_ids(store, collection, tenant)))
+    )

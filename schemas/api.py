@@ -199,7 +199,9 @@ class RouteFailure:
 
     @property
     def reason(self) -> str:
-        return f"route {self.route} failed: {self.message}"
+        # a query with nothing for a route (no positive lexical weight) is no fault of the route
+        verb = "skipped" if self.kind == "route_unanswerable" else "failed"
+        return f"route {self.route} {verb}: {self.message}"
 
 
 class SearchResponse(BaseModel):

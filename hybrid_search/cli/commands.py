@@ -1,4 +1,4 @@
-"""Small commands: models tiny, stats, delete."""
+"""Small commands: models tiny, stats, delete, drop."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 
 from hybrid_search.cli.app import (
     EXIT_PARTIAL,
+    EXIT_USAGE,
     app,
     emit_json,
     fail,
@@ -16,7 +17,7 @@ from hybrid_search.cli.app import (
     models_app,
     settings,
 )
-from hybrid_search.errors import InvalidRequestError
+from hybrid_search.errors import CollectionNotFoundError, InvalidRequestError
 from hybrid_search.store import ops
 
 
@@ -122,5 +123,60 @@ def delete(
             emit_json(out)
         else:
             typer.echo(f"deleted {n} of {len(done)} documents")
+
+    handle_errors(as_json, run)
+
+
+@app.command()
+def drop(
+    collection: str = typer.Argument(..., help="The collection to drop."),
+    tenant: str = typer.Option(
+        None, help="Drop only this tenant's documents (default: HYBRID_SEARCH_TENANT when set)."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Drop without asking."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Drop a collection (chunks, ColBERT vectors, saved defaults), or with a tenant set only
+    that tenant's documents in it. Asks first unless --yes."""
+
+    def run() -> None:
+        from hybrid_search.deletion import drop_tenant
+        from hybrid_search.factory import build_store
+
+        s = settings(collection=collection, tenant=tenant)
+        only = s.tenant if "tenant" in s.model_fields_set else None  # set by option or env
+        store = build_store(s, create=False)
+        try:
+            if not store.has_collection(s.collection):
+                raise CollectionNotFoundError(
+                    f"no collection '{s.collection}' at {s.milvus_uri} "
+                    "(HYBRID_SEARCH_MILVUS_URI); nothing dropped",
+                    details={"collection": s.collection},
+                )
+            n = ops.stats(store, s.collection, only).documents
+            what = f"collection '{s.collection}' at {s.milvus_uri}"
+            what = (
+                f"tenant '{only}'s {n} documents in {what}" if only else f"{what} ({n} documents)"
+            )
+            try:
+                if not yes:
+                    typer.confirm(f"drop {what}?", abort=True, err=True)
+            except typer.Abort:
+                fail(
+                    f"not dropped: {what}; answer y, or pass --yes",
+                    code="not_confirmed",
+                    exit_code=EXIT_USAGE,
+                    as_json=as_json,
+                )
+            if only:
+                drop_tenant(store, s.collection, only)
+            else:
+                store.drop(s.collection)
+        finally:
+            store.close()
+        if as_json:
+            emit_json({"dropped": s.collection, "tenant": only, "documents": n})
+        else:
+            typer.echo(f"dropped {what}")
 
     handle_errors(as_json, run)

@@ -40,6 +40,8 @@ def print_response(response: SearchResponse) -> None:
     console.print(f"[dim]timings ms: {timings}[/dim]")
     for reason in response.reasons:
         console.print(f"[yellow]note: {reason}[/yellow]")
+    for note in response.notes:  # why the table is empty
+        console.print(f"[yellow]no hits: {note}[/yellow]")
 
 
 def _snippet(hit: SearchHit) -> Text:

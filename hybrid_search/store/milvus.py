@@ -87,7 +87,8 @@ class MilvusStore:
             if tokens is not None and not tokens.exists(spec):
                 raise SchemaMismatchError(
                     f"collection '{spec.name}' exists but its ColBERT companion "
-                    f"'{spec.colbert_collection}' is missing; drop '{spec.name}' and re-ingest"
+                    f"'{spec.colbert_collection}' is missing; drop it "
+                    f"(`hybrid-search drop {spec.name}`) and re-ingest"
                 )
         else:
             if tokens is not None:

@@ -45,13 +45,14 @@ def check_spec(want: C.CollectionSpec, found: C.CollectionSpec) -> None:
         problems.append(
             f"ColBERT storage '{found.colbert_storage}' != configured '{want.colbert_storage}' "
             f"(set HYBRID_SEARCH_COLBERT_STORAGE={found.colbert_storage} to keep writing it, or "
-            f"drop it and re-ingest to store {want.colbert_storage})"
+            f"drop it (`hybrid-search drop {want.name}`) and re-ingest to store "
+            f"{want.colbert_storage})"
         )
     if want.colbert_dim and want.colbert_pool is not None and found.pool_factor != want.pool_factor:
         problems.append(
             f"ColBERT tokens pooled by {found.pool_factor} != configured {want.pool_factor} "
             f"(set HYBRID_SEARCH_COLBERT_POOL_FACTOR={found.pool_factor} or leave it unset to "
-            "keep writing it, or drop it and re-ingest)"
+            f"keep writing it, or drop it (`hybrid-search drop {want.name}`) and re-ingest)"
         )
     if model_id(found.model) != model_id(want.model):
         problems.append(f"written by model '{found.model}', configured '{want.model}'")
@@ -66,7 +67,8 @@ def check_spec(want: C.CollectionSpec, found: C.CollectionSpec) -> None:
         raise SchemaMismatchError(
             f"collection '{want.name}' does not match the configuration: "
             + "; ".join(problems)
-            + ". Use another --collection or drop it and re-ingest; vectors of different "
+            + f". Use another --collection or drop it (`hybrid-search drop {want.name}`) and "
+            "re-ingest; vectors of different "
             "models are never mixed.",
             details={"collection": want.name, "problems": problems},
         )

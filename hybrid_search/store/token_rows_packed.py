@@ -251,8 +251,8 @@ def token_storage(conn: MilvusConnection, spec: C.CollectionSpec) -> TokenStorag
     if kind is None:
         raise SchemaMismatchError(
             f"collection '{spec.name}' stores ColBERT vectors as '{spec.colbert_storage}', "
-            f"which this version cannot read (known: {sorted(TOKEN_STORAGES)}); drop the "
-            "collection and re-ingest",
+            f"which this version cannot read (known: {sorted(TOKEN_STORAGES)}); drop it "
+            f"(`hybrid-search drop {spec.name}`) and re-ingest",
             details={"collection": spec.name, "colbert_storage": spec.colbert_storage},
         )
     return kind(conn)

@@ -70,8 +70,17 @@ def field_query(route: FieldName, q: QueryVectors) -> FloatArray | SparseVector 
     else:
         data = q.text if q.text.strip() else None
     if data is None:
-        raise RouteError(f"{route}: the query has nothing this route can search")
+        raise RouteError(f"{route}: {_NOTHING[route]}")
     return data
+
+
+#: why a query has nothing for a route: the encoder's output for it, not a fault
+_NOTHING = {
+    "dense": "the encoder gives no dense vector",
+    "sparse": "the model gives no query token a positive lexical weight, so there is nothing "
+    "to match (common with the tiny random models)",
+    "bm25": "the query is blank",
+}
 
 
 @dataclass(frozen=True, slots=True)
