@@ -89,6 +89,7 @@ def render_markdown(r: dict[str, Any]) -> str:
     lines.append("")
     lines += _real_size(r.get("real_size_cpu", {}), r.get("rerank_int8_agreement_tiny", {}))
     lines += _real_width(r.get("real_width", {}))
+    lines += scale_table(r.get("scale", {}))
     e = r.get("search_stages", {})
     if _skipped(e):
         lines += ["", f"Per-stage latency: skipped ({_skipped(e)})."]
@@ -219,4 +220,56 @@ def _real_width(d: dict[str, Any]) -> list[str]:
             f"vectors ({mq.get('queries')} queries; a stand-in for BGE-M3's ColBERT head) | "
             f"{cells} |"
         )
+    return out
+
+
+def scale_table(d: dict[str, Any]) -> list[str]:
+    """(g): one row per size, then the growth exponents and the capacity figure."""
+    if _skipped(d):
+        return ["", f"(g) Scale: skipped ({_skipped(d)})."]
+    if not d:
+        return []
+
+    def s(p: dict[str, Any], k: str) -> str:
+        return _f(p["search"][k]["p50_ms"])
+
+    def both(p: dict[str, Any], k: str) -> str:
+        return _lat(p["search"][k])
+
+    out = [
+        "",
+        f"(g) Scale: {d.get('engine')}, the project's schema at {d.get('dense_dim')} dimensions, "
+        f"ColBERT `{d.get('colbert_storage')}`, precomputed vectors (no encoder), no rerank, "
+        f"{d.get('queries')} SciFact claims per size; latency p50 (ms) unless p50 / p95:",
+        "",
+        "| chunks | write rows/s | dense | sparse | bm25 | ColBERT stage | default hybrid, "
+        "explain on (p50 / p95) | explain off (p50 / p95) | dense+sparse+bm25 in one Milvus "
+        "hybrid_search | data dir MB | RSS MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in d.get("points", []):
+        out.append(
+            f"| {p['chunks']:,} | {_f(p.get('write_rows_per_s'))} | {s(p, 'dense')} | "
+            f"{s(p, 'sparse')} | {s(p, 'bm25')} | {s(p, 'colbert_stage')} | "
+            f"{both(p, 'hybrid')} | {both(p, 'hybrid_explain_off')} | "
+            f"{s(p, 'hybrid_3_routes_native')} | {_f(p.get('data_dir_mb'))} | "
+            f"{_f(p.get('rss_mb'))} |"
+        )
+    for g in d.get("growth", []):
+        out.append("")
+        out.append(
+            f"Growth {g['from']:,} → {g['to']:,} chunks (exponent b of cost ∝ chunks^b): "
+            + ", ".join(
+                f"{k.removesuffix('_p50')} {_f(v, 2)}"
+                for k, v in g.items()
+                if k not in ("from", "to")
+            )
+            + "."
+        )
+    c = d.get("capacity", {})
+    out += [
+        "",
+        f"Capacity: the default hybrid search passes p50 {_f(c.get('p50_ms'), 0)} ms at "
+        f"~{_f(c.get('chunks'), 0)} chunks ({c.get('how')}).",
+    ]
     return out

@@ -73,7 +73,7 @@ UNITS = {
 }
 
 
-PARTS = "abcdefh"
+PARTS = "abcdefgh"
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,13 @@ class BenchOptions:
     #: (f) the MaxSim quality guard (needs the minilm extra and SciFact)
     quality: bool = True
     #: which parts run: a (overhead), b (ingest), c (memory), d (real-size CPU and int8
-    #: agreement), e (stages), f (real width), h (chunk boundaries); others are reported skipped
+    #: agreement), e (stages), f (real width), g (scale), h (chunk boundaries); others are
+    #: reported skipped
     parts: frozenset[str] = frozenset(PARTS)
+    #: (g) chunk counts; None: 10k, 30k and 100k (quick: 200 and 400)
+    scale_sizes: tuple[int, ...] | None = None
+    #: (g) where generated collections are kept and reused; None: under the work directory
+    scale_cache: Path | None = None
 
 
 def machine() -> dict[str, Any]:
@@ -231,6 +236,19 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda m: None
         else:
             report["real_width"] = (
                 skipped if options.real_width else {"skipped": "real_width=False"}
+            )
+
+        report["scale"] = skipped
+        if "g" in parts:
+            from hybrid_search.benchmarks.scale import measure_scale
+
+            report["scale"] = measure_scale(
+                options.scale_sizes or ((200, 400) if options.quick else (10_000, 30_000, 100_000)),
+                options.scale_cache or work / "scale",
+                options.real_width_corpus or SCIFACT,
+                queries=5 if options.quick else 20,
+                warmup=1 if options.quick else 2,
+                log=log,
             )
 
         report["boundaries"] = skipped
@@ -378,6 +396,7 @@ def ratios(report: dict[str, Any]) -> dict[str, Any]:
         "real_width_ingest_ratio": _get(report, "real_width", "ingest_ratio"),
         "real_width_search_ratio": _get(report, "real_width", "search_ratio"),
         "real_width_colbert_stage_p50_ms": _get(report, "real_width", "colbert_stage_p50_ms"),
+        "scale_capacity_chunks": _get(report, "scale", "capacity", "chunks"),
         "goals": {
             "real_width_colbert_bytes_per_token": "<= 160",
             "real_width_ingest_ratio": ">= 0.8",

@@ -34,9 +34,17 @@ def bench(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print every figure as JSON."),
     parts: str = typer.Option(
-        "abcdefh",
+        "abcdefgh",
         help="Parts to run: a overhead, b ingest, c memory, d real-size CPU, e stages, "
-        "f real width, h chunk boundaries (the others are reported as skipped).",
+        "f real width, g scale, h chunk boundaries (the others are reported as skipped).",
+    ),
+    scale_sizes: str = typer.Option(
+        None, help="(g) Chunk counts, comma-separated (default 10000,30000,100000)."
+    ),
+    scale_cache: Path = typer.Option(
+        None,
+        help="(g) Keep the generated collections here and reuse them on the next run (each "
+        "size grows from a copy of the one below it).",
     ),
     quality: bool = typer.Option(
         True, "--quality/--no-quality", help="(f) Run the MaxSim quality guard."
@@ -66,6 +74,8 @@ def bench(
             parts=_parts(parts),
             quality=quality,
             quality_cache=quality_cache,
+            scale_sizes=_sizes(scale_sizes),
+            scale_cache=scale_cache,
         )
         report = run_bench(options, log=lambda m: typer.echo(f"bench: {m}", err=True))
         text = render_markdown(report)
@@ -86,6 +96,22 @@ def _parts(spec: str) -> frozenset[str]:
     if not chosen or chosen - set(PARTS):
         fail(f"--parts {spec!r}: use letters of {PARTS!r}", code="usage", exit_code=EXIT_USAGE)
     return chosen
+
+
+def _sizes(spec: str | None) -> tuple[int, ...] | None:
+    if spec is None:
+        return None
+    try:
+        sizes = tuple(sorted({int(x) for x in spec.split(",") if x.strip()}))
+    except ValueError:
+        sizes = ()
+    if not sizes or sizes[0] < 10:
+        fail(
+            f"--scale-sizes {spec!r}: use chunk counts of at least 10, e.g. 10000,30000",
+            code="usage",
+            exit_code=EXIT_USAGE,
+        )
+    return sizes
 
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"

@@ -4,6 +4,7 @@ Figures are printed, never asserted: timings depend on the machine."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,53 @@ def test_parts_run_alone_and_a_bad_part_is_refused(tiny_models, tmp_path: Path) 
     skipped = ("search_overhead", "search_stages", "memory", "real_width", "real_size_cpu")
     for part in (*skipped, "boundaries"):
         assert report[part] == {"skipped": "--parts b"}, part
+
+
+@pytest.mark.slow
+def test_scale_part_grows_and_reuses_its_collections(tmp_path: Path) -> None:
+    """(g) at two small sizes: every figure present, the larger size grown from the smaller's
+    copy, and a rerun reading the cached collections instead of writing them again."""
+    args = [
+        "bench", "--parts", "g", "--quick", "--json", "--scale-sizes", "60,120",
+        "--scale-cache", str(tmp_path / "cache"), "--work-dir", str(tmp_path / "work"),
+    ]  # fmt: skip
+    runs = []
+    for _ in range(2):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        runs.append(json.loads([x for x in result.stdout.splitlines() if x.startswith("{")][-1]))
+    first, again = runs[0]["scale"], runs[1]["scale"]
+    print(json.dumps(first, indent=1))
+    assert [p["chunks"] for p in first["points"]] == [60, 120]
+    assert [p["cached"] for p in first["points"]] == [False, False]
+    assert [p["written_from"] for p in first["points"]] == [0, 60]  # grown from the copy
+    assert [p["cached"] for p in again["points"]] == [True, True]
+    for p in first["points"]:
+        assert p["write_rows_per_s"] > 0 and p["data_dir_mb"] > 0 and p["rss_mb"] > 0
+        for name in ("dense", "sparse", "bm25", "hybrid", "hybrid_explain_off", "colbert_stage"):
+            assert p["search"][name]["n"] == 5 and p["search"][name]["p50_ms"] > 0
+    assert first["points"][1]["data_dir_mb"] > first["points"][0]["data_dir_mb"]
+    (step,) = first["growth"]
+    assert (step["from"], step["to"]) == (60, 120) and step["data_dir_mb"] is not None
+    assert first["capacity"]["p50_ms"] == 200.0
+    assert runs[0]["ratios"]["scale_capacity_chunks"] == first["capacity"]["chunks"]
+
+
+def test_scale_capacity_reads_the_crossing_between_sizes() -> None:
+    from hybrid_search.benchmarks.scale import capacity, growth
+
+    def point(n: int, ms: float) -> dict[str, object]:
+        lat = {"p50_ms": ms}
+        return {"chunks": n, "data_dir_mb": n / 100, "rss_mb": 500.0, "search": dict.fromkeys(
+            ("dense", "sparse", "bm25", "hybrid", "hybrid_explain_off",
+             "hybrid_3_routes_native", "colbert_stage"), lat)}  # fmt: skip
+
+    pts = [point(10_000, 50.0), point(30_000, 150.0), point(100_000, 800.0)]
+    # between 30k (150 ms) and 100k (800 ms): b = ln(800/150)/ln(100/30), n = 30k·(200/150)^(1/b)
+    b = math.log(800 / 150) / math.log(100 / 30)
+    assert capacity(pts) == {
+        "p50_ms": 200.0, "chunks": round(30_000 * (200 / 150) ** (1 / b)), "how": "interpolated"
+    }  # fmt: skip
+    assert capacity(pts[:2])["how"] == "extrapolated"  # both below: from the last two sizes
+    assert growth(pts)[0]["hybrid_p50"] == round(math.log(3) / math.log(3), 2) == 1.0
+    assert growth(pts)[0]["data_dir_mb"] == 1.0

@@ -1,0 +1,213 @@
+"""(g) Scale: how search latency, write rate, disk and memory grow with the chunk count.
+
+The project's own store and schema at BGE-M3's width (1024-dim dense HNSW, sparse, BM25 with
+the default jieba analyzer, ColBERT in the default packed binary storage), written through
+`MilvusStore.upsert` as ingest writes (token rows, then the crash-safe chunk commit), with
+vectors from `scale_data` (no model anywhere). Each size is measured in a child process of its
+own (`python -m hybrid_search.benchmarks.scale`), so RSS is that size's alone; a collection is
+kept under the cache directory and reused by a rerun of the same size (its write figures are
+those of the run that wrote it).
+
+Searches go through `HybridSearcher` (no rerank), the variants alternating query by query:
+one route alone (dense, sparse, bm25; explain off), the default hybrid search (every route,
+ColBERT included) with explain on and off, and dense+sparse+bm25 with explain off, which runs
+as one Milvus `hybrid_search`. ColBERT has no route alone on packed storage: its figure is the
+`colbert` stage of the default search.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from hybrid_search.benchmarks.stats import summarize
+
+#: the p50 the capacity figure is read at (the default hybrid search, explain on, no rerank)
+CAPACITY_P50_MS = 200.0
+COLLECTION = "scale"
+TENANT = "bench"
+VARIANTS: dict[str, dict[str, Any]] = {
+    "dense": {"routes": ["dense"], "explain": False},
+    "sparse": {"routes": ["sparse"], "explain": False},
+    "bm25": {"routes": ["bm25"], "explain": False},
+    "hybrid": {},
+    "hybrid_explain_off": {"explain": False},
+    "hybrid_3_routes_native": {"routes": ["dense", "sparse", "bm25"], "explain": False},
+}
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _rss_mb() -> float:
+    """This process and its children (Milvus Lite 3.x serves from a child process)."""
+    import psutil
+
+    me = psutil.Process()
+    total = me.memory_info().rss
+    for child in me.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.Error:
+            continue
+    return round(float(total) / 2**20, 1)
+
+
+def measure_point(
+    root: Path, chunks: int, scifact: Path, queries: int, warmup: int
+) -> dict[str, Any]:
+    """One size: write (unless `root` holds it already), then time the search variants."""
+    from hybrid_search.benchmarks.scale_data import MODEL, HashEncoder, ScaleRows, load_sentences
+    from hybrid_search.searcher import HybridSearcher
+    from hybrid_search.settings import Settings
+    from hybrid_search.store.milvus import MilvusStore
+    from schemas.collection import CollectionSpec
+
+    sentences, claims = load_sentences(scifact)
+    data = ScaleRows(sentences, TENANT)
+    spec = CollectionSpec(COLLECTION, 1024, 1024, MODEL, colbert_storage="binary")
+    written = root / "written.json"
+    root.mkdir(parents=True, exist_ok=True)
+    store = MilvusStore(str(root / "scale.db"))
+    out: dict[str, Any] = {"chunks": chunks}
+    try:
+        record = json.loads(written.read_text()) if written.is_file() else {}
+        have = store.has_collection(COLLECTION) and store.count(COLLECTION)
+        if have != chunks or record.get("chunks") != chunks:
+            start = have if record.get("grown_from") == have and have < chunks else 0
+            if not start:
+                store.drop(COLLECTION)
+            store.ensure_collection(spec)
+            started = time.perf_counter()
+            for rows in data.batches(start, chunks):
+                store.upsert(spec, TENANT, rows)  # token rows first, as ingest writes
+                store.upsert(spec, TENANT, rows, {r.doc_id: r.content_hash for r in rows})
+            store.sync(spec)
+            seconds = time.perf_counter() - started
+            record = {"chunks": chunks, "written_from": start, "write_seconds": round(seconds, 1)}
+            record["write_rows_per_s"] = round((chunks - start) / seconds, 1)
+            written.write_text(json.dumps(record))
+            out["cached"] = False
+        else:
+            out["cached"] = True
+        out.update({k: v for k, v in record.items() if k != "chunks"})
+        settings = Settings(_env_file=None, collection=COLLECTION)
+        searcher = HybridSearcher(
+            store, HashEncoder(data.bank), None, collection=COLLECTION, settings=settings
+        )
+        walls: dict[str, list[float]] = {k: [] for k in VARIANTS}
+        colbert: list[float] = []
+        for i, q in enumerate(claims[: queries + warmup]):
+            for name, options in VARIANTS.items():
+                t = time.perf_counter()
+                r = searcher.search(q, rerank=False, top_k=10, tenant=TENANT, **options)
+                wall = time.perf_counter() - t - r.timings_ms.get("encode", 0.0) / 1000
+                if i >= warmup:
+                    walls[name].append(wall)
+                    if name == "hybrid" and "colbert" in r.timings_ms:
+                        colbert.append(r.timings_ms["colbert"] / 1000)
+        out["search"] = {k: summarize(v) for k, v in walls.items()}
+        out["search"]["colbert_stage"] = summarize(colbert)
+        out["rss_mb"] = _rss_mb()
+    finally:
+        store.close()
+    out["data_dir_mb"] = round(_dir_bytes(root) / 2**20, 1)
+    return out
+
+
+def growth(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Between successive sizes, the exponent b of cost ~ chunks^b (1: linear), per figure."""
+    out = []
+    for a, b in itertools.pairwise(points):
+        scale = math.log(b["chunks"] / a["chunks"])
+        step: dict[str, Any] = {"from": a["chunks"], "to": b["chunks"]}
+        for name in (*VARIANTS, "colbert_stage"):
+            pa, pb = a["search"][name]["p50_ms"], b["search"][name]["p50_ms"]
+            step[f"{name}_p50"] = round(math.log(pb / pa) / scale, 2) if pa > 0 < pb else None
+        for key in ("data_dir_mb", "rss_mb"):
+            step[key] = round(math.log(b[key] / a[key]) / scale, 2) if a[key] > 0 < b[key] else None
+        out.append(step)
+    return out
+
+
+def capacity(points: Sequence[dict[str, Any]], p50_ms: float = CAPACITY_P50_MS) -> dict[str, Any]:
+    """The chunk count at which the default hybrid search's p50 reaches `p50_ms`: power-law
+    interpolation between the two sizes around it (extrapolated past the measured ones)."""
+    pts = [(p["chunks"], p["search"]["hybrid"]["p50_ms"]) for p in points]
+    if len(pts) < 2:
+        return {"p50_ms": p50_ms, "chunks": None, "how": "needs two sizes"}
+    pair = next(((a, b) for a, b in itertools.pairwise(pts) if a[1] < p50_ms <= b[1]), None)
+    how = "interpolated"
+    if pair is None:
+        pair = (pts[0], pts[1]) if pts[0][1] >= p50_ms else (pts[-2], pts[-1])
+        how = "extrapolated"
+    (n0, t0), (n1, t1) = pair
+    if not (t0 > 0 < t1 and t1 != t0):
+        return {"p50_ms": p50_ms, "chunks": None, "how": "latency did not grow"}
+    b = math.log(t1 / t0) / math.log(n1 / n0)
+    return {"p50_ms": p50_ms, "chunks": round(n0 * (p50_ms / t0) ** (1 / b)), "how": how}
+
+
+def _grow_from(smaller: Path, root: Path) -> None:
+    """Start a larger size from a copy of the smaller one (its rows are the first ones): only
+    the new rows are written, and the write rate is theirs."""
+    import shutil
+
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(smaller, root)
+    record = json.loads((root / "written.json").read_text())
+    (root / "written.json").write_text(json.dumps({"grown_from": record["chunks"]}))
+
+
+def measure_scale(
+    sizes: Sequence[int],
+    cache: Path,
+    scifact: Path,
+    *,
+    queries: int,
+    warmup: int,
+    log: Callable[[str], None] = lambda m: None,
+) -> dict[str, Any]:
+    """Every size in a child process, smallest first; growth and capacity from the points."""
+    engine = f"milvus-lite {metadata.version('milvus-lite')}"
+    points: list[dict[str, Any]] = []
+    for n in sorted(sizes):
+        root = cache / f"{engine.replace(' ', '-')}-{n}"
+        if points and not (root / "written.json").is_file():
+            _grow_from(cache / f"{engine.replace(' ', '-')}-{points[-1]['chunks']}", root)
+        log(f"(g) {engine}: {n:,} chunks in {root}")
+        args = [str(root), str(n), str(scifact), str(queries), str(warmup)]
+        done = subprocess.run(
+            [sys.executable, "-m", "hybrid_search.benchmarks.scale", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"(g) {n} chunks failed: {done.stderr[-2000:]}")
+        points.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {
+        "engine": engine,
+        "dense_dim": 1024,
+        "colbert_storage": "binary",
+        "queries": queries,
+        "points": points,
+        "growth": growth(points),
+        "capacity": capacity(points),
+    }
+
+
+if __name__ == "__main__":
+    root, n, scifact, q, w = sys.argv[1:6]
+    sys.stdout.write(
+        json.dumps(measure_point(Path(root), int(n), Path(scifact), int(q), int(w))) + "\n"
+    )
