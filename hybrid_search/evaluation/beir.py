@@ -1,4 +1,5 @@
-"""BEIR-format datasets: `corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`.
+"""BEIR-format datasets: `corpus.jsonl` (or a `corpus/` folder of files, read like `ingest`
+reads a folder: doc id = relative path), `queries.jsonl`, `qrels/<split>.tsv`.
 
 Only the queries judged in the split are evaluated (BEIR keeps every split's queries in one
 file). The corpus is not loaded here: ingestion streams it through `ingest.readers`.
@@ -31,7 +32,12 @@ class BeirDataset:
 
     @property
     def corpus(self) -> Path:
-        return self.root / "corpus.jsonl"
+        jsonl = self.root / "corpus.jsonl"
+        return (
+            jsonl
+            if jsonl.is_file() or not (self.root / "corpus").is_dir()
+            else jsonl.parent / "corpus"
+        )
 
 
 def read_qrels(path: Path) -> Qrels:
@@ -68,11 +74,12 @@ def load_beir(root: Path | str, split: str = "test") -> BeirDataset:
     """Load one split. Raises ConfigError naming the missing file or the unknown query ids."""
     root = Path(root)
     qrels_path = root / "qrels" / f"{split}.tsv"
-    for p in (root / "corpus.jsonl", root / "queries.jsonl", qrels_path):
-        if not p.is_file():
+    corpus = BeirDataset(root, split, {}, {}).corpus
+    for p in (corpus, root / "queries.jsonl", qrels_path):
+        if not p.exists():
             raise ConfigError(
-                f"{p} not found: a BEIR dataset directory has corpus.jsonl, queries.jsonl and "
-                f"qrels/{split}.tsv",
+                f"{p} not found: a BEIR dataset directory has corpus.jsonl (or corpus/), "
+                f"queries.jsonl and qrels/{split}.tsv",
                 details={"path": str(p)},
             )
     # positive judgements only define relevance; zero-score pairs stay (ranx ignores them)

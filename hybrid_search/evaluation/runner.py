@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -171,6 +172,8 @@ def ingest_corpus(
 
 
 def _count_lines(path: Path) -> int:
+    if path.is_dir():  # a folder of files: one document each
+        return sum(len(files) for _, _, files in os.walk(path))
     with path.open("rb") as fh:
         return sum(1 for line in fh if line.strip())
 

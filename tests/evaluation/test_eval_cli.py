@@ -67,6 +67,25 @@ def test_bm25_only_run_indexes_whole_documents(cli_env: Path, tiny_beir: Path) -
     assert report["collection"].startswith("eval_tiny_beir_jieba_")
 
 
+def test_a_folder_corpus_scores_as_its_json_lines(cli_env: Path, tiny_beir: Path) -> None:
+    """The format-invariance benchmark's path: the same documents as PDF (Chinese included) and
+    Markdown files in `corpus/`, judged by file name, score as the JSON Lines corpus does."""
+    from hybrid_search.benchmarks.formats import write_dataset
+
+    def ndcg(root: Path) -> float:
+        report = invoke("eval", str(root), "--routes", "bm25", "--no-rerank", "--json",
+                        "--out", str(cli_env / root.name))  # fmt: skip
+        assert report["ingest"]["inserted"] == 8 and report["ingest"]["failed"] == 0
+        return float(report["metrics"]["ndcg@10"])
+
+    base = ndcg(tiny_beir)
+    for ext in (".pdf", ".md"):
+        root = write_dataset(tiny_beir, 8, ext, cli_env / "formats")
+        assert (root / "corpus" / f"d5{ext}").is_file()
+        assert f"q3\td5{ext}\t1" in (root / "qrels" / "test.tsv").read_text()
+        assert ndcg(root) == pytest.approx(base, rel=0.01)
+
+
 def test_bad_input_exits_with_usage_errors(cli_env: Path, tiny_beir: Path) -> None:
     runner = CliRunner()
     bad_routes = runner.invoke(app, ["eval", str(tiny_beir), "--routes", "vector"])
