@@ -27,11 +27,14 @@ from schemas import collection as C
 
 __all__ = ["MigrateReport", "migrate"]
 
-#: routes whose top hits must agree; BM25's depend on each engine's own statistics
-REQUIRED_ROUTES = ("dense", "sparse", "colbert")
-BM25_NOTE = (
+#: the mean top-10 overlap each route must reach: sparse and ColBERT (rescoring the same keys
+#: on both sides) are exact; the dense HNSW graph is built anew on the target, so its approximate
+#: top 10 may differ by a hit (0.975 measured on random 1024-dim vectors); BM25 is not required
+REQUIRED_OVERLAP = {"dense": 0.9, "sparse": 1.0, "colbert": 1.0}
+NOTE = (
     "BM25 top hits may differ: each engine computes BM25 statistics itself (Milvus Lite per "
-    "segment), so its overlap is reported, not required"
+    "segment), so its overlap is reported, not required; the dense index is rebuilt on the "
+    "target, so its approximate top 10 may differ by a hit"
 )
 
 
@@ -50,12 +53,12 @@ class MigrateReport:
     vectors_equal: bool = True
     #: route -> mean share of the source's top 10 that the target returns too
     overlap: dict[str, float] = field(default_factory=dict)
-    note: str = BM25_NOTE
+    note: str = NOTE
 
     @property
     def ok(self) -> bool:
         same = all(a == b for c in self.counts.values() for a, b in c.values())
-        agree = all(v == 1.0 for r, v in self.overlap.items() if r in REQUIRED_ROUTES)
+        agree = all(v >= REQUIRED_OVERLAP.get(r, 0.0) for r, v in self.overlap.items())
         return same and agree and self.rows_equal and self.vectors_equal
 
 
@@ -188,7 +191,8 @@ def _compare(
             q.sparse = None
         for route in ("dense", "sparse", "bm25", "colbert"):
             try:
-                hits = [_top(s, name, route, q, c.tenant) for s in (source, target)]
+                pool = _pool(source, name, route, q, c.tenant)
+                hits = [_top(s, name, route, q, c.tenant, pool) for s in (source, target)]
             except RouteError:
                 continue
             shared = len(set(hits[0]) & set(hits[1]))
@@ -202,18 +206,32 @@ def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=0))
 
 
-def _top(store: VectorStore, name: str, route: str, q: QueryVectors, tenant: str) -> list[str]:
-    """The top 10 keys of one route; ColBERT without a token index rescores the dense top 50
-    (the same keys on both sides once dense agrees)."""
-    scope = Scope(tenant)
+def _pool(
+    source: VectorStore, name: str, route: str, q: QueryVectors, tenant: str
+) -> dict[str, int] | None:
+    """What ColBERT rescores where the token layout has no index: the source's dense top 50,
+    the same keys on both sides (their token counts)."""
+    if route != "colbert" or ops.can_search_tokens(source, name):
+        return None
+    hits = source.search_field(name, "dense", [q], scope=Scope(tenant), limit=50)[0]
+    return {h.pk: h.token_count or 0 for h in hits}
+
+
+def _top(
+    store: VectorStore,
+    name: str,
+    route: str,
+    q: QueryVectors,
+    tenant: str,
+    pool: dict[str, int] | None,
+) -> list[str]:
+    """The top 10 keys of one route (ColBERT: by token search, or rescoring `pool`)."""
     if route in ("dense", "sparse", "bm25"):
-        hits = store.search_field(name, route, [q], scope=scope, limit=10)  # type: ignore[arg-type]
+        hits = store.search_field(name, route, [q], scope=Scope(tenant), limit=10)  # type: ignore[arg-type]
         return [h.pk for h in hits[0]]
     if q.colbert is None:
         raise RouteError("colbert: the sampled chunk has no token vectors")
-    if ops.can_search_tokens(store, name):
+    if pool is None:
         return ops.search_tokens(store, name, q.colbert, tenant=tenant, limit=10)[:10]
-    pool = store.search_field(name, "dense", [q], scope=scope, limit=50)[0]
-    counts = {h.pk: h.token_count or 0 for h in pool}
-    scores = store.score_token_vectors(name, tenant, q.colbert, list(counts), counts)
+    scores = store.score_token_vectors(name, tenant, q.colbert, list(pool), pool)
     return sorted(scores, key=lambda pk: (-scores[pk], pk))[:10]
