@@ -18,7 +18,6 @@ from hybrid_search.cli.app import (
     settings,
 )
 from hybrid_search.errors import CollectionNotFoundError, InvalidRequestError
-from hybrid_search.store import ops
 
 
 @models_app.command("tiny")
@@ -53,6 +52,7 @@ def stats(
 
     def run() -> None:
         from hybrid_search.factory import build_store
+        from hybrid_search.store import ops
 
         s = settings(collection=collection)
         store = build_store(s, create=False)
@@ -142,6 +142,7 @@ def drop(
     def run() -> None:
         from hybrid_search.deletion import drop_tenant
         from hybrid_search.factory import build_store
+        from hybrid_search.store import ops
 
         s = settings(collection=collection, tenant=tenant)
         only = s.tenant if "tenant" in s.model_fields_set else None  # set by option or env

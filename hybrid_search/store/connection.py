@@ -74,6 +74,12 @@ class MilvusConnection:
 
         def connect() -> Any:
             from pymilvus import MilvusClient
+            from pymilvus.client import utils
+
+            # pymilvus imports scipy.sparse (0.15 s) at a process's first search to ask whether
+            # the query is a scipy matrix; this package passes lists and dicts only
+            if hasattr(utils, "SciPyHelper"):
+                utils.SciPyHelper._checked = True
 
             kwargs: dict[str, Any] = {"uri": target}
             if token:

@@ -1,4 +1,5 @@
-"""Commands that need no model load none: no torch, no FlagEmbedding in the process."""
+"""Commands that need no model load none: no torch, no FlagEmbedding in the process (nor scipy,
+which pymilvus would load at the first search to test for scipy matrices)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ try:
     app(sys.argv[1:])
 except SystemExit:
     pass
-heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "FlagEmbedding", "transformers"})
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "FlagEmbedding", "transformers", "scipy"})
 print("heavy:", heavy)
 """
 
