@@ -195,22 +195,14 @@ class MilvusStore:
         return search.fused_search(self._conn, name, query, depth, **options)
 
     def score_token_vectors(
-        self,
-        name: str,
-        tenant: str,
-        query: FloatArray,
-        chunk_pks: Sequence[str],
-        token_counts: Mapping[str, int] | None = None,
+        self, name: str, tenant: str, query: FloatArray, *chunks: Any, **counts: Any
     ) -> dict[str, float]:
+        """`chunk_pks` and `token_counts` go to the collection's token storage as given."""
         spec, tokens = self._with_tokens(name)
-        return tokens.score(spec, tenant, query, chunk_pks, token_counts) if tokens else {}
+        return tokens.score(spec, tenant, query, *chunks, **counts) if tokens else {}
 
     def read_token_vectors(
-        self,
-        name: str,
-        tenant: str,
-        chunk_pks: Sequence[str],
-        token_counts: Mapping[str, int] | None = None,
+        self, name: str, tenant: str, *chunks: Any, **counts: Any
     ) -> dict[str, FloatArray]:
         spec, tokens = self._with_tokens(name)
-        return tokens.fetch(spec, tenant, chunk_pks, token_counts) if tokens else {}
+        return tokens.fetch(spec, tenant, *chunks, **counts) if tokens else {}

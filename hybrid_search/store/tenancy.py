@@ -293,22 +293,11 @@ class CollectionPerTenantStore:
         return self.inner.fused_search(target, query, depth, scope=scope, **options)
 
     def score_token_vectors(
-        self,
-        name: str,
-        tenant: str,
-        query: FloatArray,
-        chunk_pks: Sequence[str],
-        token_counts: Mapping[str, int] | None = None,
+        self, name: str, tenant: str, *args: Any, **kwargs: Any
     ) -> dict[str, float]:
-        target = self._target(name, tenant)
-        return self.inner.score_token_vectors(target, tenant, query, chunk_pks, token_counts)
+        return self.inner.score_token_vectors(self._target(name, tenant), tenant, *args, **kwargs)
 
     def read_token_vectors(
-        self,
-        name: str,
-        tenant: str,
-        chunk_pks: Sequence[str],
-        token_counts: Mapping[str, int] | None = None,
+        self, name: str, tenant: str, *args: Any, **kwargs: Any
     ) -> dict[str, FloatArray]:
-        target = self._target(name, tenant)
-        return self.inner.read_token_vectors(target, tenant, chunk_pks, token_counts)
+        return self.inner.read_token_vectors(self._target(name, tenant), tenant, *args, **kwargs)

@@ -76,7 +76,7 @@ class Float32Blocks:
         spec: C.CollectionSpec,
         tenant: str | None,
         chunk_pks: Sequence[str],
-        token_counts: Mapping[str, int] | None,
+        token_counts: Mapping[str, int] | None = None,
     ) -> dict[str, FloatArray]:
         """With `token_counts` the block rows' primary keys are known and fetched by key, in
         groups that each fit one query (measured 2x faster than filtering on chunk_pk on Milvus
@@ -119,7 +119,7 @@ class Float32Blocks:
         tenant: str | None,
         query: FloatArray,
         chunk_pks: Sequence[str],
-        token_counts: Mapping[str, int] | None,
+        token_counts: Mapping[str, int] | None = None,
     ) -> dict[str, float]:
         from hybrid_search.tokens import maxsim_float32
 

@@ -173,7 +173,7 @@ class PackedTextBlocks(Float32Blocks):
         spec: C.CollectionSpec,
         tenant: str | None,
         chunk_pks: Sequence[str],
-        token_counts: Mapping[str, int] | None,
+        token_counts: Mapping[str, int] | None = None,
     ) -> dict[str, FloatArray]:
         """Decoded as MaxSim sees them: +-1/sqrt(dim) per sign bit, or scale * int8."""
         packed = self.fetch_packed(spec, tenant, chunk_pks, token_counts)
@@ -185,7 +185,7 @@ class PackedTextBlocks(Float32Blocks):
         tenant: str | None,
         query: FloatArray,
         chunk_pks: Sequence[str],
-        token_counts: Mapping[str, int] | None,
+        token_counts: Mapping[str, int] | None = None,
     ) -> dict[str, float]:
         """MaxSim on the packed tokens. With known token counts the rows are read in a few
         groups, the next group's read overlapping this group's MaxSim: reading (Milvus, gRPC,
