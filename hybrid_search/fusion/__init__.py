@@ -6,9 +6,8 @@ from collections.abc import Mapping
 
 from hybrid_search.errors import InvalidRequestError
 from hybrid_search.fusion.base import FusedHit, Fusion, RouteHit, RouteKey
-from hybrid_search.fusion.minmax import MinMaxFusion
 from hybrid_search.fusion.rrf import DEFAULT_K, RRFFusion
-from hybrid_search.fusion.weighted import DEFAULT_WEIGHTS, WeightedFusion
+from hybrid_search.fusion.weighted import DEFAULT_WEIGHTS, MinMaxFusion, WeightedFusion
 from schemas.api import FusionName
 
 __all__ = ["DEFAULT_K", "DEFAULT_WEIGHTS", "FusedHit", "Fusion", "MinMaxFusion", "RRFFusion"]

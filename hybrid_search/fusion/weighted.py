@@ -1,10 +1,10 @@
-"""Weighted sum of raw route scores: BGE-M3's hybrid score (Chen et al., 2024), Milvus's
-`WeightedRanker(..., norm_score=False)`."""
+"""Weighted sums of route scores: raw (BGE-M3's hybrid score, Chen et al., 2024; Milvus's
+`WeightedRanker(..., norm_score=False)`) and min-max normalised."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from hybrid_search.fusion.base import (
     FusedHit,
@@ -26,43 +26,67 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {"dense": 0.4, "sparse": 0.2, "colbert": 
 class WeightedFusion:
     """score(d) = Σ_r w_r · s_r(d) on raw scores, no normalisation.
 
-    A route missing from `weights` contributes 0, and so does a route that did not return d
-    (its score there is unknown, not low). This is exactly Milvus's
+    A route missing from `weights` (default `DEFAULT_WEIGHTS`) contributes 0, and so does a
+    route that did not return d (its score there is unknown, not low). This is exactly Milvus's
     `WeightedRanker(w1, w2, ..., norm_score=False)` (checked against Milvus Lite in
     `tests/fusion/test_fusion.py`). FlagEmbedding's compute_score further divides by Σ w, which
     rescales scores but never changes the order.
     """
 
     name = "weighted"
+    #: what a route missing from `weights` weighs
+    unlisted = 0.0
 
     def __init__(self, weights: Mapping[RouteKey, float] | None = None) -> None:
-        """Set up the weighted sum.
-
-        Args:
-            weights: route -> weight (>= 0); default `DEFAULT_WEIGHTS`.
-
-        Raises:
-            InvalidRequestError: a weight is negative or not finite.
-        """
+        """Raises InvalidRequestError: a weight (route -> weight >= 0) is negative or not finite."""
         self.weights = check_weights(DEFAULT_WEIGHTS) if weights is None else check_weights(weights)
 
+    def _normalise(self, ranked: Mapping[str, Sequence[RouteHit]]) -> Callable[[str, float], float]:
+        return lambda route, score: score
+
     def fuse(self, ranked: Mapping[str, Sequence[RouteHit]], limit: int) -> list[FusedHit]:
-        """Fuse ranked lists.
-
-        Args:
-            ranked: route name -> hits, best first, with raw scores (higher is better).
-            limit: most hits to return (>= 0).
-
-        Returns:
-            Hits by fused score desc (ties: best rank asc, then key asc).
+        """Hits by fused score desc (ties: best rank asc, then key asc) from route name -> hits,
+        best first, with raw scores (higher is better).
 
         Raises:
             ValueError: a score is NaN or infinite.
         """
         check_scores(ranked)
-        seen = collect(ranked)
+        seen, norm = collect(ranked), self._normalise(ranked)
         scores = {
-            key: math.fsum(self.weights.get(r, 0.0) * s for r, (_, s) in routes.items())
+            key: math.fsum(
+                self.weights.get(r, self.unlisted) * norm(r, s) for r, (_, s) in routes.items()
+            )
             for key, routes in seen.items()
         }
         return rank_fused(scores, seen, limit)
+
+
+class MinMaxFusion(WeightedFusion):
+    """score(d) = Σ_r w_r · (s_r(d) − min_r) / (max_r − min_r), over the routes that returned d.
+
+    min_r and max_r are taken over route r's returned list, so each route spans [0, 1] and a
+    BM25 route can be mixed with cosine routes. A route whose scores are all equal (one hit, or
+    ties) maps them to 1.0: returning a candidate is evidence, and 0 would erase it. A route
+    that did not return d contributes 0. A route missing from `weights` gets 1.0, so the default
+    is the plain sum of normalised scores (CombSUM on min-max scores, Fox & Shaw, TREC-2 1994).
+    """
+
+    name = "minmax"
+    unlisted = 1.0
+
+    def __init__(self, weights: Mapping[RouteKey, float] | None = None) -> None:
+        self.weights = check_weights(weights)
+
+    def _normalise(self, ranked: Mapping[str, Sequence[RouteHit]]) -> Callable[[str, float], float]:
+        bounds = {
+            route: (min(h.score for h in hits), max(h.score for h in hits))
+            for route, hits in ranked.items()
+            if hits
+        }
+
+        def norm(route: str, score: float) -> float:
+            lo, hi = bounds[route]
+            return 1.0 if hi == lo else (score - lo) / (hi - lo)
+
+        return norm
