@@ -3,12 +3,31 @@ headless Agg backend)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hybrid_search.evaluation.configs import EvalConfig
+
+
+@contextlib.contextmanager
+def _figure(path: Path, size: tuple[float, float]) -> Iterator[Any]:
+    """A headless figure's axes, saved to `path` (its folder made) when the block ends."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size)
+    try:
+        yield ax
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)
 
 
 def bar_chart(
@@ -20,16 +39,10 @@ def bar_chart(
 ) -> Path:
     """Horizontal bars, one group per configuration (top to bottom in the given order), one bar
     per metric, each value printed at the end of its bar."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = list(results)
     n_metrics = max(1, len(metrics))
     height = 0.8 / n_metrics
-    fig, ax = plt.subplots(figsize=(9.0, 1.4 + 0.22 * n_metrics * len(names)))
-    try:
+    with _figure(path, (9.0, 1.4 + 0.22 * n_metrics * len(names))) as ax:
         for j, metric in enumerate(metrics):
             ys = [i + (j - (n_metrics - 1) / 2) * height for i in range(len(names))]
             values = [float(results[n].get(metric, 0.0)) for n in names]
@@ -50,11 +63,6 @@ def bar_chart(
         )
         ax.margins(y=0.01)
         ax.grid(axis="x", alpha=0.3)
-        fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120)
-    finally:
-        plt.close(fig)
     return path
 
 
@@ -64,16 +72,10 @@ def grid_chart(
     """The tuning grid. Two routes: the objective against the first route's weight, one line per
     fusion (and RRF k), the untuned default as a dashed line, the chosen point ringed. More
     routes: the 20 best points as bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     weighted = [(c, v) for c, v in points if c.weights]
     default = [v for c, v in points if not c.weights]
     two = bool(weighted) and len(weighted[0][0].weights) == 2
-    fig, ax = plt.subplots(figsize=(9.0, 5.0))
-    try:
+    with _figure(path, (9.0, 5.0)) as ax:
         if two:
             lines: dict[str, list[tuple[float, float]]] = {}
             for c, v in weighted:
@@ -100,9 +102,4 @@ def grid_chart(
             ax.set_xlabel("objective")
         ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3)
-        fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120)
-    finally:
-        plt.close(fig)
     return path

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from hybrid_search.errors import ConfigError
 from hybrid_search.evaluation.beir import BeirDataset
@@ -68,59 +67,6 @@ def positive_texts(dataset: BeirDataset) -> dict[str, str]:
     return texts
 
 
-def mine(
-    searcher: Any,
-    dataset: BeirDataset,
-    window: RankWindow,
-    per_query: int,
-    *,
-    options: dict[str, Any],
-    seed: int = 0,
-    summary: MiningSummary | None = None,
-    progress: ProgressFactory = no_progress,
-) -> Iterator[dict[str, Any]]:
-    """One training example per judged query with a positive text and at least one negative;
-    up to `per_query` negatives sampled (seeded) from the window."""
-    summary = summary if summary is not None else MiningSummary()
-    rng = random.Random(seed)
-    positives = positive_texts(dataset)
-    ids = list(dataset.queries)
-    bar = progress("mine negatives", len(ids), "query")
-    try:
-        for i in range(0, len(ids), QUERY_BATCH):
-            batch = ids[i : i + QUERY_BATCH]
-            responses = searcher.search_many(
-                [dataset.queries[q] for q in batch], **{**options, "top_k": window.end}
-            )
-            for qid, response in zip(batch, responses, strict=True):
-                summary.queries += 1
-                judged = dataset.qrels.get(qid, {})
-                pos = [positives[d] for d, rel in judged.items() if rel > 0 and d in positives]
-                if not pos:
-                    summary.skipped_no_positive_text += 1
-                    continue
-                pool = [
-                    search_text(h.title, h.text)
-                    for h in response.hits[window.start - 1 : window.end]
-                    if judged.get(h.doc_id, 0) <= 0
-                ]
-                neg = rng.sample(pool, min(per_query, len(pool)))
-                if not neg:
-                    summary.skipped_no_negatives += 1
-                    continue
-                summary.written += 1
-                summary.negatives += len(neg)
-                yield {"query": dataset.queries[qid], "pos": pos, "neg": neg}
-            bar.update(len(batch))
-    finally:
-        bar.close()
-
-
-def write_jsonl(examples: Iterator[dict[str, Any]], fh: TextIO) -> None:
-    for ex in examples:
-        fh.write(json.dumps(ex, ensure_ascii=False) + "\n")
-
-
 def export_negatives(
     searcher: Any,
     dataset: BeirDataset,
@@ -132,25 +78,47 @@ def export_negatives(
     seed: int = 0,
     progress: ProgressFactory = no_progress,
 ) -> MiningSummary:
-    """Write the JSONL atomically (a temporary file renamed into place)."""
+    """One training example per judged query with a positive text and at least one negative,
+    up to `per_query` negatives sampled (seeded) from the window, as JSONL written atomically
+    (a temporary file renamed into place)."""
     if per_query < 1:
         raise ConfigError("--per-query must be at least 1")
     summary = MiningSummary()
+    rng = random.Random(seed)
+    positives = positive_texts(dataset)
+    ids = list(dataset.queries)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        write_jsonl(
-            mine(
-                searcher,
-                dataset,
-                window,
-                per_query,
-                options=options,
-                seed=seed,
-                summary=summary,
-                progress=progress,
-            ),
-            fh,
-        )
+    bar = progress("mine negatives", len(ids), "query")
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            for i in range(0, len(ids), QUERY_BATCH):
+                batch = ids[i : i + QUERY_BATCH]
+                responses = searcher.search_many(
+                    [dataset.queries[q] for q in batch], **{**options, "top_k": window.end}
+                )
+                for qid, response in zip(batch, responses, strict=True):
+                    summary.queries += 1
+                    judged = dataset.qrels.get(qid, {})
+                    pos = [positives[d] for d, rel in judged.items() if rel > 0 and d in positives]
+                    if not pos:
+                        summary.skipped_no_positive_text += 1
+                        continue
+                    pool = [
+                        search_text(h.title, h.text)
+                        for h in response.hits[window.start - 1 : window.end]
+                        if judged.get(h.doc_id, 0) <= 0
+                    ]
+                    neg = rng.sample(pool, min(per_query, len(pool)))
+                    if not neg:
+                        summary.skipped_no_negatives += 1
+                        continue
+                    summary.written += 1
+                    summary.negatives += len(neg)
+                    example = {"query": dataset.queries[qid], "pos": pos, "neg": neg}
+                    fh.write(json.dumps(example, ensure_ascii=False) + "\n")
+                bar.update(len(batch))
+    finally:
+        bar.close()
     tmp.replace(out)
     return summary
