@@ -312,10 +312,11 @@ def write_outputs(report: EvalReport, out: Path) -> dict[str, str]:
             title=chart_title(report),
         )
         written["chart"] = str(png)
-    path = out / "report.json"
-    path.write_text(
-        json.dumps({**report.to_json(), "outputs": written}, indent=2, ensure_ascii=False) + "\n",
-        encoding="utf-8",
-    )
-    written["report"] = str(path)
-    return written
+    return write_report(out / "report.json", report.to_json(), written)
+
+
+def write_report(path: Path, report: dict[str, Any], written: dict[str, str]) -> dict[str, str]:
+    """The report as JSON, with the other outputs' paths; returns them with its own."""
+    body = {**report, "outputs": dict(written)}
+    path.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return {**written, "report": str(path)}

@@ -8,7 +8,6 @@ gain is measured on queries the choice never saw.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,13 @@ from hybrid_search.evaluation.beir import BeirDataset
 from hybrid_search.evaluation.configs import EvalConfig, order_routes
 from hybrid_search.evaluation.grid import DEFAULT_RRF_KS, fusion_grid, split_dataset, split_queries
 from hybrid_search.evaluation.metrics import METRICS
-from hybrid_search.evaluation.runner import ConfigResult, ProgressFactory, no_progress, run_config
+from hybrid_search.evaluation.runner import (
+    ConfigResult,
+    ProgressFactory,
+    no_progress,
+    run_config,
+    write_report,
+)
 from hybrid_search.evaluation.suite import EvalRequest, open_dataset, setup_of
 from hybrid_search.settings import Settings
 
@@ -191,13 +196,7 @@ def write_tune_outputs(report: TuneReport, out: Path) -> dict[str, str]:
     )
     points = [(r.config, r.metrics.get(report.objective, 0.0)) for r in report.grid]
     written["chart"] = str(grid_chart(points, out / "grid.png", title=title, best=report.best))
-    path = out / "tune.json"
-    path.write_text(
-        json.dumps({**report.to_json(), "outputs": written}, indent=2, ensure_ascii=False) + "\n",
-        encoding="utf-8",
-    )
-    written["report"] = str(path)
-    return written
+    return write_report(out / "tune.json", report.to_json(), written)
 
 
 def save_defaults(settings: Settings, report: TuneReport) -> dict[str, Any]:
