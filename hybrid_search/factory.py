@@ -75,6 +75,7 @@ def build_encoder(settings: Settings) -> Encoder:
         return DenseEncoder(  # dense-only: bge v1.5 via FlagModel, MiniLM
             settings.embedding_model,
             **model_placement(settings),
+            precision=settings.encoder_precision,
             query_instruction=settings.query_instruction,
             pooling=settings.pooling,
             max_passage_tokens=settings.max_chunk_tokens,
@@ -85,6 +86,7 @@ def build_encoder(settings: Settings) -> Encoder:
     return BGEM3Encoder(
         settings.embedding_model,
         **model_placement(settings),
+        precision=settings.encoder_precision,
         max_passage_tokens=settings.max_chunk_tokens,
         max_query_tokens=settings.max_query_tokens,
     )

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hybrid_search.encoders.loading import Precision
+
 DEFAULT_MILVUS_URI = "./data/milvus.db"
 BGE_M3_MAX_TOKENS = 8192
 
@@ -110,6 +112,10 @@ class Settings(BaseSettings):
     device: Literal["cpu", "cuda", "auto"] = Field("auto", description="cpu | cuda | auto.")
     use_fp16: Literal["auto", "true", "false"] | bool = Field(
         "auto", description="auto (on GPU) | true | false."
+    )
+    #: CPU only: the encoder in float32, bf16 or dynamic int8 (README "What it costs")
+    encoder_precision: Precision = Field(
+        "float32", description="encoder arithmetic on CPU: float32 | bf16 | int8."
     )
     batch_tokens: int = Field(
         16_384, ge=256, description="padded tokens per encode batch: bounds memory."

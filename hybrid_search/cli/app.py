@@ -38,7 +38,7 @@ class State:
 GLOBAL_SETTINGS = (
     "milvus_uri", "milvus_token", "embedding_model", "embedding_kind", "reranker_model", "device",
     "use_fp16", "batch_size", "batch_tokens", "max_chunk_tokens", "chunk_overlap_tokens",
-    "bm25_analyzer",
+    "bm25_analyzer", "encoder_precision",
 )  # fmt: skip
 
 

@@ -15,7 +15,12 @@ import numpy as np
 
 from hybrid_search.encoders.base import EncodedBatch, Representation
 from hybrid_search.encoders.bge_m3 import HFTokenizer
-from hybrid_search.encoders.loading import LazyModel, flag_embedding, resolve_model_path
+from hybrid_search.encoders.loading import (
+    LazyModel,
+    Precision,
+    flag_embedding,
+    resolve_model_path,
+)
 from hybrid_search.errors import EncoderError
 
 logger = logging.getLogger(__name__)
@@ -54,12 +59,13 @@ class DenseEncoder(LazyModel):
         *,
         device: str = "cpu",
         use_fp16: bool = False,
+        precision: Precision = "float32",
         query_instruction: str | None = None,
         pooling: str = "cls",
         max_passage_tokens: int = 512,
         max_query_tokens: int = 512,
     ) -> None:
-        super().__init__(model, device=device, use_fp16=use_fp16)
+        super().__init__(model, device=device, use_fp16=use_fp16, precision=precision)
         self._instruction = query_instruction or None
         self._pooling = pooling
         self._max_passage_tokens = max_passage_tokens

@@ -14,10 +14,11 @@ import queue
 import sys
 import threading
 import types
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from hybrid_search.errors import EncoderError, ModelNotFoundError
 
@@ -95,6 +96,32 @@ def _placeholder(module: str) -> types.ModuleType:
     return stub
 
 
+#: CPU arithmetic of a model's Linear layers (README "What it costs"); float32 is the checkpoint's
+Precision = Literal["float32", "bf16", "int8"]
+
+
+def apply_precision(net: Any, precision: Precision) -> None:
+    """Set a torch module's precision in place, for CPU inference.
+
+    int8: torch's dynamic quantisation of every Linear layer (int8 weights, each batch's
+    activations quantised on the fly); embeddings and LayerNorm stay float32. bf16: every weight
+    and activation in bfloat16; FlagEmbedding's CPU encode casts its model to float32 on each
+    call, so that cast becomes a no-op here."""
+    if precision == "float32":
+        return
+    import torch
+
+    if precision == "bf16":
+        net.to(torch.bfloat16)
+        net.float = lambda: net  # keep bf16 through FlagEmbedding's `model.float()`
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its successor
+        torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+            net.eval(), {torch.nn.Linear}, dtype=torch.qint8, inplace=True
+        )
+
+
 #: tokenizers per model: one for the interactive searches, one for background work
 TOKENIZER_COPIES = 2
 
@@ -137,12 +164,21 @@ class LazyModel:
     #: what the model is, for messages
     kind = "model"
 
-    def __init__(self, model: str, *, device: str = "cpu", use_fp16: bool | None = False) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str = "cpu",
+        use_fp16: bool | None = False,
+        precision: Precision = "float32",
+    ) -> None:
         """`device` "auto" and `use_fp16` None (fp16 on GPU only) are resolved at load: asking
-        torch whether a GPU is there costs a second and a half that a BM25-only search skips."""
+        torch whether a GPU is there costs a second and a half that a BM25-only search skips.
+        `precision` applies on CPU only (see apply_precision)."""
         self._model_name = model
         self._device = device
         self._use_fp16 = use_fp16
+        self.precision = precision
         self._lock = threading.RLock()
         self._model: Any = None
         self._tokenizers: TokenizerPool | None = None
@@ -177,6 +213,8 @@ class LazyModel:
                 except Exception as exc:
                     raise EncoderError(f"cannot load {self.kind} from {path}: {exc}") from exc
                 self._model = self._loaded(model)
+                if self._device == "cpu":
+                    apply_precision(model.model, self.precision)
                 # part of the loaded model's footprint, not of the first call's
                 self._tokenizers = TokenizerPool(model.tokenizer, TOKENIZER_COPIES)
                 logger.info("loaded %s %s on %s", self.kind, self._model_name, self._device)

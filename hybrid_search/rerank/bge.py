@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from hybrid_search.encoders.loading import LazyModel, flag_embedding
+from hybrid_search.encoders.loading import LazyModel, Precision, flag_embedding
 from hybrid_search.errors import EncoderError
 from hybrid_search.rerank.base import RerankDeadlineExceeded
 
@@ -40,7 +40,8 @@ class BGEReranker(LazyModel):
         single_pass: bool = False,
         quantize: bool = False,
     ) -> None:
-        super().__init__(model, device=device, use_fp16=use_fp16)
+        precision: Precision = "int8" if quantize else "float32"
+        super().__init__(model, device=device, use_fp16=use_fp16, precision=precision)
         self.max_length = max_length
         self.batch_tokens = batch_tokens
         self.single_pass = single_pass
@@ -50,11 +51,6 @@ class BGEReranker(LazyModel):
         return flag_embedding().FlagReranker(
             path, use_fp16=self._use_fp16, devices=self._device, max_length=self.max_length
         )
-
-    def _loaded(self, model: Any) -> Any:
-        if self.quantize and self._device == "cpu":
-            quantize_linear_int8(model)
-        return model
 
     def _lengths(self, query: str, passages: Sequence[str]) -> list[int]:
         with self.tokenizers.use() as tok:
@@ -161,16 +157,3 @@ class BGEReranker(LazyModel):
             for q, p in zip(q_ids, p_ids, strict=True)
         ]
         return pad_with_compat(tok, items, padding=True, return_tensors="pt")
-
-
-def quantize_linear_int8(flag_reranker: Any) -> None:
-    """Replace the reranker's Linear layers by dynamically quantised int8 ones, in place."""
-    import warnings
-
-    import torch
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization announces its successor
-        flag_reranker.model = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
-            flag_reranker.model.eval(), {torch.nn.Linear}, dtype=torch.qint8
-        )
