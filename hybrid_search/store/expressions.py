@@ -26,16 +26,8 @@ from hybrid_search.errors import InvalidFilterError
 from hybrid_search.filtering import fail, literal_problem, parse_filter
 from hybrid_search.store.types import Scope
 from schemas import collection as C
-from schemas.filters import (
-    FIELD_TYPES,
-    METADATA_PREFIX,
-    AndFilter,
-    Condition,
-    Filter,
-    NotFilter,
-    OrFilter,
-    Scalar,
-)
+from schemas import filters as F
+from schemas.filters import Filter
 
 __all__ = [
     "DEFAULT_FIELDS",
@@ -64,16 +56,8 @@ _COMPARISON = {"eq": "==", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte":
 
 
 def string_literal(value: str) -> str:
-    """Quote a string for a Milvus expression so that it matches exactly itself.
-
-    Backslash and double quote are escaped; everything else but control characters is taken
-    literally by Milvus (see the module docstring), so the result can never end the literal early.
-
-    Args:
-        value: any string without control characters (U+0000–U+001F, U+007F) or lone surrogates.
-
-    Returns:
-        A double-quoted Milvus string literal, e.g. `"a\\"b"` for `a"b`.
+    """`value` double-quoted for a Milvus expression, matching exactly itself (`"a\\"b"` for
+    `a"b`): only backslash and double quote need escaping (see the module docstring).
 
     Raises:
         InvalidFilterError: the string holds a control character or a lone surrogate.
@@ -87,29 +71,13 @@ def string_literal(value: str) -> str:
 
 
 def string_list_literal(values: Iterable[str]) -> str:
-    """Quote strings as a Milvus list for `field in [...]`.
-
-    Args:
-        values: strings, each as `string_literal` accepts; may be empty (`[]` matches nothing).
-
-    Returns:
-        For example `["a", "b\\\\c"]`.
-
-    Raises:
-        InvalidFilterError: a value is not a string or holds a control character.
-    """
+    """Strings as a Milvus list for `field in [...]`, each as `string_literal` quotes it (none:
+    `[]`, which matches nothing)."""
     return "[" + ", ".join(string_literal(v) for v in values) + "]"
 
 
 def and_expressions(*exprs: str | None) -> str | None:
-    """Join the non-empty expressions with `and`, each in parentheses so precedence is kept.
-
-    Args:
-        exprs: Milvus expressions; None and blank ones are skipped.
-
-    Returns:
-        None when nothing is left, the expression itself when one is, else `(a) and (b)`.
-    """
+    """The non-blank expressions joined as `(a) and (b)` (one alone as it is; none: None)."""
     parts = [e.strip() for e in exprs if e is not None and e.strip()]
     if not parts:
         return None
@@ -122,19 +90,10 @@ def and_expressions(*exprs: str | None) -> str | None:
 
 
 def compile_filter(f: Filter, fields: Mapping[str, str] | None = None) -> str:
-    """Write a filter as a Milvus boolean expression.
-
-    The tree is validated again (a model may have been built by hand), so every name in the
-    output comes from `fields` and every value from a literal formatter.
-
-    Args:
-        f: a filter, normally from `parse_filter`.
-        fields: logical field -> Milvus field name (key "metadata" names the JSON field that
-            `metadata.<key>` reads); only the fields given here may be filtered on. Default
-            `DEFAULT_FIELDS`.
-
-    Returns:
-        The expression, e.g. `(doc_id == "a" and metadata["year"] >= 2019)`.
+    """A filter as a Milvus expression, e.g. `(doc_id == "a" and metadata["year"] >= 2019)`.
+    The tree is validated again (a model may be built by hand), so every name comes from
+    `fields` (logical -> Milvus field, default `DEFAULT_FIELDS`; only those may be filtered on)
+    and every value from a literal formatter.
 
     Raises:
         InvalidFilterError: the filter is invalid or names a field the mapping leaves out.
@@ -142,7 +101,7 @@ def compile_filter(f: Filter, fields: Mapping[str, str] | None = None) -> str:
     """
     mapping = DEFAULT_FIELDS if fields is None else fields
     for logical, name in mapping.items():
-        if logical not in FIELD_TYPES and logical != _METADATA:
+        if logical not in F.FIELD_TYPES and logical != _METADATA:
             raise ValueError(f"unknown logical filter field {logical!r} in the field mapping")
         if not isinstance(name, str) or not _MILVUS_NAME.match(name):
             raise ValueError(f"{name!r} is not a valid Milvus field name (for {logical!r})")
@@ -150,24 +109,26 @@ def compile_filter(f: Filter, fields: Mapping[str, str] | None = None) -> str:
 
 
 def _compile(node: Filter, fields: Mapping[str, str], path: str) -> str:
-    if isinstance(node, AndFilter | OrFilter):
-        key, children = ("and", node.all_of) if isinstance(node, AndFilter) else ("or", node.any_of)
+    if isinstance(node, F.AndFilter | F.OrFilter):
+        key, children = (
+            ("and", node.all_of) if isinstance(node, F.AndFilter) else ("or", node.any_of)
+        )
         parts = [_compile(c, fields, f"{path}.{key}[{i}]") for i, c in enumerate(children)]
         return parts[0] if len(parts) == 1 else "(" + f" {key} ".join(parts) + ")"
-    if isinstance(node, NotFilter):
+    if isinstance(node, F.NotFilter):
         return f"not ({_compile(node.negated, fields, f'{path}.not')})"
     return _condition(node, fields, path)
 
 
-def _condition(c: Condition, fields: Mapping[str, str], path: str) -> str:
-    is_metadata = c.field.startswith(METADATA_PREFIX)
+def _condition(c: F.Condition, fields: Mapping[str, str], path: str) -> str:
+    is_metadata = c.field.startswith(F.METADATA_PREFIX)
     logical = _METADATA if is_metadata else c.field
     if logical not in fields:
         raise fail(f"{path}.field", f"field {c.field!r} cannot be filtered on in this collection")
     target = fields[logical]
     if is_metadata:
         target += "".join(
-            f"[{string_literal(k)}]" for k in c.field[len(METADATA_PREFIX) :].split(".")
+            f"[{string_literal(k)}]" for k in c.field[len(F.METADATA_PREFIX) :].split(".")
         )
     if isinstance(c.value, list):
         values = [_literal(v) for v in c.value]
@@ -183,7 +144,7 @@ def _condition(c: Condition, fields: Mapping[str, str], path: str) -> str:
     return f"{target} {_COMPARISON[c.op]} {_literal(c.value)}"
 
 
-def _literal(value: Scalar) -> str:
+def _literal(value: F.Scalar) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
