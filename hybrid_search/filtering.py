@@ -83,18 +83,11 @@ def _filter_string_problem(value: str) -> str | None:
 
 
 def parse_filter(obj: Any) -> Filter:
-    """Check a filter from a request and build its model.
-
-    Args:
-        obj: the filter as a dict (decoded JSON), a JSON string, or an already built model.
-
-    Returns:
-        The validated `Condition` / `AndFilter` / `OrFilter` / `NotFilter` tree.
+    """The validated model of a filter given as a dict (decoded JSON), a JSON string or a model.
 
     Raises:
-        InvalidFilterError: the message names the bad part by path, e.g.
-            `filter.and[1].value: expected a string for field 'doc_id'`.
-    """
+        InvalidFilterError: names the bad part by path, e.g.
+            `filter.and[1].value: expected a string for field 'doc_id'`."""
     if isinstance(obj, Condition | AndFilter | OrFilter | NotFilter):
         obj = obj.model_dump(by_alias=True)
     elif isinstance(obj, str):

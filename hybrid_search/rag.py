@@ -68,26 +68,14 @@ def build_context(
     count_tokens: Callable[[str], int],
     snippets: bool = False,
 ) -> RagContext:
-    """Pack the response's hits, in hit order, into at most `token_budget` tokens.
-
-    The whole candidate context is re-counted after each passage, so the guarantee
-    `count_tokens(result.context) <= token_budget` holds for tokenizers that are not additive
-    across the separator (most subword tokenizers). Hits come at most `max_top_k` at a time,
-    which keeps the quadratic re-counting small.
-
-    Args:
-        response: a search response; its hit order is the citation order.
-        token_budget: most tokens the context may take (>= 1).
-        count_tokens: the tokenizer of the model that will read the context, or a close proxy.
-        snippets: pack each hit's highlight snippet instead of its whole chunk.
-
-    Returns:
-        The context, one citation per included passage, the tokens used, and the chunk ids of
-        hits skipped because they did not fit whole.
+    """Pack the response's hits, in hit order (the citation order), into at most `token_budget`
+    tokens of `count_tokens` (the reader model's tokenizer or a close proxy); `snippets` packs each
+    hit's highlight snippet instead of its whole chunk. The whole context is re-counted after each
+    passage, so the budget holds for tokenizers that are not additive across the separator (hits
+    come at most `max_top_k` at a time, which keeps the re-counting small).
 
     Raises:
-        ValueError: `token_budget` is below 1, or `snippets` with a hit that has no highlight.
-    """
+        ValueError: `token_budget` is below 1, or `snippets` with a hit that has no highlight."""
     if token_budget < 1:
         raise ValueError(f"token_budget must be >= 1, got {token_budget}")
     context = ""

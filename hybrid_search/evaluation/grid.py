@@ -29,16 +29,11 @@ DEFAULT_FUSIONS: tuple[str, ...] = ("rrf", "minmax")
 def split_queries(
     query_ids: Sequence[str], seed: int, fraction: float = 0.5
 ) -> tuple[list[str], list[str]]:
-    """A seeded random split of the query ids: (tune, held out), each in the input order.
-
-    Args:
-        query_ids: judged query ids.
-        seed: the shuffle's seed; the same seed gives the same split.
-        fraction: share of queries to tune on, in (0, 1).
+    """A split of the query ids seeded by `seed`: (tune, held out), each in the input order, a
+    `fraction` in (0, 1) tuned on.
 
     Raises:
-        InvalidRequestError: fraction outside (0, 1), or a half would be empty.
-    """
+        InvalidRequestError: fraction outside (0, 1), or a half would be empty."""
     if not 0.0 < fraction < 1.0:
         raise InvalidRequestError(
             f"tune fraction must be between 0 and 1, got {fraction}",
@@ -98,17 +93,12 @@ def fusion_grid(
     rrf_ks: Sequence[int] = DEFAULT_RRF_KS,
     weight_step: float | None = None,
 ) -> list[EvalConfig]:
-    """The configurations `tune` tries on `routes`, the untuned default first.
-
-    Args:
-        routes: two or more retrieval routes.
-        fusions: fusion methods (default: rrf and minmax, plus raw `weighted` without BM25).
-        rrf_ks: RRF constants to try.
-        weight_step: simplex step of the weights (default 0.1 for 2 routes, 0.25 for more).
+    """The configurations `tune` tries on two or more `routes`, the untuned default first;
+    `fusions` default to rrf and minmax (plus raw `weighted` without BM25), `weight_step` to 0.1
+    for 2 routes and 0.25 for more.
 
     Raises:
-        InvalidRequestError: fewer than two routes, an unknown fusion or a bad k or step.
-    """
+        InvalidRequestError: fewer than two routes, an unknown fusion or a bad k or step."""
     chosen = order_routes(routes)
     if len(chosen) < 2:
         raise InvalidRequestError(

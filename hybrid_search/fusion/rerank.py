@@ -31,20 +31,12 @@ def fuse_with_rerank(
     weight: float = DEFAULT_RERANK_WEIGHT,
     k: int = DEFAULT_K,
 ) -> list[str]:
-    """The head's keys in fused order.
-
-    Args:
-        first_stage: the reranked head's keys, best first as the first stage ranked them.
-        rerank_scores: key -> reranker score (higher is better), for every key of the head.
-        weight: the reranker list's RRF weight (>= 0; the first stage weighs 1).
-        k: RRF constant (> 0), default 60.
-
-    Returns:
-        The same keys, by fused score descending; ties keep the first stage's order.
+    """The head's keys (`first_stage`, best first) by fused score descending, ties in the first
+    stage's order; every key needs a reranker score, `weight` (>= 0) weighs the reranker's list
+    against the first stage's 1, `k` (> 0) is RRF's constant.
 
     Raises:
-        ValueError: a key without a reranker score, a duplicate key, a bad weight or k.
-    """
+        ValueError: a key without a reranker score, a duplicate key, a bad weight or k."""
     if not math.isfinite(weight) or weight < 0:
         raise ValueError(f"rerank weight must be a finite number >= 0, got {weight}")
     if k < 1:

@@ -32,30 +32,17 @@ class RRFFusion:
     name = "rrf"
 
     def __init__(self, k: int = DEFAULT_K, weights: Mapping[RouteKey, float] | None = None) -> None:
-        """Set up RRF.
-
-        Args:
-            k: RRF constant, > 0; default 60.
-            weights: optional per-route multipliers (>= 0); unlisted routes weigh 1.0.
+        """`k` > 0; `weights` (>= 0) multiply routes, unlisted ones weigh 1.0.
 
         Raises:
-            InvalidRequestError: k is not a positive finite number or a weight is invalid.
-        """
+            InvalidRequestError: k is not a positive finite number or a weight is invalid."""
         if isinstance(k, bool) or not isinstance(k, int | float) or not math.isfinite(k) or k <= 0:
             raise InvalidRequestError(f"RRF k must be > 0, got {k!r}", details={"field": "rrf_k"})
         self.k = k
         self.weights = check_weights(weights)
 
     def fuse(self, ranked: Mapping[str, Sequence[RouteHit]], limit: int) -> list[FusedHit]:
-        """Fuse ranked lists.
-
-        Args:
-            ranked: route name -> hits, best first.
-            limit: most hits to return (>= 0).
-
-        Returns:
-            Hits by fused score desc (ties: best rank asc, then key asc).
-        """
+        """Hits by fused score desc (ties: best rank asc, then key asc); lists best first."""
         seen = collect(ranked)
         scores = {
             key: math.fsum(

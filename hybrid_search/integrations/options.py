@@ -36,20 +36,12 @@ def _normalised(options: Mapping[str, Any], where: str) -> dict[str, Any]:
 def merge_options(
     stored: Mapping[str, Any], count: int | None, call: Mapping[str, Any], *, call_name: str
 ) -> dict[str, Any]:
-    """SearchOptions for one call.
-
-    Args:
-        stored: the retriever's own options (`search_kwargs`); `k` is accepted for `top_k`.
-        count: the retriever's hit count (`k`, `similarity_top_k`); None: not set.
-        call: options given to this call; `k` is accepted for `top_k`.
-        call_name: what the call is named in error messages (e.g. "invoke").
-
-    Returns:
-        SearchOptions fields: call options over `count` over stored options.
+    """SearchOptions fields for one call: `call` over `count` (the retriever's `k` or
+    `similarity_top_k`; None: unset) over `stored` (`search_kwargs`); `k` stands for `top_k`.
 
     Raises:
-        InvalidRequestError: `k` and `top_k` given with different values in one mapping.
-    """
+        InvalidRequestError: `k` and `top_k` with different values in one mapping (named by
+            `call_name`, e.g. "invoke")."""
     merged = _normalised(stored, "search_kwargs")
     if count is not None:
         merged["top_k"] = count
