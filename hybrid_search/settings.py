@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hybrid_search.capacity import LITE_CAPACITY_CHUNKS
 from hybrid_search.encoders.loading import Precision
 
 DEFAULT_MILVUS_URI = "./data/milvus.db"
@@ -169,6 +170,9 @@ class Settings(BaseSettings):
     rerank_quantize: bool = False
     candidates_per_route: int = Field(100, ge=1, le=16384, description="each route's depth")
     rrf_k: int = Field(60, ge=1, description="RRF constant: higher flattens each route's head")
+    lite_capacity_chunks: int = Field(
+        LITE_CAPACITY_CHUNKS, ge=1, description="Milvus Lite chunks `stats` and `doctor` warn past"
+    )
 
     retry: RetrySettings = Field(default_factory=RetrySettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)

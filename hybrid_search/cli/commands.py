@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from hybrid_search.capacity import describe_capacity, lite_capacity
 from hybrid_search.cli.app import (
     EXIT_PARTIAL,
     EXIT_USAGE,
@@ -56,9 +58,18 @@ def stats(
 
         s = settings(collection=collection)
         store = build_store(s, create=False)
-        st = ops.stats(store, s.collection, tenant)
-        store.close()
-        out = {"documents": st.documents, "chunks": st.chunks, "colbert_rows": st.colbert_rows}
+        try:
+            st = ops.stats(store, s.collection, tenant)
+            out: dict[str, Any] = {
+                "documents": st.documents,
+                "chunks": st.chunks,
+                "colbert_rows": st.colbert_rows,
+            }
+            if s.is_milvus_lite():  # the whole collection's size decides its search latency
+                total = st.chunks if tenant is None else ops.stats(store, s.collection).chunks
+                out["lite_capacity"] = lite_capacity(total, s.lite_capacity_chunks)
+        finally:
+            store.close()
         if as_json:
             emit_json(out)
         else:
@@ -66,6 +77,8 @@ def stats(
                 f"{s.collection}: {st.documents} documents, {st.chunks} chunks, "
                 f"{st.colbert_rows} ColBERT rows"
             )
+            if "lite_capacity" in out:
+                typer.echo(describe_capacity(out["lite_capacity"]))
 
     handle_errors(as_json, run)
 

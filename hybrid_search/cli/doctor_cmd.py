@@ -110,7 +110,30 @@ def check_milvus(s: Settings) -> list[Check]:
     detail = f"{where}; collection '{s.collection}' " + (
         "present" if has else f"absent (collections: {', '.join(probe.collections) or 'none'})"
     )
-    return [Check("milvus", True, detail)]
+    checks = [Check("milvus", True, detail)]
+    if has and probe.kind == "Milvus Lite":
+        checks.append(check_capacity(s))
+    return checks
+
+
+def check_capacity(s: Settings) -> Check:
+    """The collection's size against Milvus Lite's capacity; past it, what to do (ok: slow is
+    not broken)."""
+    from hybrid_search.capacity import describe_capacity, lite_capacity
+    from hybrid_search.factory import build_store
+    from hybrid_search.store import ops
+
+    try:
+        store = build_store(s, create=False)
+        try:
+            chunks = ops.stats(store, s.collection).chunks
+        finally:
+            store.close()
+    except Exception as exc:  # the check reports, it never stops the others
+        return Check("lite capacity", False, getattr(exc, "message", None) or str(exc))
+    return Check(
+        "lite capacity", True, describe_capacity(lite_capacity(chunks, s.lite_capacity_chunks))
+    )
 
 
 def check_disk(s: Settings) -> list[Check]:
