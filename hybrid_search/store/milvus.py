@@ -8,7 +8,7 @@ A facade over the modules that each do one job: `connection` (the client, retrie
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Unpack
+from typing import Any, Unpack, cast
 
 from hybrid_search.encoders.base import FloatArray
 from hybrid_search.errors import RouteError, SchemaMismatchError
@@ -170,11 +170,7 @@ class MilvusStore:
     # -- search -----------------------------------------------------------------------------
 
     def search_field(
-        self,
-        name: str,
-        route: FieldName | Literal["colbert"],
-        queries: Sequence[QueryVectors],
-        **options: Unpack[FieldOptions],
+        self, name: str, route: str, queries: Sequence[QueryVectors], **opts: Unpack[FieldOptions]
     ) -> list[list[Candidate]]:
         if route == "colbert":
             spec, storage = self._with_tokens(name)
@@ -183,11 +179,11 @@ class MilvusStore:
             found = [
                 []
                 if q.colbert is None
-                else storage.search(spec, q.colbert, options["scope"].tenant, options["limit"])
+                else storage.search(spec, q.colbert, opts["scope"].tenant, opts["limit"])
                 for q in queries
             ]
             return [[Candidate(pk, 0.0, doc_id_of(pk)) for pk in pks] for pks in found]
-        return search.search_field(self._conn, name, route, queries, **options)
+        return search.search_field(self._conn, name, cast(FieldName, route), queries, **opts)
 
     def fused_search(
         self, name: str, query: QueryVectors, depth: Mapping[FieldName, int], **options: Any

@@ -218,13 +218,9 @@ class CollectionPerTenantStore:
     # -- writes -----------------------------------------------------------------------------
 
     def upsert(
-        self,
-        spec: C.CollectionSpec,
-        tenant: str,
-        rows: Sequence[ChunkRow],
-        hashes: Mapping[str, str] | None = None,
+        self, spec: C.CollectionSpec, tenant: str, rows: Sequence[ChunkRow], hashes: Any = None
     ) -> None:
-        """Token vectors go to each row's tenant; a commit to `tenant`'s collection."""
+        """Token vectors go to each row's tenant; a commit (`hashes`) to `tenant`'s collection."""
         if hashes is not None:
             self.inner.upsert(self._ensure_tenant(spec, tenant), tenant, rows, hashes)
             return
