@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, TypedDict, Unpack
 
 from hybrid_search.errors import RerankDeadlineExceeded
 
-__all__ = ["RerankDeadlineExceeded", "Reranker"]
+__all__ = ["RerankDeadlineExceeded", "RerankOptions", "Reranker"]
+
+
+class RerankOptions(TypedDict, total=False):
+    """`normalize` maps scores to [0, 1]; `deadline` is a time.monotonic() instant after which
+    the reranker stops between batches with RerankDeadlineExceeded."""
+
+    normalize: bool
+    deadline: float | None
 
 
 class Reranker(Protocol):
@@ -17,13 +25,7 @@ class Reranker(Protocol):
     def name(self) -> str: ...
 
     def score(
-        self,
-        query: str,
-        passages: Sequence[str],
-        *,
-        normalize: bool = False,
-        deadline: float | None = None,
+        self, query: str, passages: Sequence[str], **options: Unpack[RerankOptions]
     ) -> list[float]:
-        """One score per passage, in order. `deadline` is a time.monotonic() instant after which
-        the reranker stops between batches with RerankDeadlineExceeded."""
+        """One score per passage, in order."""
         ...

@@ -14,11 +14,11 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from hybrid_search.encoders.loading import LazyModel, Precision, flag_embedding
 from hybrid_search.errors import EncoderError
-from hybrid_search.rerank.base import RerankDeadlineExceeded
+from hybrid_search.rerank.base import RerankDeadlineExceeded, RerankOptions
 
 logger = logging.getLogger(__name__)
 
@@ -59,13 +59,9 @@ class BGEReranker(LazyModel):
         return [min(self.max_length, q + len(p) + 4) for p in ps]
 
     def score(
-        self,
-        query: str,
-        passages: Sequence[str],
-        *,
-        normalize: bool = False,
-        deadline: float | None = None,
+        self, query: str, passages: Sequence[str], **options: Unpack[RerankOptions]
     ) -> list[float]:
+        normalize, deadline = options.get("normalize", False), options.get("deadline")
         if not passages:
             return []
         model = self.load()

@@ -11,13 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from hybrid_search.encoders.base import FloatArray
 from hybrid_search.encoders.dense import DenseEncoder
 from hybrid_search.errors import RerankDeadlineExceeded
+from hybrid_search.rerank.base import RerankOptions
 
 __all__ = ["DENSE_PREFIX", "DenseCosineReranker"]
 
@@ -55,13 +56,9 @@ class DenseCosineReranker:
         return self
 
     def score(
-        self,
-        query: str,
-        passages: Sequence[str],
-        *,
-        normalize: bool = False,
-        deadline: float | None = None,
+        self, query: str, passages: Sequence[str], **options: Unpack[RerankOptions]
     ) -> list[float]:
+        normalize, deadline = options.get("normalize", False), options.get("deadline")
         if not passages:
             return []
         if deadline is not None and time.monotonic() > deadline:
