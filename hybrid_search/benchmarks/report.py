@@ -266,6 +266,15 @@ def scale_table(d: dict[str, Any]) -> list[str]:
             )
             + "."
         )
+    lite25 = d.get("milvus_lite_2_5_1", {})
+    if lite25.get("checks"):
+        out += [
+            "",
+            f"Milvus Lite 2.5.1 as a child process ({lite25.get('uri_kind')}): "
+            f"{lite25.get('skipped')}.",
+            "",
+        ]
+        out += [f"- `{k}`: {v}" for k, v in lite25["checks"].items()]
     c = d.get("capacity", {})
     out += [
         "",

@@ -83,7 +83,8 @@ def measure_point(
         record = json.loads(written.read_text()) if written.is_file() else {}
         have = store.has_collection(COLLECTION) and store.count(COLLECTION)
         if have != chunks or record.get("chunks") != chunks:
-            start = have if record.get("grown_from") == have and have < chunks else 0
+            grown = record.get("grown_from")  # rows are made by index: a killed write resumes
+            start = int(have) if grown is not None and grown <= have < chunks else 0
             if not start:
                 store.drop(COLLECTION)
             store.ensure_collection(spec)
@@ -175,9 +176,11 @@ def measure_scale(
     *,
     queries: int,
     warmup: int,
+    lite25: Path | None = None,
     log: Callable[[str], None] = lambda m: None,
 ) -> dict[str, Any]:
-    """Every size in a child process, smallest first; growth and capacity from the points."""
+    """Every size in a child process, smallest first; growth and capacity from the points;
+    Milvus Lite 2.5.1 probed where its binary is given (`lite25`)."""
     engine = f"milvus-lite {metadata.version('milvus-lite')}"
     points: list[dict[str, Any]] = []
     for n in sorted(sizes):
@@ -195,7 +198,15 @@ def measure_scale(
         if done.returncode != 0:
             raise RuntimeError(f"(g) {n} chunks failed: {done.stderr[-2000:]}")
         points.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        log(f"(g) {json.dumps(points[-1])}")
+    other: dict[str, Any] = {"skipped": "no --scale-lite25 DIR (the 2.5.1 wheel's lib folder)"}
+    if lite25 is not None:
+        from hybrid_search.benchmarks.lite25 import probe_lite25
+
+        log(f"(g) probing Milvus Lite 2.5.1 at {lite25}")
+        other = probe_lite25(lite25, cache / "lite25-probe")
     return {
+        "milvus_lite_2_5_1": other,
         "engine": engine,
         "dense_dim": 1024,
         "colbert_storage": "binary",

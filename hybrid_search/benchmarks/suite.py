@@ -101,6 +101,8 @@ class BenchOptions:
     scale_sizes: tuple[int, ...] | None = None
     #: (g) where generated collections are kept and reused; None: under the work directory
     scale_cache: Path | None = None
+    #: (g) the lib folder of the unpacked milvus-lite 2.5.1 wheel, probed as a child process
+    scale_lite25: Path | None = None
 
 
 def machine() -> dict[str, Any]:
@@ -248,6 +250,7 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda m: None
                 options.real_width_corpus or SCIFACT,
                 queries=5 if options.quick else 20,
                 warmup=1 if options.quick else 2,
+                lite25=options.scale_lite25,
                 log=log,
             )
 

@@ -46,6 +46,11 @@ def bench(
         help="(g) Keep the generated collections here and reuse them on the next run (each "
         "size grows from a copy of the one below it).",
     ),
+    scale_lite25: Path = typer.Option(
+        None,
+        help="(g) The lib folder of the unpacked milvus-lite 2.5.1 wheel: run its binary as a "
+        "child process and record what the project's store meets there.",
+    ),
     quality: bool = typer.Option(
         True, "--quality/--no-quality", help="(f) Run the MaxSim quality guard."
     ),
@@ -76,6 +81,7 @@ def bench(
             quality_cache=quality_cache,
             scale_sizes=_sizes(scale_sizes),
             scale_cache=scale_cache,
+            scale_lite25=scale_lite25,
         )
         report = run_bench(options, log=lambda m: typer.echo(f"bench: {m}", err=True))
         text = render_markdown(report)

@@ -164,6 +164,7 @@ def test_scale_part_grows_and_reuses_its_collections(tmp_path: Path) -> None:
     (step,) = first["growth"]
     assert (step["from"], step["to"]) == (60, 120) and step["data_dir_mb"] is not None
     assert first["capacity"]["p50_ms"] == 200.0
+    assert "--scale-lite25" in first["milvus_lite_2_5_1"]["skipped"]  # no 2.5.1 binary given
     assert runs[0]["ratios"]["scale_capacity_chunks"] == first["capacity"]["chunks"]
 
 
