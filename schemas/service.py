@@ -79,6 +79,14 @@ class BulkDeleteResponse(BaseModel):
     outcomes: list[DeleteOutcome] = Field(description="one per id, in request (or id) order")
 
 
+class DropResponse(BaseModel):
+    """`DELETE /v1/collection`: the tenant's documents are gone; the collection stays."""
+
+    collection: str
+    tenant: str
+    deleted: int = Field(description="documents deleted")
+
+
 class ChunkOut(BaseModel):
     """A stored chunk as `GET /v1/documents/{doc_id}` shows it (vectors left out)."""
 

@@ -17,7 +17,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
-from hybrid_search.deletion import delete_many
+from hybrid_search.deletion import delete_many, drop_tenant
 from hybrid_search.errors import STORE_FAILURE_CODES, InvalidRequestError, StoreUnavailableError
 from hybrid_search.rag import build_context
 from hybrid_search.service.auth import Principal, PrincipalDep, check_filter_scope
@@ -56,6 +56,7 @@ from schemas.service import (
     DeleteOutcome,
     DeleteResponse,
     DocumentResponse,
+    DropResponse,
     ErrorResponse,
     HealthResponse,
     ReadyResponse,
@@ -358,6 +359,21 @@ async def delete_documents(
     )
     outcomes = [DeleteOutcome(id=d, status="deleted" if ok else "not_found") for d, ok in done]
     return BulkDeleteResponse(deleted=sum(ok for _, ok in done), outcomes=outcomes)
+
+
+@v1_router.delete("/collection", tags=["documents"])
+async def drop_documents(
+    principal: PrincipalDep,
+    state: StateDep,
+    tenant: str | None = Query(None, description="admin keys only"),
+) -> DropResponse:
+    """Delete every document of the caller's tenant (`hybrid-search drop` over HTTP); the
+    served collection and the other tenants' documents stay."""
+    principal.check_write()
+    scope = principal.tenant_for(tenant, state.settings.tenant)
+    store, collection = state.store, state.spec.name
+    n = await state.gate.run(scope, lambda: drop_tenant(store, collection, scope))
+    return DropResponse(collection=collection, tenant=scope, deleted=n)
 
 
 @v1_router.get("/documents/{doc_id:path}", tags=["documents"], responses=_NOT_FOUND)

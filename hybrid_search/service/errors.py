@@ -222,10 +222,35 @@ def _field(loc: Any) -> str:
     return ".".join(str(p) for p in loc)
 
 
+#: fields a client may send by habit, and where the server takes them from instead
+_NOT_IN_A_BODY = {
+    "collection": "the collection is chosen by the server (`hybrid-search serve --collection "
+    "NAME` or HYBRID_SEARCH_COLLECTION), not by a request; leave 'collection' out",
+}
+
+
+def _message(e: Any, body: Any) -> str:
+    """Pydantic's message, or ours where it says too little: where the JSON breaks, and what
+    to do about a field the server sets itself."""
+    loc = e.get("loc", ())
+    if e.get("type") == "json_invalid" and isinstance(body, str) and len(loc) == 2:
+        pos = int(loc[1])
+        line, column = body.count("\n", 0, pos) + 1, pos - body.rfind("\n", 0, pos)
+        reason = (e.get("ctx") or {}).get("error", "invalid JSON")
+        return f"not valid JSON: {reason} at line {line} column {column} (character {pos})"
+    if e.get("type") == "extra_forbidden" and loc and loc[-1] in _NOT_IN_A_BODY:
+        return _NOT_IN_A_BODY[loc[-1]]
+    return str(e.get("msg", ""))
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"field": _field(e.get("loc", ())), "message": str(e.get("msg", "")), "type": e.get("type")}
+        {
+            "field": "body" if e.get("type") == "json_invalid" else _field(e.get("loc", ())),
+            "message": _message(e, exc.body),
+            "type": e.get("type"),
+        }
         for e in exc.errors()[:_MAX_LISTED_ERRORS]
     ]
     first = errors[0] if errors else {"field": "", "message": "invalid request"}
@@ -242,8 +267,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    details: dict[str, Any] = {}
+    if exc.status_code == 404 and message == "Not Found":  # no route has this path
+        path = request.url.path
+        endpoints = sorted(request.app.openapi()["paths"])  # the documented ones, as /docs
+        message = f"no endpoint at {path}; see /docs for the endpoints and their methods"
+        details = {"path": path, "endpoints": endpoints}
     return error_response(
-        request.app, exc.status_code, code, message, headers=dict(exc.headers or {}) or None
+        request.app, exc.status_code, code, message, details, dict(exc.headers or {}) or None
     )
 
 

@@ -41,6 +41,7 @@ EXAMPLES: dict[tuple[int, str], Send] = {
         json={"query": "q", "filter": {"field": "tenant", "op": "eq", "value": "other"}},
     ),
     (404, "document_not_found"): lambda c: c.get("/v1/documents/nope", headers=H),
+    (404, "not_found"): lambda c: c.post("/v1/serach", headers=H, json={"query": "q"}),
     (413, "payload_too_large"): lambda c: c.post(
         "/v1/documents",
         headers={**H, "content-type": "application/json"},
