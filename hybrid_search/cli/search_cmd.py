@@ -79,8 +79,12 @@ def search(
         s = settings(collection=collection)
         store = build_store(s, create=False)
         warm_bm25(store, s.collection)  # beside the imports and model loading below
+        from hybrid_search.cli.load_note import note_big_load
         from hybrid_search.cli.render import print_response
+        from hybrid_search.encoders import loading
         from hybrid_search.searcher import HybridSearcher
+
+        loading.load_hook = note_big_load
 
         searcher = HybridSearcher(
             store, build_encoder(s), build_reranker(s), collection=s.collection, settings=s

@@ -16,7 +16,7 @@ import threading
 import types
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -122,6 +122,13 @@ def apply_precision(net: Any, precision: Precision) -> None:
         )
 
 
+def _silent(kind: str, path: str) -> AbstractContextManager[None]:
+    return nullcontext()
+
+
+#: wraps each model's import and build, given its kind and directory: the CLI tells a terminal
+load_hook: Callable[[str, str], AbstractContextManager[None]] = _silent
+
 #: tokenizers per model: one for the interactive searches, one for background work
 TOKENIZER_COPIES = 2
 
@@ -209,7 +216,8 @@ class LazyModel:
                     self._use_fp16 = self._device == "cuda"
                 quiet_transformers()
                 try:
-                    model = self._build(path)
+                    with load_hook(self.kind, path):
+                        model = self._build(path)
                 except Exception as exc:
                     raise EncoderError(f"cannot load {self.kind} from {path}: {exc}") from exc
                 self._model = self._loaded(model)
