@@ -73,4 +73,8 @@ def test_readme_commands_after_the_demo_run_as_printed(demo_dir: Path) -> None:
                 text=True,
             )
             assert done.returncode == 0, f"{code}\n{done.stderr[-2000:]}"
-            assert len(done.stdout.strip().splitlines()) == 3, done.stdout
+            lines = done.stdout.strip().splitlines()
+            assert len(lines) == 3, done.stdout
+            # it shows the score it sorts by, and the hits come best first
+            scores = [float(line.split("rerank ")[1].split()[0]) for line in lines]
+            assert scores == sorted(scores, reverse=True), done.stdout
