@@ -160,10 +160,11 @@ def test_scale_part_grows_and_reuses_its_collections(tmp_path: Path) -> None:
         assert p["write_rows_per_s"] > 0 and p["data_dir_mb"] > 0 and p["rss_mb"] > 0
         for name in ("dense", "sparse", "bm25", "hybrid", "hybrid_explain_off", "colbert_stage"):
             assert p["search"][name]["n"] == 5 and p["search"][name]["p50_ms"] > 0
+        assert p["search_cpu"]["hybrid"]["n"] == 5 and p["search_cpu"]["hybrid"]["p50_ms"] > 0
     assert first["points"][1]["data_dir_mb"] > first["points"][0]["data_dir_mb"]
     (step,) = first["growth"]
     assert (step["from"], step["to"]) == (60, 120) and step["data_dir_mb"] is not None
-    assert first["capacity"]["p50_ms"] == 200.0
+    assert first["capacity"]["p50_ms"] == first["capacity_cpu"]["p50_ms"] == 200.0
     assert "--scale-lite25" in first["milvus_lite_2_5_1"]["skipped"]  # no 2.5.1 binary given
     assert runs[0]["ratios"]["scale_capacity_chunks"] == first["capacity"]["chunks"]
 
