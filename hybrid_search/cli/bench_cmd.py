@@ -34,9 +34,10 @@ def bench(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print every figure as JSON."),
     parts: str = typer.Option(
-        "abcdefgh",
+        "abcdefh",
         help="Parts to run: a overhead, b ingest, c memory, d real-size CPU, e stages, "
-        "f real width, g scale, h chunk boundaries (the others are reported as skipped).",
+        "f real width, g scale (only when named: hours at 100k chunks), h chunk boundaries "
+        "(the others are reported as skipped).",
     ),
     scale_sizes: str = typer.Option(
         None, help="(g) Chunk counts, comma-separated (default 10000,30000,100000)."
