@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from hybrid_search.cli.app import EXIT_USAGE, app, emit_json, fail, handle_errors, is_tty, settings
+
+#: the arguments `eval` and `tune` share
+DatasetDir = Annotated[
+    Path,
+    typer.Argument(help="BEIR dataset directory: corpus.jsonl, queries.jsonl, qrels/<split>.tsv."),
+]
+EvalCollection = Annotated[
+    str | None,
+    typer.Option(
+        help="Collection for the corpus (default: eval_<dataset>_<analyzer>_<settings hash>)."
+    ),
+]
+IgnoreIdenticalIds = Annotated[
+    bool,
+    typer.Option(
+        "--ignore-identical-ids/--keep-identical-ids",
+        help="Drop a retrieved document whose id equals the query id, as BEIR does by default "
+        "(ArguAna/Quora-style sets, where queries are corpus documents).",
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
 
 
 def tqdm_progress(desc: str, total: int | None, unit: str) -> Any:
@@ -34,9 +55,7 @@ def parse_routes(routes: str | None) -> tuple[str, ...] | None:
 
 @app.command("eval")
 def eval_command(
-    dataset_dir: Path = typer.Argument(
-        ..., help="BEIR dataset directory: corpus.jsonl, queries.jsonl, qrels/<split>.tsv."
-    ),
+    dataset_dir: DatasetDir,
     split: str = typer.Option("test", help="qrels split to evaluate."),
     routes: str = typer.Option(
         None, help="Comma-separated routes, e.g. bm25 or dense,bm25 (default: all available)."
@@ -57,20 +76,13 @@ def eval_command(
     out: Path = typer.Option(
         None, help="Where runs, report.json, results.md and the chart go (default out/eval/NAME)."
     ),
-    collection: str = typer.Option(
-        None, help="Collection for the corpus (default: eval_<dataset>_<analyzer>_<settings hash>)."
-    ),
+    collection: EvalCollection = None,
     models_dir: Path = typer.Option(
         Path("models/tiny"),
         help="Tiny models for a BM25-only run when the embedding weights are missing.",
     ),
-    ignore_identical_ids: bool = typer.Option(
-        True,
-        "--ignore-identical-ids/--keep-identical-ids",
-        help="Drop a retrieved document whose id equals the query id, as BEIR does by default "
-        "(ArguAna/Quora-style sets, where queries are corpus documents).",
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    ignore_identical_ids: IgnoreIdenticalIds = True,
+    as_json: AsJson = False,
 ) -> None:
     """Ingest a BEIR corpus if needed, search every judged query, score nDCG@10, Recall@100,
     MRR@10 and MAP with ranx; write TREC runs, a JSON report and a chart."""

@@ -9,7 +9,14 @@ from pathlib import Path
 import typer
 
 from hybrid_search.cli.app import EXIT_USAGE, app, emit_json, fail, handle_errors, is_tty, settings
-from hybrid_search.cli.eval_cmd import parse_routes, tqdm_progress
+from hybrid_search.cli.eval_cmd import (
+    AsJson,
+    DatasetDir,
+    EvalCollection,
+    IgnoreIdenticalIds,
+    parse_routes,
+    tqdm_progress,
+)
 
 
 def _ints(value: str, option: str) -> tuple[int, ...]:
@@ -22,9 +29,7 @@ def _ints(value: str, option: str) -> tuple[int, ...]:
 
 @app.command("tune")
 def tune_command(
-    dataset_dir: Path = typer.Argument(
-        ..., help="BEIR dataset directory: corpus.jsonl, queries.jsonl, qrels/<split>.tsv."
-    ),
+    dataset_dir: DatasetDir,
     split: str = typer.Option("test", help="qrels split whose judged queries are halved."),
     routes: str = typer.Option(
         None, help="Comma-separated routes to fuse, e.g. dense,bm25 (default: all available)."
@@ -48,15 +53,9 @@ def tune_command(
     out: Path = typer.Option(
         None, help="Where tune.json, grid.md and grid.png go (default out/tune/NAME)."
     ),
-    collection: str = typer.Option(
-        None, help="Collection for the corpus (default: eval_<dataset>_<analyzer>_<settings hash>)."
-    ),
-    ignore_identical_ids: bool = typer.Option(
-        True,
-        "--ignore-identical-ids/--keep-identical-ids",
-        help="Drop a retrieved document whose id equals the query id, as BEIR does.",
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    collection: EvalCollection = None,
+    ignore_identical_ids: IgnoreIdenticalIds = True,
+    as_json: AsJson = False,
 ) -> None:
     """Search the fusion grid on a seeded half of the judged queries; report the grid (table and
     chart) and the best configuration's scores on the held-out half only."""

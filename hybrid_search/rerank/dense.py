@@ -58,16 +58,15 @@ class DenseCosineReranker:
     def score(
         self, query: str, passages: Sequence[str], **options: Unpack[RerankOptions]
     ) -> list[float]:
-        normalize, deadline = options.get("normalize", False), options.get("deadline")
         if not passages:
             return []
-        if deadline is not None and time.monotonic() > deadline:
+        if (deadline := options.get("deadline")) is not None and time.monotonic() > deadline:
             raise RerankDeadlineExceeded("deadline passed before the dense reranker ran")
         q = self.encoder.encode_queries([query]).dense
         assert q is not None  # a dense encoder always returns dense
         p = np.stack([self._embedded(passages)[t] for t in passages])
         cos = (p @ q[0]).astype(np.float64)  # both L2-normalised by the model
-        if normalize:
+        if options.get("normalize"):
             cos = (cos + 1.0) / 2.0
         return [float(c) for c in cos]
 
