@@ -13,12 +13,12 @@ import copy
 import logging
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from hybrid_search.encoders.base import EncodedBatch, FloatArray, Representation, SparseVector
-from hybrid_search.encoders.loading import LazyModel, Precision, flag_embedding
+from hybrid_search.encoders.loading import LazyModel, ModelOptions, flag_embedding
 from hybrid_search.encoders.loading import quiet_transformers as quiet_transformers
 from hybrid_search.encoders.loading import resolve_model_path as resolve_model_path
 from hybrid_search.encoders.m3_forward import forward_m3, place
@@ -59,14 +59,12 @@ class BGEM3Encoder(LazyModel):
         self,
         model: str,
         *,
-        device: str = "cpu",
-        use_fp16: bool = False,
-        precision: Precision = "float32",
         max_passage_tokens: int = 8192,
         max_query_tokens: int = 512,
         single_pass: bool = True,
+        **options: Unpack[ModelOptions],
     ) -> None:
-        super().__init__(model, device=device, use_fp16=use_fp16, precision=precision)
+        super().__init__(model, **options)
         self._max_passage_tokens = max_passage_tokens
         self._max_query_tokens = max_query_tokens
         self.single_pass = single_pass

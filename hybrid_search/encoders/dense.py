@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from hybrid_search.encoders.base import EncodedBatch, Representation
 from hybrid_search.encoders.bge_m3 import HFTokenizer
 from hybrid_search.encoders.loading import (
     LazyModel,
-    Precision,
+    ModelOptions,
     flag_embedding,
     resolve_model_path,
 )
@@ -57,15 +57,13 @@ class DenseEncoder(LazyModel):
         self,
         model: str,
         *,
-        device: str = "cpu",
-        use_fp16: bool = False,
-        precision: Precision = "float32",
         query_instruction: str | None = None,
         pooling: str = "cls",
         max_passage_tokens: int = 512,
         max_query_tokens: int = 512,
+        **options: Unpack[ModelOptions],
     ) -> None:
-        super().__init__(model, device=device, use_fp16=use_fp16, precision=precision)
+        super().__init__(model, **options)
         self._instruction = query_instruction or None
         self._pooling = pooling
         self._max_passage_tokens = max_passage_tokens

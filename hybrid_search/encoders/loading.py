@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 from hybrid_search.errors import EncoderError, ModelNotFoundError
 
@@ -100,6 +100,17 @@ def _placeholder(module: str) -> types.ModuleType:
 Precision = Literal["float32", "bf16", "int8"]
 
 
+class ModelOptions(TypedDict, total=False):
+    """Where and how a model runs (`LazyModel`): `device` (default "cpu"; "auto" and
+    `use_fp16` None, fp16 on GPU only, are resolved at load: asking torch whether a GPU is
+    there costs a second and a half that a BM25-only search skips) and `precision` (default
+    float32; CPU only, see apply_precision)."""
+
+    device: str
+    use_fp16: bool | None
+    precision: Precision
+
+
 def apply_precision(net: Any, precision: Precision) -> None:
     """Set a torch module's precision in place, for CPU inference.
 
@@ -171,21 +182,11 @@ class LazyModel:
     #: what the model is, for messages
     kind = "model"
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        device: str = "cpu",
-        use_fp16: bool | None = False,
-        precision: Precision = "float32",
-    ) -> None:
-        """`device` "auto" and `use_fp16` None (fp16 on GPU only) are resolved at load: asking
-        torch whether a GPU is there costs a second and a half that a BM25-only search skips.
-        `precision` applies on CPU only (see apply_precision)."""
+    def __init__(self, model: str, **options: Unpack[ModelOptions]) -> None:
         self._model_name = model
-        self._device = device
-        self._use_fp16 = use_fp16
-        self.precision = precision
+        self._device = options.get("device", "cpu")
+        self._use_fp16 = options.get("use_fp16", False)
+        self.precision: Precision = options.get("precision", "float32")
         self._lock = threading.RLock()
         self._model: Any = None
         self._tokenizers: TokenizerPool | None = None
