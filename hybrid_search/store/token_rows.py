@@ -176,26 +176,29 @@ def _groups(
         yield group
 
 
+def block_row(r: ChunkRow, b: int, tokens: int) -> dict[str, Any]:
+    """The key and bookkeeping fields of block `b` of a chunk's tokens, alike in every kind."""
+    return {
+        C.TOKEN_PK_FIELD: f"{r.pk}:{b}",
+        C.TOKEN_CHUNK_FIELD: r.pk,
+        C.DOC_ID_FIELD: r.doc_id,
+        C.TENANT_FIELD: r.tenant,
+        C.BLOCK_INDEX_FIELD: b,
+        C.BLOCK_TOKENS_FIELD: tokens,
+        C.CONTENT_HASH_FIELD: r.content_hash,
+    }
+
+
 def _block_rows(rows: Sequence[ChunkRow], block: int) -> Iterator[dict[str, Any]]:
     for r in rows:
         if r.colbert is None:
             continue
-        pk = r.pk
         tokens = np.asarray(r.colbert, dtype=np.float32)
         for b, start in enumerate(range(0, len(tokens), block)):
             part = tokens[start : start + block]
             padded = np.zeros((block, tokens.shape[1]), dtype=np.float32)
             padded[: len(part)] = part
-            yield {
-                C.TOKEN_PK_FIELD: f"{pk}:{b}",
-                C.TOKEN_CHUNK_FIELD: pk,
-                C.DOC_ID_FIELD: r.doc_id,
-                C.TENANT_FIELD: r.tenant,
-                C.BLOCK_INDEX_FIELD: b,
-                C.BLOCK_TOKENS_FIELD: len(part),
-                C.CONTENT_HASH_FIELD: r.content_hash,
-                C.COLBERT_FIELD: padded.reshape(-1),
-            }
+            yield {**block_row(r, b, len(part)), C.COLBERT_FIELD: padded.reshape(-1)}
 
 
 def create_token_collection(

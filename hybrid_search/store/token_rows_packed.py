@@ -26,7 +26,12 @@ from hybrid_search.errors import RouteError, SchemaMismatchError
 from hybrid_search.store import reads
 from hybrid_search.store.connection import QUERY_CAP, MilvusConnection
 from hybrid_search.store.expressions import and_expressions, pks_expr, tenant_expr
-from hybrid_search.store.token_rows import Float32Blocks, TokenStorage, create_token_collection
+from hybrid_search.store.token_rows import (
+    Float32Blocks,
+    TokenStorage,
+    block_row,
+    create_token_collection,
+)
 from hybrid_search.store.types import ChunkRow
 from hybrid_search.store.writes import upsert_batched
 from hybrid_search.tokens import (
@@ -91,13 +96,7 @@ class PackedTextBlocks(Float32Blocks):
             for b, start in enumerate(range(0, len(packed), per_row)):
                 part = packed.data[start : start + per_row]
                 yield {
-                    C.TOKEN_PK_FIELD: f"{r.pk}:{b}",
-                    C.TOKEN_CHUNK_FIELD: r.pk,
-                    C.DOC_ID_FIELD: r.doc_id,
-                    C.TENANT_FIELD: r.tenant,
-                    C.BLOCK_INDEX_FIELD: b,
-                    C.BLOCK_TOKENS_FIELD: len(part),
-                    C.CONTENT_HASH_FIELD: r.content_hash,
+                    **block_row(r, b, len(part)),
                     PAYLOAD_FIELD: to_text(part),
                     C.COLBERT_FIELD: PLACEHOLDER,
                 }
