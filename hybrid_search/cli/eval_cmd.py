@@ -37,6 +37,17 @@ def tqdm_progress(desc: str, total: int | None, unit: str) -> Any:
     return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False)
 
 
+def notes_or_json(
+    notes: list[str], report: dict[str, Any], written: dict[str, str], as_json: bool
+) -> bool:
+    """Notes go to stderr; with --json the report and its outputs are the whole answer (True)."""
+    for note in notes:
+        typer.echo(f"hybrid-search: note: {note}", err=True)
+    if as_json:
+        emit_json({**report, "outputs": written})
+    return as_json
+
+
 def parse_routes(routes: str | None) -> tuple[str, ...] | None:
     if not routes:
         return None
@@ -118,10 +129,7 @@ def eval_command(
             progress=tqdm_progress if is_tty() else no_progress,
         )
         written = write_outputs(report, out or Path("out") / "eval" / dataset.name)
-        for note in report.notes:
-            typer.echo(f"hybrid-search: note: {note}", err=True)
-        if as_json:
-            emit_json({**report.to_json(), "outputs": written})
+        if notes_or_json(report.notes, report.to_json(), written, as_json):
             return
         from hybrid_search.evaluation.runner import markdown_table
 

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import typer
 
-from hybrid_search.cli.app import EXIT_USAGE, app, emit_json, fail, handle_errors, is_tty, settings
+from hybrid_search.cli.app import EXIT_USAGE, app, fail, handle_errors, is_tty, settings
 from hybrid_search.cli.eval_cmd import (
     AsJson,
     DatasetDir,
     EvalCollection,
     IgnoreIdenticalIds,
+    notes_or_json,
     parse_routes,
     tqdm_progress,
 )
@@ -91,10 +92,7 @@ def tune_command(
         if save:
             report.saved = save_defaults(s, report)
         written = write_tune_outputs(report, out or Path("out") / "tune" / dataset.name)
-        for note in report.notes:
-            typer.echo(f"hybrid-search: note: {note}", err=True)
-        if as_json:
-            emit_json({**report.to_json(), "outputs": written})
+        if notes_or_json(report.notes, report.to_json(), written, as_json):
             return
         typer.echo(
             f"{report.dataset}: tuned on {report.tune_queries} queries (seed {report.seed}), "
