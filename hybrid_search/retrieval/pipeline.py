@@ -279,14 +279,13 @@ def _rerank_scores(e: Engine, state: SearchState, rows: list[StoredChunk]) -> di
     return {r.pk: s for r, s in zip(rows, scores, strict=True)}
 
 
+#: the stored fields a hit shows
+_SHOWN = ("doc_id", "chunk_id", "chunk_index", "title", "text", "metadata")
+
+
 def _hit(h: FusedHit, row: StoredChunk, rerank: float | None) -> SearchHit:
     return SearchHit(
-        doc_id=row.doc_id,
-        chunk_id=row.chunk_id,
-        chunk_index=row.chunk_index,
-        title=row.title,
-        text=row.text,
-        metadata=row.metadata,
+        **{f: getattr(row, f) for f in _SHOWN},
         routes={
             name: RouteScore(rank=rank, score=score) for name, (rank, score) in h.routes.items()
         },
