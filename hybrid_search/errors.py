@@ -137,28 +137,13 @@ class IngestError(HybridSearchError):
         field: str | None = None,
         doc_id: str | None = None,
     ) -> None:
-        self.source = source
-        self.line = line
-        self.field = field
-        self.doc_id = doc_id
+        self.source, self.line, self.field, self.doc_id = source, line, field, doc_id
         where = ":".join(str(p) for p in (source, line) if p is not None)
-        full = message
-        if field:
-            full = f"field '{field}': {full}"
-        if where:
-            full = f"{where}: {full}"
+        full = f"field '{field}': {message}" if field else message
+        details = {"source": source, "line": line, "field": field, "doc_id": doc_id}
         super().__init__(
-            full,
-            details={
-                k: v
-                for k, v in {
-                    "source": source,
-                    "line": line,
-                    "field": field,
-                    "doc_id": doc_id,
-                }.items()
-                if v is not None
-            },
+            f"{where}: {full}" if where else full,
+            details={k: v for k, v in details.items() if v is not None},
         )
 
 

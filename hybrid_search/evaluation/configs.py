@@ -47,21 +47,8 @@ class EvalConfig:
     def options(self, top_k: int) -> dict[str, Any]:
         """SearchOptions for this configuration: no explanations (they never change the ranking),
         no rerank deadline (a slow reranker must not silently fall back to the fused order)."""
-        opts: dict[str, Any] = {
-            "routes": list(self.routes),
-            "fusion": self.fusion,
-            "rerank": self.rerank,
-            "top_k": top_k,
-            "explain": False,
-            "rerank_timeout_ms": 600_000,
-        }
-        if self.rerank:
-            opts["rerank_mode"] = self.rerank_mode
-        if self.weights:
-            opts["weights"] = dict(self.weights)
-        if self.rrf_k is not None:
-            opts["rrf_k"] = self.rrf_k
-        return opts
+        fixed = {"top_k": top_k, "explain": False, "rerank_timeout_ms": 600_000}
+        return {**self.describe(), "fusion": self.fusion, **fixed}
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
