@@ -188,17 +188,13 @@ class IngestJob:
         stop: Callable[[], str | None] | None = None,
         outcomes: bool = False,
     ) -> IngestSummary:
-        """Ingest `records`; the summary counts what happened.
-
-        Args:
-            records: documents and the input errors found while reading them.
-            stop: asked between windows and between the encode batches of one window; a
-                reason ("deadline", "cancelled") ends the job there: the windows already
-                encoded are committed, the stopped window's documents are not (new ones leave
-                no token vectors behind), the rest is not read; the summary's `stopped` says why.
-            outcomes: also list one outcome per input record, in input order (for bounded
-                inputs such as an HTTP request; records not reached after a stop are failed).
-        """
+        """Ingest `records` (documents and the input errors found reading them); the summary
+        counts what happened. `stop` is asked between windows and between a window's encode
+        batches: a reason ("deadline", "cancelled") ends the job there, committing the windows
+        already encoded but not the stopped one (its new documents leave no token vectors behind)
+        and reading no more; the summary's `stopped` says why. `outcomes` lists one outcome per
+        input record, in input order (bounded inputs such as an HTTP request; records not reached
+        are failed)."""
         started = time.perf_counter()
         outcome = _Outcome(IngestSummary(), statuses={} if outcomes else None)
         summary = outcome.summary

@@ -1,14 +1,11 @@
 """Interactive and background lanes: where a search's parallel parts run, and who gives way.
 
 A single search fans its routes and its rerank out to the interactive pools. A batch search is
-bulk work: it runs in a low-priority thread (`threads.BACKGROUND_NICE`) with its routes and rerank
-inline there. Thread priorities decide who gets a core, not who holds the GIL, and a background
-batch's Python work (Milvus results, fusion, the models' op dispatch) still made a single search
-wait for the interpreter at every step. So a background search also gives way at its stage
-boundaries while interactive searches run, for at most `YIELD_S` each time: slowed, never
-starved. Its checkpoints also run the caller's stop check (deadline, client gone), so abandoned
-batches stop between stages, not only between steps.
-"""
+bulk work: it runs in a low-priority thread (`threads.BACKGROUND_NICE`) with its routes and
+rerank inline. Thread priorities decide who gets a core, not who holds the GIL, so a background
+search also gives way at its stage boundaries while interactive searches run, for at most
+`YIELD_S` each time (slowed, never starved), and runs the caller's stop check there (deadline,
+client gone)."""
 
 from __future__ import annotations
 

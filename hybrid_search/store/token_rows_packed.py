@@ -1,17 +1,12 @@
 """Compressed ColBERT token storage kinds `binary` and `int8` (`hybrid_search.tokens`).
 
-Milvus Lite has no binary or int8 vector type. Measured layouts at 1024 dimensions
-(`hybrid_search.benchmarks.token_packing`, docs/benchmarks.md): a VARCHAR holding the packed
-bytes as 7-bit ASCII costs 8/7 of the packed size (binary: 146.6 stored bytes per token, all
-overhead included, against 4,317 for float32 blocks and 171 for base64), writes without
-per-float Python and reads back as one string per row. So each row of the companion
-collection `C_colbert` holds up to `tokens_per_row` packed tokens of one chunk as text, with
-the same key and bookkeeping fields as the float32 layout (chunk pk, doc id, tenant, block
-index, block tokens, content hash): deletes, replaces and crash recovery treat both alike.
-A 2-dimensional placeholder vector satisfies Milvus' one-vector-field rule; it is never searched.
-These rows are read by key only: ColBERT rescoring works, token ANN candidate generation needs
-`float32` with `colbert_block_tokens=1`.
-"""
+Milvus Lite has no binary or int8 vector type; a VARCHAR holding the packed bytes as 7-bit ASCII
+costs 8/7 of the packed size (the layouts compared: docs/benchmarks.md) and reads back as one
+string per row. Each row of the companion collection `C_colbert` holds up to `tokens_per_row`
+packed tokens of one chunk, with the float32 layout's key and bookkeeping fields (`block_row`),
+so deletes, replaces and crash recovery treat both alike. A 2-dimensional placeholder vector
+satisfies Milvus' one-vector-field rule and is never searched: these rows are read by key, so
+ColBERT rescores; candidate generation needs `float32` with `colbert_block_tokens=1`."""
 
 from __future__ import annotations
 

@@ -2,10 +2,8 @@
 
 Clavié, "A little pooling goes a long way for multi-vector representations" (Answer.AI, 2024):
 cluster a document's token vectors hierarchically (Ward linkage on cosine distance) into
-n // pool_factor groups and store each group's mean, re-normalised. Pool factor 2 halves the
-stored tokens (and the MaxSim work) with little loss; measured here by the quality bench
-(`hybrid_search.benchmarks.maxsim_quality`). Uses scipy's clustering (installed with ranx).
-"""
+n // pool_factor groups and store each group's mean, re-normalised (scipy, installed with ranx).
+The quality cost is measured by `hybrid_search.benchmarks.maxsim_quality`."""
 
 from __future__ import annotations
 
