@@ -64,6 +64,14 @@ def test_a_malformed_body_says_where_the_json_breaks(client: TestClient) -> None
     assert body["message"].startswith("body: not valid JSON: ")
     assert "at line 4 column 1" in body["message"], body["message"]
     assert "JSON decode error" not in body["message"]
+    for raw, where in (
+        ("this is not json", "line 1 column 1"),
+        ('{"query": "z", "top_k": 5', "column 26"),
+    ):
+        r = client.post(
+            "/v1/search", headers={**A, "content-type": "application/json"}, content=raw
+        )
+        assert where in error(r, 422, "validation_error")["message"], raw
 
 
 def test_a_collection_in_the_body_says_the_server_chooses_it(client: TestClient) -> None:
