@@ -73,13 +73,7 @@ class MilvusConnection:
                 check_unlocked(uri)  # one line naming the holder, not milvus_lite's traceback
 
         def connect() -> Any:
-            from pymilvus import MilvusClient
-            from pymilvus.client import utils
-
-            # pymilvus imports scipy.sparse (0.15 s) at a process's first search to ask whether
-            # the query is a scipy matrix; this package passes lists and dicts only
-            if hasattr(utils, "SciPyHelper"):
-                utils.SciPyHelper._checked = True
+            from hybrid_search.store.light_pymilvus import import_pymilvus
 
             kwargs: dict[str, Any] = {"uri": target}
             if token:
@@ -88,7 +82,7 @@ class MilvusConnection:
                 kwargs["db_name"] = db_name
             if timeout_s is not None and not is_lite_uri(target):
                 kwargs["timeout"] = timeout_s
-            return MilvusClient(**kwargs)
+            return import_pymilvus().MilvusClient(**kwargs)
 
         self.address = None if target == uri else target  # a `serve`'s Milvus child
         self.client: Any = self.call(connect, f"connect {self.uri}")

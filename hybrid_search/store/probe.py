@@ -37,7 +37,7 @@ def probe_milvus(
     try:
         if lite:
             check_unlocked(uri)
-        from pymilvus import MilvusClient
+        from hybrid_search.store.light_pymilvus import import_pymilvus
 
         kwargs: dict[str, Any] = {"uri": uri}
         if token:
@@ -46,7 +46,7 @@ def probe_milvus(
             kwargs["db_name"] = db_name
         if not lite:
             kwargs["timeout"] = timeout_s
-        client = MilvusClient(**kwargs)
+        client = import_pymilvus().MilvusClient(**kwargs)
         collections = tuple(sorted(client.list_collections()))
         version = metadata.version("milvus-lite") if lite else str(client.get_server_version())
         return MilvusProbe(True, kind, version, collections)
