@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import replace
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -137,17 +137,11 @@ def colbert_storage(settings: Settings) -> str:
 
 
 def ingest_options(settings: Settings, **overrides: Any) -> IngestOptions:
-    """The ingest job's options from Settings, so every caller chunks and batches alike (the
-    content hash covers the chunking: a caller that chunked differently would re-ingest all)."""
-    options = IngestOptions(
-        tenant=settings.tenant,
-        max_chunk_tokens=settings.max_chunk_tokens,
-        chunk_overlap_tokens=settings.chunk_overlap_tokens,
-        batch_tokens=settings.batch_tokens,
-        batch_size=settings.batch_size,
-        window_documents=settings.window_documents,
-    )
-    return replace(options, **overrides)
+    """The ingest job's options from the Settings of the same names, so every caller chunks and
+    batches alike (the content hash covers the chunking: a caller that chunked differently would
+    re-ingest all); `overrides` win."""
+    held = [f.name for f in fields(IngestOptions) if f.name in Settings.model_fields]
+    return IngestOptions(**{**{name: getattr(settings, name) for name in held}, **overrides})
 
 
 def build_reranker(settings: Settings) -> BGEReranker:
