@@ -39,36 +39,23 @@ class EvalRequest:
         return self.routes == ("bm25",) and not self.ablation
 
 
-def embedding_unavailable(settings: Settings) -> str | None:
-    """Why the configured embedding model cannot load here, or None."""
+def unavailable(name: str, *, dense: bool) -> str | None:
+    """Why model `name` (a dense model, else BGE-M3-style) cannot load here, or None."""
+    from hybrid_search.encoders.bge_m3 import resolve_model_path
+    from hybrid_search.encoders.dense import resolve_dense_model
+
     try:
-        if settings.embedding_kind == "dense":
-            from hybrid_search.encoders.dense import resolve_dense_model
-
-            resolve_dense_model(settings.embedding_model)
-        else:
-            from hybrid_search.encoders.bge_m3 import resolve_model_path
-
-            resolve_model_path(settings.embedding_model)
+        (resolve_dense_model if dense else resolve_model_path)(name)
     except EncoderError as exc:
         return exc.message
     return None
 
 
 def reranker_unavailable(settings: Settings) -> str | None:
-    from hybrid_search.encoders.bge_m3 import resolve_model_path
-    from hybrid_search.encoders.dense import resolve_dense_model
     from hybrid_search.rerank.dense import DENSE_PREFIX
 
     name = settings.reranker_model
-    try:
-        if name.startswith(DENSE_PREFIX):
-            resolve_dense_model(name.removeprefix(DENSE_PREFIX))
-        else:
-            resolve_model_path(name)
-    except EncoderError as exc:
-        return exc.message
-    return None
+    return unavailable(name.removeprefix(DENSE_PREFIX), dense=name.startswith(DENSE_PREFIX))
 
 
 #: chunk size of a BM25-only run: whole documents, as BEIR's BM25 baseline indexes them
@@ -91,7 +78,7 @@ def prepare_settings(settings: Settings, request: EvalRequest) -> tuple[Settings
             "as BEIR's BM25 baseline indexes them; set HYBRID_SEARCH_MAX_CHUNK_TOKENS to chunk"
         )
     settings = settings.model_copy(update=update)
-    why = embedding_unavailable(settings)
+    why = unavailable(settings.embedding_model, dense=settings.embedding_kind == "dense")
     if why is None:
         return settings, notes
     from hybrid_search.encoders.tiny import build_tiny_models
