@@ -197,11 +197,10 @@ def apply_saved_defaults(
     saved: Mapping[str, Any],
     available: Sequence[str],
 ) -> tuple[SearchOptions, dict[str, Any]]:
-    """`opts` (built-in defaults filled in) with the `saved` defaults the request left open
-    (the saved fusion options are one unit, tuned together on the saved routes: they apply
-    only when the request sets none of them and searches exactly those routes)
-    (`fields_set`: what it set itself) that fit the `available` routes, and {field: value}
-    of what was applied."""
+    """`opts` with the `saved` defaults that fit the `available` routes filled into the fields the
+    request left open (`fields_set`: what it set itself), and {field: value} of what was applied.
+    The saved fusion options are one unit, tuned together on the saved routes: they apply only
+    when the request sets none of them and searches exactly those routes."""
     if not saved:
         return opts, {}
     applied: dict[str, Any] = {}
