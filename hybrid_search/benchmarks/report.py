@@ -118,6 +118,7 @@ def render_markdown(r: dict[str, Any]) -> str:
 
 def _real_size(d: dict[str, Any], tiny: dict[str, Any]) -> list[str]:
     out: list[str] = []
+    tail: list[str] = []  # the precision table, after the reranker rows
     if _skipped(d):
         out.append(f"Real-size CPU costs: skipped ({_skipped(d)}).")
     elif d:
@@ -140,6 +141,9 @@ def _real_size(d: dict[str, Any], tiny: dict[str, Any]) -> list[str]:
             f"| query encode, {enc.get('query_tokens')} tokens, p50 / p95 | "
             f"{_lat(enc.get('query_encode'))} |",
         ]
+        from hybrid_search.benchmarks.precision import render
+
+        tail = render(enc)
         for top in ("top20", "top100"):
             sp = rr.get("speedup", {}).get(top)
             if sp is None:
@@ -166,6 +170,7 @@ def _real_size(d: dict[str, Any], tiny: dict[str, Any]) -> list[str]:
             f"| single pass vs `compute_score`, max abs score difference | "
             f"{rr.get('single_pass_max_abs_diff')} |"
         )
+    out += tail
     if tiny:
         out += [
             "",

