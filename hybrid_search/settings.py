@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hybrid_search.capacity import LITE_CAPACITY_CHUNKS
@@ -176,6 +176,16 @@ class Settings(BaseSettings):
 
     retry: RetrySettings = Field(default_factory=RetrySettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+
+    @field_validator("bm25_analyzer")
+    @classmethod
+    def _analyzer_on_lite(cls, value: str, info: ValidationInfo) -> str:
+        if value in ("english", "chinese") and is_lite_uri(str(info.data.get("milvus_uri", ""))):
+            raise ValueError(
+                f"'{value}' needs a Milvus server; Milvus Lite has the 'standard' (English) "
+                "and 'jieba' (Chinese and English) analyzers"
+            )
+        return value
 
     @field_validator("use_fp16", mode="before")
     @classmethod

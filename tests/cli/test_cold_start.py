@@ -48,6 +48,7 @@ def test_commands_that_need_no_model_import_none(cli_env: Path, args: list[str])
     [
         ("HYBRID_SEARCH_SERVICE__API_KEYS", "{bad", "HYBRID_SEARCH_SERVICE__API_KEYS=<hidden>"),
         ("HYBRID_SEARCH_BATCH_SIZE", "abc", "HYBRID_SEARCH_BATCH_SIZE='abc'"),
+        ("HYBRID_SEARCH_BM25_ANALYZER", "english", "'english' needs a Milvus server"),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_the_variable(
