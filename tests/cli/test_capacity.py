@@ -25,7 +25,7 @@ def test_stats_reports_the_share_of_capacity_and_the_move_past_it(
     assert past["chunks"] == 2 and past["capacity_chunks"] == 2
     assert "hybrid-search migrate --to URI" in past["advice"]
     text = invoke("stats").stdout
-    assert "2 of ~2 chunks Milvus Lite serves in 200 ms" in text
+    assert "Milvus Lite capacity: 2 of ~2 chunks; past it, hybrid search takes over" in text
     assert text.count("migrate") == 1
 
     search = invoke("search", "Milvus", "--routes", "bm25", "--no-rerank", "--json")
@@ -42,5 +42,5 @@ def test_doctor_names_the_capacity_of_a_lite_collection(
         report = last_json(invoke("doctor", "--skip-models", "--json").stdout)
         (check,) = [c for c in report["checks"] if c["name"] == "lite capacity"]
         assert check["ok"] is True  # slow is not broken
-        assert check["detail"].startswith(f"2 of ~{capacity} chunks")
+        assert check["detail"].startswith(f"Milvus Lite capacity: 2 of ~{capacity} chunks")
         assert ("migrate --to" in check["detail"]) is past
