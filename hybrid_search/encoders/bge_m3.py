@@ -18,7 +18,7 @@ from typing import Any, Unpack
 import numpy as np
 
 from hybrid_search.encoders.base import EncodedBatch, FloatArray, Representation, SparseVector
-from hybrid_search.encoders.loading import LazyModel, ModelOptions, flag_embedding
+from hybrid_search.encoders.loading import LazyModel, ModelOptions, bound_cache, flag_embedding
 from hybrid_search.encoders.loading import quiet_transformers as quiet_transformers
 from hybrid_search.encoders.loading import resolve_model_path as resolve_model_path
 from hybrid_search.encoders.m3_forward import forward_m3, place
@@ -36,7 +36,7 @@ class HFTokenizer:
     is switched between truncation lengths by encode calls, which would make them race)."""
 
     def __init__(self, tokenizer: Any) -> None:
-        self._tok = copy.deepcopy(tokenizer)
+        self._tok = bound_cache(copy.deepcopy(tokenizer))
         backend = getattr(self._tok, "_tokenizer", None)
         if backend is not None:
             backend.no_truncation()

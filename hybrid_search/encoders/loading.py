@@ -143,6 +143,23 @@ load_hook: Callable[[str, str], AbstractContextManager[None]] = _silent
 #: tokenizers per model: one for the interactive searches, one for background work
 TOKENIZER_COPIES = 2
 
+#: words each tokenizer copy memoizes. The `tokenizers` default (10,000) is filled once, never
+#: evicted, ~0.65 KiB a word: as every copy met new ids and numbers, the service's RSS grew for
+#: as long as new words came; 1,000 holds the common words (they come first) and tokenizing
+#: SciFact took no more CPU (docs/reliability-soak.md).
+TOKENIZER_CACHE_WORDS = 1_000
+
+
+def bound_cache(tokenizer: Any, words: int = TOKENIZER_CACHE_WORDS) -> Any:
+    """Cap the word cache of a fast tokenizer (a `transformers` one or a `tokenizers.Tokenizer`)
+    at `words`; a copy starts again at the default, so each copy is bounded on its own. A
+    tokenizer without the cache (WordPiece, a slow one) is left as it is."""
+    backend = getattr(tokenizer, "_tokenizer", tokenizer)
+    resize = getattr(getattr(backend, "model", None), "_resize_cache", None)
+    if callable(resize):
+        resize(words)
+    return tokenizer
+
 
 class TokenizerPool:
     """Copies of a fast tokenizer, each used by one call at a time.
@@ -155,9 +172,9 @@ class TokenizerPool:
 
     def __init__(self, tokenizer: Any, copies: int) -> None:
         self._free: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._free.put(tokenizer)
+        self._free.put(bound_cache(tokenizer))
         for _ in range(copies - 1):
-            self._free.put(copy.deepcopy(tokenizer))
+            self._free.put(bound_cache(copy.deepcopy(tokenizer)))
 
     @contextmanager
     def use(self) -> Iterator[Any]:
