@@ -22,14 +22,22 @@ import numpy as np
 from hybrid_search.errors import RouteError, SchemaMismatchError
 from hybrid_search.store import ops
 from hybrid_search.store.base import VectorStore
-from hybrid_search.store.types import ChunkRow, QueryVectors, Scope, StoredChunk
+from hybrid_search.store.types import (
+    FIELD_ROUTES,
+    Candidate,
+    ChunkRow,
+    FieldName,
+    QueryVectors,
+    Scope,
+    StoredChunk,
+)
 from schemas import collection as C
 
 __all__ = ["MigrateReport", "migrate"]
 
-#: the mean top-10 overlap each route must reach: sparse and ColBERT (rescoring the same keys
-#: on both sides) are exact; the dense HNSW graph is built anew on the target, so its approximate
-#: top 10 may differ by a hit (0.975 measured on random 1024-dim vectors); BM25 is not required
+#: the mean top-10 overlap each route must reach: sparse and ColBERT (both sides rescore the same
+#: keys, whatever the token layout) are exact; the dense HNSW graph is built anew on the target,
+#: so its approximate top 10 may differ by a hit (0.975 on random 1024-dim vectors); BM25 free
 REQUIRED_OVERLAP = {"dense": 0.9, "sparse": 1.0, "colbert": 1.0}
 NOTE = (
     "BM25 top hits may differ: each engine computes BM25 statistics itself (Milvus Lite per "
@@ -186,18 +194,23 @@ def _compare(
             and c.search_text == t.search_text
             and _same(tokens[source], tokens[target])
         )
-        q = QueryVectors(" ".join(c.search_text.split()[:12]), c.dense, c.sparse, tokens[source])
-        if c.sparse == C.EMPTY_SPARSE_ROW:
-            q.sparse = None
-        for route in ("dense", "sparse", "bm25", "colbert"):
+        sparse = None if c.sparse == C.EMPTY_SPARSE_ROW else c.sparse
+        q = QueryVectors(" ".join(c.search_text.split()[:12]), c.dense, sparse, tokens[source])
+        for route in FIELD_ROUTES:
             try:
-                pool = _pool(source, name, route, q, c.tenant)
-                hits = [_top(s, name, route, q, c.tenant, pool) for s in (source, target)]
-            except RouteError:
+                hits = [_top(s, name, route, q, c.tenant) for s in (source, target)]
+            except RouteError:  # a chunk with no lexical weight
                 continue
-            shared = len(set(hits[0]) & set(hits[1]))
-            overlaps.setdefault(route, []).append(shared / len(hits[0]) if hits[0] else 1.0)
+            overlaps.setdefault(route, []).append(_overlap(*hits))
+        if q.colbert is not None:  # both sides rescore the source's dense top 50: exact
+            pool = {h.pk: h.token_count or 0 for h in _hits(source, name, "dense", q, c.tenant, 50)}
+            hits = [_rescored(s, name, c.tenant, q.colbert, pool) for s in (source, target)]
+            overlaps.setdefault("colbert", []).append(_overlap(*hits))
     report.overlap = {r: round(float(np.mean(v)), 4) for r, v in overlaps.items()}
+
+
+def _overlap(a: list[str], b: list[str]) -> float:
+    return len(set(a) & set(b)) / len(a) if a else 1.0
 
 
 def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
@@ -206,32 +219,21 @@ def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=0))
 
 
-def _pool(
-    source: VectorStore, name: str, route: str, q: QueryVectors, tenant: str
-) -> dict[str, int] | None:
-    """What ColBERT rescores where the token layout has no index: the source's dense top 50,
-    the same keys on both sides (their token counts)."""
-    if route != "colbert" or ops.can_search_tokens(source, name):
-        return None
-    hits = source.search_field(name, "dense", [q], scope=Scope(tenant), limit=50)[0]
-    return {h.pk: h.token_count or 0 for h in hits}
+def _hits(
+    store: VectorStore, name: str, route: FieldName, q: QueryVectors, tenant: str, limit: int
+) -> list[Candidate]:
+    return store.search_field(name, route, [q], scope=Scope(tenant), limit=limit)[0]
 
 
 def _top(
-    store: VectorStore,
-    name: str,
-    route: str,
-    q: QueryVectors,
-    tenant: str,
-    pool: dict[str, int] | None,
+    store: VectorStore, name: str, route: FieldName, q: QueryVectors, tenant: str
 ) -> list[str]:
-    """The top 10 keys of one route (ColBERT: by token search, or rescoring `pool`)."""
-    if route in ("dense", "sparse", "bm25"):
-        hits = store.search_field(name, route, [q], scope=Scope(tenant), limit=10)  # type: ignore[arg-type]
-        return [h.pk for h in hits[0]]
-    if q.colbert is None:
-        raise RouteError("colbert: the sampled chunk has no token vectors")
-    if pool is None:
-        return ops.search_tokens(store, name, q.colbert, tenant=tenant, limit=10)[:10]
-    scores = store.score_token_vectors(name, tenant, q.colbert, list(pool), pool)
+    return [h.pk for h in _hits(store, name, route, q, tenant, 10)]
+
+
+def _rescored(
+    store: VectorStore, name: str, tenant: str, tokens: np.ndarray, pool: dict[str, int]
+) -> list[str]:
+    """The top 10 of `pool` by MaxSim on the stored token vectors."""
+    scores = store.score_token_vectors(name, tenant, tokens, list(pool), pool)
     return sorted(scores, key=lambda pk: (-scores[pk], pk))[:10]
