@@ -134,11 +134,13 @@ def growth(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for a, b in itertools.pairwise(points):
         scale = math.log(b["chunks"] / a["chunks"])
         step: dict[str, Any] = {"from": a["chunks"], "to": b["chunks"]}
-        for name in (*VARIANTS, "colbert_stage"):
-            pa, pb = a["search"][name]["p50_ms"], b["search"][name]["p50_ms"]
-            step[f"{name}_p50"] = round(math.log(pb / pa) / scale, 2) if pa > 0 < pb else None
-        for key in ("data_dir_mb", "rss_mb"):
-            step[key] = round(math.log(b[key] / a[key]) / scale, 2) if a[key] > 0 < b[key] else None
+        pairs = {f"{k}_p50": (a["search"][k], b["search"][k]) for k in (*VARIANTS, "colbert_stage")}
+        if "search_cpu" in a and "search_cpu" in b:
+            pairs["hybrid_cpu_p50"] = (a["search_cpu"]["hybrid"], b["search_cpu"]["hybrid"])
+        found = {k: (x["p50_ms"], y["p50_ms"]) for k, (x, y) in pairs.items()}
+        found |= {k: (a[k], b[k]) for k in ("data_dir_mb", "rss_mb")}
+        for key, (va, vb) in found.items():
+            step[key] = round(math.log(vb / va) / scale, 2) if va > 0 < vb else None
         out.append(step)
     return out
 
