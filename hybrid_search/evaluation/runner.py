@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -225,27 +226,20 @@ def run_all(
 ) -> tuple[ConfigResult, list[ConfigResult], dict[str, str]]:
     """The main configuration and, with `ablation`, every ablation configuration (the main one
     is run once even if it is also in the ablation set)."""
-    results: dict[EvalConfig, ConfigResult] = {}
-    ignore = ignore_identical_ids
-    main_result = run_config(
-        searcher, dataset, main, ignore_identical_ids=ignore, progress=progress
+    run = partial(
+        run_config, searcher, dataset, ignore_identical_ids=ignore_identical_ids, progress=progress
     )
-    results[main] = main_result
-    unavailable: dict[str, str] = {}
-    ablated: list[ConfigResult] = []
-    if ablation:
-        configs, unavailable = ablation_configs(
-            searcher.available_routes(), colbert_alone=colbert_alone, rerank=rerank_choices
-        )
-        for c in configs:
-            if c not in results:
-                results[c] = run_config(
-                    searcher, dataset, c, ignore_identical_ids=ignore, progress=progress
-                )
-            ablated.append(results[c])
-        if main not in configs:
-            ablated.append(main_result)
-    return main_result, ablated, unavailable
+    results = {main: run(main)}
+    if not ablation:
+        return results[main], [], {}
+    configs, unavailable = ablation_configs(
+        searcher.available_routes(), colbert_alone=colbert_alone, rerank=rerank_choices
+    )
+    for c in configs:
+        if c not in results:
+            results[c] = run(c)
+    ablated = [results[c] for c in configs] + ([] if main in configs else [results[main]])
+    return results[main], ablated, unavailable
 
 
 def main_config(
@@ -293,12 +287,10 @@ def write_outputs(report: EvalReport, out: Path) -> dict[str, str]:
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, str] = {}
     runs = out / "runs"
-    for name, r in report.results().items():
+    named = {n: r.run for n, r in report.results().items()}
+    for name, run in {report.main.config.name: report.main.run, **named}.items():
         slug = re.sub(r"[^A-Za-z0-9+]+", "_", name).strip("_")
-        write_trec_run(runs / f"{slug}.trec", r.run, slug)
-    if report.main.config.name not in report.results():
-        slug = re.sub(r"[^A-Za-z0-9+]+", "_", report.main.config.name).strip("_")
-        write_trec_run(runs / f"{slug}.trec", report.main.run, slug)
+        write_trec_run(runs / f"{slug}.trec", run, slug)
     written["runs"] = str(runs)
     table = out / "results.md"
     table.write_text(markdown_table(report), encoding="utf-8")
