@@ -83,15 +83,6 @@ class TuneReport:
         }
 
 
-def best_of(results: Sequence[ConfigResult], objective: str) -> ConfigResult:
-    """The highest objective; on a tie the earlier grid point (the untuned default first)."""
-    best = results[0]
-    for r in results[1:]:
-        if r.metrics.get(objective, 0.0) > best.metrics.get(objective, 0.0):
-            best = r
-    return best
-
-
 def tune_dataset(
     settings: Settings,
     dataset: BeirDataset,
@@ -131,16 +122,15 @@ def tune_dataset(
             run_config(searcher, tune_half, c, ignore_identical_ids=ignore, progress=progress)
             for c in grid
         ]
-        best = best_of(results, request.objective).config
-        heldout: dict[str, ConfigResult] = {}
-        for label, config in [
-            ("tuned", best),
-            ("untuned rrf", grid[0]),
-            *[(r, EvalConfig((r,))) for r in routes],
-        ]:
-            heldout[label] = run_config(
+        # the highest objective; on a tie the earlier grid point (max keeps the first)
+        best = max(results, key=lambda r: r.metrics.get(request.objective, 0.0)).config
+        tested = {"tuned": best, "untuned rrf": grid[0], **{r: EvalConfig((r,)) for r in routes}}
+        heldout = {
+            label: run_config(
                 searcher, heldout_half, config, ignore_identical_ids=ignore, progress=progress
             )
+            for label, config in tested.items()
+        }
     summary = ds.ingest
     ingest = summary.model_dump(mode="json", exclude={"errors"})
     return TuneReport(
