@@ -12,7 +12,6 @@ does. Precedence: `invoke` keywords, then `k`, then `search_kwargs`.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from langchain_core.callbacks import (
@@ -24,7 +23,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables.config import run_in_executor
 from pydantic import AliasChoices, ConfigDict, Field
 
-from hybrid_search.integrations.options import hit_metadata, merge_options
+from hybrid_search.integrations.options import hit_metadata, is_async, merge_options
 from schemas.api import SearchHit, SearchResponse
 
 __all__ = ["HybridSearchRetriever", "hit_to_document"]
@@ -33,10 +32,6 @@ __all__ = ["HybridSearchRetriever", "hit_to_document"]
 def hit_to_document(hit: SearchHit) -> Document:
     """One hit as a LangChain Document (metadata: see `options.hit_metadata`)."""
     return Document(page_content=hit.text, metadata=hit_metadata(hit), id=hit.chunk_id)
-
-
-def _is_async(client: Any) -> bool:
-    return inspect.iscoroutinefunction(getattr(client, "search", None))
 
 
 class HybridSearchRetriever(BaseRetriever):
@@ -67,7 +62,7 @@ class HybridSearchRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
-        if _is_async(self.client):
+        if is_async(self.client):
             raise TypeError(
                 "this retriever wraps an async client; call `ainvoke`, or pass a sync client"
             )
@@ -78,7 +73,7 @@ class HybridSearchRetriever(BaseRetriever):
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
         client = self.async_client if self.async_client is not None else self.client
-        if _is_async(client):
+        if is_async(client):
             response: SearchResponse = await client.search(query, **self._options(kwargs))
             return [hit_to_document(h) for h in response.hits]
         return await run_in_executor(

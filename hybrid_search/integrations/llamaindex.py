@@ -10,7 +10,6 @@ out of the text LlamaIndex embeds or shows an LLM; the title and the document's 
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +23,7 @@ from llama_index.core.schema import (
     TextNode,
 )
 
-from hybrid_search.integrations.options import hit_metadata, merge_options
+from hybrid_search.integrations.options import hit_metadata, is_async, merge_options
 from schemas.api import SearchHit, SearchResponse
 
 __all__ = ["EXPLANATION_KEYS", "HybridSearchLlamaRetriever", "hit_to_node"]
@@ -46,10 +45,6 @@ def hit_to_node(hit: SearchHit) -> NodeWithScore:
     )
     score = hit.rerank_score if hit.rerank_score is not None else hit.fused_score
     return NodeWithScore(node=node, score=score)
-
-
-def _is_async(client: Any) -> bool:
-    return inspect.iscoroutinefunction(getattr(client, "search", None))
 
 
 class HybridSearchLlamaRetriever(BaseRetriever):
@@ -88,7 +83,7 @@ class HybridSearchLlamaRetriever(BaseRetriever):
         return merge_options(self.search_kwargs, self.similarity_top_k, {}, call_name="retrieve")
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        if _is_async(self.client):
+        if is_async(self.client):
             raise TypeError(
                 "this retriever wraps an async client; call `aretrieve`, or pass a sync client"
             )
@@ -97,7 +92,7 @@ class HybridSearchLlamaRetriever(BaseRetriever):
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         client = self.async_client if self.async_client is not None else self.client
-        if not _is_async(client):
+        if not is_async(client):
             return self._retrieve(query_bundle)
         response: SearchResponse = await client.search(query_bundle.query_str, **self._options())
         return [hit_to_node(h) for h in response.hits]

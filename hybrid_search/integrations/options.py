@@ -7,6 +7,7 @@ over the retriever's count, which wins over its stored options.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +32,11 @@ def _normalised(options: Mapping[str, Any], where: str) -> dict[str, Any]:
     if given:
         out["top_k"] = next(iter(given.values()))
     return out
+
+
+def is_async(client: Any) -> bool:
+    """An AsyncHybridSearchClient (its `search` is a coroutine function)."""
+    return inspect.iscoroutinefunction(getattr(client, "search", None))
 
 
 def merge_options(
