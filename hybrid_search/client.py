@@ -239,8 +239,6 @@ class HybridSearchClient(_BaseClient[httpx.Client]):
     ) -> None:
         self.close()
 
-    # -- I/O ---------------------------------------------------------------------------------
-
     def _send_once(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         with _transport_errors(method, path):
             response = self._http.request(method, self._url(path), headers=self._headers, **kwargs)
@@ -251,8 +249,6 @@ class HybridSearchClient(_BaseClient[httpx.Client]):
             with attempt:
                 response = self._send_once(method, path, **kwargs)
         return model.model_validate(response.json())
-
-    # -- the API -----------------------------------------------------------------------------
 
     def search(self, query: str | SearchRequest, **options: Any) -> SearchResponse:
         """Search one query; options are SearchOptions fields (top_k, routes, filter, ...)."""

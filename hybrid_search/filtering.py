@@ -79,9 +79,6 @@ def _filter_string_problem(value: str) -> str | None:
     return None
 
 
-# -- parsing -----------------------------------------------------------------------------------
-
-
 def parse_filter(obj: Any) -> Filter:
     """The validated model of a filter given as a dict (decoded JSON), a JSON string or a model.
 

@@ -169,9 +169,6 @@ def highlight(
     )
 
 
-# -- helpers -----------------------------------------------------------------------------------
-
-
 def _jieba_tokens(
     text: str, within: frozenset[str] | None = None
 ) -> Iterator[tuple[str, int, int]]:

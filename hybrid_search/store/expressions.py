@@ -86,9 +86,6 @@ def and_expressions(*exprs: str | None) -> str | None:
     return " and ".join(f"({p})" for p in parts)
 
 
-# -- compiling ---------------------------------------------------------------------------------
-
-
 def compile_filter(f: Filter, fields: Mapping[str, str] | None = None) -> str:
     """A filter as a Milvus expression, e.g. `(doc_id == "a" and metadata["year"] >= 2019)`.
     The tree is validated again (a model may be built by hand), so every name comes from

@@ -69,8 +69,6 @@ class MilvusStore:
         tokens = token_storage(self._conn, spec)
         return [spec.name, *(tokens.collections(spec) if tokens else [])]
 
-    # -- schema -----------------------------------------------------------------------------
-
     def has_collection(self, name: str) -> bool:
         return self._conn.has_collection(name)
 
@@ -117,8 +115,6 @@ class MilvusStore:
             self._conn.forget(n)
             self._specs.pop(n, None)
 
-    # -- writes -----------------------------------------------------------------------------
-
     def upsert(
         self,
         spec: C.CollectionSpec,
@@ -136,8 +132,6 @@ class MilvusStore:
     def delete(self, name: str, tenant: str, doc_ids: Sequence[str]) -> int:
         spec, tokens = self._with_tokens(name)
         return writes.delete_documents(self._conn, name, tokens, spec, tenant, doc_ids)
-
-    # -- reads ------------------------------------------------------------------------------
 
     def query_all(self, name: str, expr: str, fields: Sequence[str]) -> list[dict[str, Any]]:
         """Raw rows by a Milvus expression: for tests and diagnostics inside the store's
@@ -166,8 +160,6 @@ class MilvusStore:
         if list(fields) == [COUNT]:
             return [{COUNT: self.count(target, expr)}]
         return reads.query_all(self._conn, target, expr, fields)
-
-    # -- search -----------------------------------------------------------------------------
 
     def search_field(
         self, name: str, route: str, queries: Sequence[QueryVectors], **opts: Unpack[FieldOptions]

@@ -115,8 +115,6 @@ class CollectionPerTenantStore:
         self._checked: set[str] = set()
         self._lock = threading.RLock()
 
-    # -- where a tenant's rows live -----------------------------------------------------------
-
     def _existing(self, collection: str, tenant: str) -> str | None:
         """The tenant's collection if it exists (its owner checked), else None."""
         name = tenant_collection(collection, tenant)
@@ -178,8 +176,6 @@ class CollectionPerTenantStore:
         for name in self.tenant_collections(spec.name):
             self.inner.sync(self.inner.describe(name), reload=reload)
 
-    # -- schema -----------------------------------------------------------------------------
-
     def ensure_collection(self, spec: C.CollectionSpec) -> None:
         """The logical collection (spec, defaults); refused if it holds partition_key rows."""
         check_collection_name(spec.name)
@@ -215,8 +211,6 @@ class CollectionPerTenantStore:
             self._owned = {n for n in self._owned if not n.startswith(name + SEPARATOR)}
             self._checked.discard(name)
 
-    # -- writes -----------------------------------------------------------------------------
-
     def upsert(
         self, spec: C.CollectionSpec, tenant: str, rows: Sequence[ChunkRow], hashes: Any = None
     ) -> None:
@@ -233,8 +227,6 @@ class CollectionPerTenantStore:
     def delete(self, name: str, tenant: str, doc_ids: Sequence[str]) -> int:
         physical = self._existing(name, tenant)
         return 0 if physical is None else self.inner.delete(physical, tenant, doc_ids)
-
-    # -- reads ------------------------------------------------------------------------------
 
     def get_rows(self, name: str, pks: Sequence[str], **options: Any) -> dict[str, StoredChunk]:
         """By the tenant each key names (keys of an unknown tenant are absent)."""
@@ -261,8 +253,6 @@ class CollectionPerTenantStore:
             for physical in [name, *self.tenant_collections(name)]
             for row in self.inner.query(physical, scope, fields, tokens=tokens)
         ]
-
-    # -- search -----------------------------------------------------------------------------
 
     def search_field(
         self,
