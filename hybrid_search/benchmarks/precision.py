@@ -16,6 +16,7 @@ vector to its float32 vector. A precision passes when the loss is <= 1 % and the
 from __future__ import annotations
 
 import gc
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -176,3 +177,52 @@ def render(encoder: dict[str, Any]) -> list[str]:
         "float32's tokens/s (goal ≥ 2).",
     ]
     return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """This part alone, without the rest of bench (d): `python -m
+    hybrid_search.benchmarks.precision --layers 24 --guard-queries 100 --guard-corpus 300`."""
+    import argparse
+    import json
+
+    from transformers import AutoTokenizer
+
+    from hybrid_search.benchmarks.corpus import _words
+    from hybrid_search.benchmarks.realsize import build_real_size, exact_length_texts
+    from hybrid_search.encoders.tiny import build_tiny_models
+
+    ap = argparse.ArgumentParser(prog="python -m hybrid_search.benchmarks.precision")
+    ap.add_argument("--models-dir", type=Path, default=Path("models"))
+    ap.add_argument("--layers", type=int, default=24)
+    ap.add_argument("--reps", type=int, default=10, help="query encodes timed")
+    ap.add_argument("--passages", type=int, default=8, help="256-token passages per batch")
+    ap.add_argument("--dataset", type=Path, default=Path("../shared/datasets/scifact"))
+    ap.add_argument("--guard-queries", type=int, default=None, help="default: every test query")
+    ap.add_argument("--guard-corpus", type=int, default=None, help="default: every document")
+    args = ap.parse_args(argv)
+    tiny = build_tiny_models(args.models_dir / "tiny")
+    models = build_real_size(
+        args.models_dir / "real-size", tiny.embedding_model, layers=args.layers
+    )
+    tok = AutoTokenizer.from_pretrained(str(models.embedding_model))
+    passages = exact_length_texts(tok, _words(), args.passages, 256)
+    query = "does vitamin D supplementation reduce the risk of bone fractures in older adults"
+    rows = measure_speed(models.embedding_model, passages, query, args.reps, PRECISIONS)
+    guard = measure_guard(
+        args.dataset, PRECISIONS, queries=args.guard_queries, corpus_limit=args.guard_corpus
+    )
+    for name, row in rows.items():
+        row["guard"] = guard[name]
+    encoder: dict[str, Any] = {
+        "query_tokens": len(tok(query)["input_ids"]),
+        "passages": len(passages),
+        "passage_tokens": 256,
+        "precisions": rows,
+        "precision_pick": pick(rows),
+    }
+    report = json.dumps({"layers": args.layers, "encoder": encoder}, indent=1)
+    sys.stdout.write(report + "\n" + "\n".join(render(encoder)) + "\n")
+
+
+if __name__ == "__main__":
+    main()
