@@ -1,5 +1,5 @@
-"""Commands that need no model load none: no torch, no FlagEmbedding in the process (nor scipy,
-which pymilvus would load at the first search to test for scipy matrices)."""
+"""Commands that need no model load none: no torch, no FlagEmbedding in the process (nor scipy
+and pandas, which pymilvus and pyarrow would load for inputs never given them: light_pymilvus)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ try:
     app(sys.argv[1:])
 except SystemExit:
     pass
-heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "FlagEmbedding", "transformers", "scipy"})
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "FlagEmbedding", "transformers", "scipy", "pandas"})
 print("heavy:", heavy)
 """
 
