@@ -57,13 +57,15 @@ class HybridSearcher:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, collection: str | None = None) -> HybridSearcher:
-        from hybrid_search.factory import build_encoder, build_reranker, build_store
+        from hybrid_search.factory import build_encoder, build_reranker, build_store, warm_bm25
 
+        store, name = build_store(settings), collection or settings.collection
+        warm_bm25(store, name)  # the first BM25 query's analyzer, built while the models load
         return cls(
-            build_store(settings),
+            store,
             build_encoder(settings),
             build_reranker(settings),
-            collection=collection or settings.collection,
+            collection=name,
             settings=settings,
         )
 
