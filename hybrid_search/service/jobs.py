@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 @dataclass
 class Job:
     """One submitted write. `payload` is what the runner needs (the records); dropped when the
-    job ends, so a finished job holds only its summary."""
+    job ends, so a finished job holds only its summary, as JSON: finished jobs are kept up to
+    an hour, and as models each took ~7.5 KB (docs/reliability-soak.md)."""
 
     id: str
     tenant: str
@@ -46,7 +47,7 @@ class Job:
     work: Work
     state: JobState = "queued"
     done: int = 0
-    summary: IngestSummary | None = None
+    summary_json: bytes | None = None
     error: str | None = None
     submitted_at: float = field(default_factory=time.time)
     finished_at: float | None = None
@@ -62,7 +63,9 @@ class Job:
             state=self.state,
             total=self.total,
             done=self.done,
-            summary=self.summary,
+            summary=None
+            if self.summary_json is None
+            else IngestSummary.model_validate_json(self.summary_json),
             error=self.error,
             submitted_at=self.submitted_at,
             finished_at=self.finished_at,
@@ -202,7 +205,8 @@ class JobQueue:
     def _finish(
         self, job: Job, state: JobState, summary: IngestSummary | None, error: str | None
     ) -> None:
-        job.summary = summary if summary is not None else job.summary
+        if summary is not None:
+            job.summary_json = summary.model_dump_json().encode()
         job.error = error
         job.finished_at = time.time()
         job.payload = None
