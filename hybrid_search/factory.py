@@ -6,7 +6,7 @@ import logging
 import threading
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from hybrid_search.encoders.base import Encoder
 from hybrid_search.errors import CollectionNotFoundError, ConfigError
@@ -120,6 +120,23 @@ def collection_spec(
         colbert_storage=storage,
         colbert_pool=settings.colbert_pool_factor,
     )
+
+
+def check_before_load(store: VectorStore, settings: Settings, encoder: Encoder) -> None:
+    """Refuse a collection that another model, analyzer or layout wrote before the model loads
+    (real BGE-M3: half a minute), as the check after loading would; that one adds the dims."""
+    if not store.has_collection(settings.collection):
+        return
+    from types import SimpleNamespace
+
+    from hybrid_search.store.schema import check_spec
+
+    found = store.describe(settings.collection)
+    shape = SimpleNamespace(
+        name=encoder.name, representations=encoder.representations,
+        dense_dim=found.dense_dim, colbert_dim=found.colbert_dim,
+    )  # fmt: skip
+    check_spec(collection_spec(settings, cast(Encoder, shape)), found)
 
 
 def colbert_storage(settings: Settings) -> str:

@@ -48,6 +48,7 @@ def ingest(
         from hybrid_search.factory import (
             build_encoder,
             build_store,
+            check_before_load,
             collection_spec,
             ingest_options,
         )
@@ -65,6 +66,7 @@ def ingest(
         options = ingest_options(s, delete_missing=delete_missing)
         encoder = build_encoder(s)
         store = build_store(s)
+        check_before_load(store, s, encoder)
         bar: Any = None  # a progress bar once input is known to be valid
 
         def progress(done: int) -> None:

@@ -3,6 +3,7 @@ and pandas, which pymilvus and pyarrow would load for inputs never given them: l
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,17 @@ def test_search_and_doctor_remind_that_tiny_models_are_random(cli_env: Path) -> 
         result = invoke(*args)
         assert "tiny random models: rankings mean nothing" in result.output, args
         assert "HYBRID_SEARCH_EMBEDDING_MODEL" in result.output
+
+
+def test_ingest_into_a_collection_of_another_model_fails_before_any_model_loads(
+    cli_env: Path, tiny_models, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    (cli_env.parent / "docs.jsonl").write_text('{"id": "a", "text": "Milvus."}\n', "utf-8")
+    command = [sys.executable, "-c", RUN, "ingest", "docs.jsonl"]
+    subprocess.run(command, capture_output=True, check=True)  # written by the tiny model
+    other = shutil.copytree(tiny_models.embedding_model, cli_env.parent / "other-m3")
+    monkeypatch.setenv("HYBRID_SEARCH_EMBEDDING_MODEL", str(other))
+    out = subprocess.run(command, capture_output=True, text=True)
+    assert "written by model" in out.stderr and "other-m3" in out.stderr, out.stderr
+    assert "hybrid-search drop first" in out.stderr
+    assert "heavy: []" in out.stdout, out.stdout + out.stderr
