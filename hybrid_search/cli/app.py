@@ -44,10 +44,7 @@ GLOBAL_SETTINGS = (
 
 def main(verbose: bool = False, **overrides: Any) -> None:
     """Settings come from HYBRID_SEARCH_* variables and .env; these options override them."""
-    from hybrid_search.store import light_pymilvus
-
     State.overrides = {k: v for k, v in overrides.items() if v is not None}
-    light_pymilvus.enabled = True  # this process hands Milvus no DataFrame: see light_pymilvus
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         stream=sys.stderr,

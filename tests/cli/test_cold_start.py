@@ -1,5 +1,5 @@
-"""Commands that need no model load none: no torch, no FlagEmbedding in the process (nor scipy
-and pandas, which pymilvus and pyarrow would load for inputs never given them: light_pymilvus)."""
+"""Commands that need no model load none: no torch, no FlagEmbedding in the process (nor scipy,
+which pymilvus would load for inputs never given it: light_pymilvus)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ try:
     app(sys.argv[1:])
 except SystemExit:
     pass
-heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "FlagEmbedding", "transformers", "scipy", "pandas"})
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "FlagEmbedding", "transformers", "scipy"})
 print("heavy:", heavy)
 """
 
