@@ -1,8 +1,8 @@
 """What a fast tokenizer's word cache costs and buys: heap growth per 1,000 words it has never
 seen, and CPU seconds to tokenize a corpus, for cache capacities 10,000 (the `tokenizers`
-default), TOKENIZER_CACHE_WORDS and 0, interleaved over `rounds` runs (min and median).
+default), TOKENIZER_CACHE_WORDS and 0, interleaved over `repeats` runs (min and median).
 
-    python -m hybrid_search.benchmarks.tokenizer_cache MODEL_DIR CORPUS.jsonl [DOCS] [ROUNDS]
+    python -m hybrid_search.benchmarks.tokenizer_cache MODEL_DIR CORPUS.jsonl [DOCS] [REPEATS]
 
 MODEL_DIR: a model directory with a fast tokenizer (`hybrid-search models tiny DIR` makes one).
 Prints one JSON line. Linux/glibc only (heap figures from mallinfo2).
@@ -38,10 +38,10 @@ def _in_use_mib() -> float:
     return float(libc.mallinfo2().uordblks) / 2**20
 
 
-def measure(base: Any, texts: list[str], rounds: int) -> dict[str, Any]:
+def measure(base: Any, texts: list[str], repeats: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     cpu: dict[int, list[float]] = {}
-    for _ in range(rounds):
+    for _ in range(repeats):
         for cap in (10_000, TOKENIZER_CACHE_WORDS, 0):
             tok = bound_cache(copy.deepcopy(base), cap)
             began = time.process_time()
@@ -66,11 +66,11 @@ def main(argv: list[str]) -> int:
 
     model, corpus = argv[0], argv[1]
     docs = int(argv[2]) if len(argv) > 2 else 1000
-    rounds = int(argv[3]) if len(argv) > 3 else 5
+    repeats = int(argv[3]) if len(argv) > 3 else 5
     with open(corpus, encoding="utf-8") as fh:
         texts = [json.loads(line)["text"] for line, _ in zip(fh, range(docs), strict=False)]
     base = AutoTokenizer.from_pretrained(model)
-    result = {"docs": len(texts), "rounds": rounds, "by_capacity": measure(base, texts, rounds)}
+    result = {"docs": len(texts), "repeats": repeats, "by_capacity": measure(base, texts, repeats)}
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
 
