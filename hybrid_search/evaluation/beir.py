@@ -32,12 +32,13 @@ class BeirDataset:
 
     @property
     def corpus(self) -> Path:
-        jsonl = self.root / "corpus.jsonl"
-        return (
-            jsonl
-            if jsonl.is_file() or not (self.root / "corpus").is_dir()
-            else jsonl.parent / "corpus"
-        )
+        return corpus_path(self.root)
+
+
+def corpus_path(root: Path) -> Path:
+    """`corpus.jsonl`, or else a `corpus/` folder when there is one."""
+    jsonl, folder = root / "corpus.jsonl", root / "corpus"
+    return folder if not jsonl.is_file() and folder.is_dir() else jsonl
 
 
 def read_qrels(path: Path) -> Qrels:
@@ -74,8 +75,7 @@ def load_beir(root: Path | str, split: str = "test") -> BeirDataset:
     """Load one split. Raises ConfigError naming the missing file or the unknown query ids."""
     root = Path(root)
     qrels_path = root / "qrels" / f"{split}.tsv"
-    corpus = BeirDataset(root, split, {}, {}).corpus
-    for p in (corpus, root / "queries.jsonl", qrels_path):
+    for p in (corpus_path(root), root / "queries.jsonl", qrels_path):
         if not p.exists():
             raise ConfigError(
                 f"{p} not found: a BEIR dataset directory has corpus.jsonl (or corpus/), "

@@ -55,6 +55,10 @@ class MiningSummary:
 def positive_texts(dataset: BeirDataset) -> dict[str, str]:
     """Texts of the judged-relevant documents only (the corpus is streamed, not held)."""
     wanted = {d for docs in dataset.qrels.values() for d, rel in docs.items() if rel > 0}
+    if dataset.corpus.is_dir():
+        raise ConfigError(
+            f"{dataset.corpus}: negatives are mined from a corpus.jsonl, not a folder"
+        )
     texts: dict[str, str] = {}
     with dataset.corpus.open(encoding="utf-8") as fh:
         for line in fh:

@@ -86,6 +86,20 @@ def test_a_folder_corpus_scores_as_its_json_lines(cli_env: Path, tiny_beir: Path
         assert ndcg(root) == pytest.approx(base, rel=0.01)
 
 
+def test_negatives_name_a_folder_corpus_instead_of_reading_it(
+    tiny_beir: Path, tmp_path: Path
+) -> None:
+    from hybrid_search.benchmarks.formats import write_dataset
+    from hybrid_search.errors import ConfigError
+    from hybrid_search.evaluation.beir import load_beir
+    from hybrid_search.evaluation.negatives import positive_texts
+
+    dataset = load_beir(write_dataset(tiny_beir, 8, ".md", tmp_path / "formats"))
+    assert dataset.corpus.name == "corpus" and dataset.corpus.is_dir()
+    with pytest.raises(ConfigError, match=r"corpus\.jsonl, not a folder"):
+        positive_texts(dataset)
+
+
 def test_bad_input_exits_with_usage_errors(cli_env: Path, tiny_beir: Path) -> None:
     runner = CliRunner()
     bad_routes = runner.invoke(app, ["eval", str(tiny_beir), "--routes", "vector"])
