@@ -33,6 +33,26 @@ def encoder(tiny_models):  # type: ignore[no-untyped-def]
     return enc
 
 
+@pytest.fixture(scope="session")
+def service_settings(tiny_models):  # type: ignore[no-untyped-def]
+    """`make(db, **more)`: settings for a service over the tiny embedding model in `db`, with
+    64-token chunks (8 overlap), no reranker unless `more` names one."""
+    from hybrid_search.settings import Settings
+
+    def make(db: Path, **more: object) -> Settings:
+        return Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            milvus_uri=str(db),
+            embedding_model=str(tiny_models.embedding_model),
+            device="cpu",
+            max_chunk_tokens=64,
+            chunk_overlap_tokens=8,
+            **more,  # type: ignore[arg-type]
+        )
+
+    return make
+
+
 @pytest.fixture
 def settings(tmp_path: Path, tiny_models):  # type: ignore[no-untyped-def]
     from hybrid_search.settings import Settings

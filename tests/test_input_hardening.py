@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from hybrid_search.errors import IngestError
 from hybrid_search.searcher import HybridSearcher
 from hybrid_search.service.app import create_app
-from hybrid_search.settings import ApiKey, ServiceSettings, Settings, hash_api_key
+from hybrid_search.settings import ApiKey, ServiceSettings, hash_api_key
 from ingest.readers import read_jsonl
 from schemas.api import BatchSearchRequest, SearchRequest
 from schemas.documents import MAX_DOCUMENT_BYTES, Document
@@ -62,16 +62,11 @@ def test_lone_surrogates_in_queries_are_request_errors() -> None:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory, tiny_models, encoder) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def client(tmp_path_factory, service_settings, encoder) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     from hybrid_search.factory import build_store
 
-    s = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        milvus_uri=str(tmp_path_factory.mktemp("hardening") / "m.db"),
-        embedding_model=str(tiny_models.embedding_model),
-        device="cpu",
-        max_chunk_tokens=64,
-        chunk_overlap_tokens=8,
+    s = service_settings(
+        tmp_path_factory.mktemp("hardening") / "m.db",
         service=ServiceSettings(api_keys=[ApiKey(sha256=hash_api_key(KEY), tenant="A")]),
     )
     searcher = HybridSearcher(build_store(s), encoder, None, collection=s.collection, settings=s)

@@ -18,7 +18,7 @@ from hybrid_search.factory import build_store
 from hybrid_search.rerank.bge import BGEReranker
 from hybrid_search.searcher import HybridSearcher
 from hybrid_search.service.app import create_app
-from hybrid_search.settings import ApiKey, ServiceSettings, Settings, hash_api_key
+from hybrid_search.settings import ApiKey, ServiceSettings, hash_api_key
 
 KEY = "test-key-tenant-a"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
@@ -51,16 +51,13 @@ DOCS = [
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory, tiny_models, encoder) -> Iterator[tuple[TestClient, HybridSearcher]]:  # type: ignore[no-untyped-def]
+def env(
+    tmp_path_factory, tiny_models, service_settings, encoder
+) -> Iterator[tuple[TestClient, HybridSearcher]]:  # type: ignore[no-untyped-def]
     d = tmp_path_factory.mktemp("api")
-    s = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        milvus_uri=str(d / "m.db"),
-        embedding_model=str(tiny_models.embedding_model),
+    s = service_settings(
+        d / "m.db",
         reranker_model=str(tiny_models.reranker_model),
-        device="cpu",
-        max_chunk_tokens=64,
-        chunk_overlap_tokens=8,
         service=ServiceSettings(
             api_keys=[ApiKey(sha256=hash_api_key(KEY), tenant="A", name="a")],
             max_body_bytes=64 * 1024,

@@ -8,22 +8,17 @@ from fastapi.testclient import TestClient
 from hybrid_search.factory import build_store
 from hybrid_search.searcher import HybridSearcher
 from hybrid_search.service.app import create_app
-from hybrid_search.settings import ApiKey, ServiceSettings, Settings, hash_api_key
+from hybrid_search.settings import ApiKey, ServiceSettings, hash_api_key
 
 A = {"Authorization": "Bearer colbert-a"}
 B = {"Authorization": "Bearer colbert-b"}
 
 
 def test_colbert_alone_finds_the_callers_documents_under_a_crowd(  # type: ignore[no-untyped-def]
-    tmp_path, tiny_models, encoder
+    tmp_path, service_settings, encoder
 ) -> None:
-    s = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        milvus_uri=str(tmp_path / "m.db"),
-        embedding_model=str(tiny_models.embedding_model),
-        device="cpu",
-        max_chunk_tokens=64,
-        chunk_overlap_tokens=8,
+    s = service_settings(
+        tmp_path / "m.db",
         colbert_block_tokens=1,
         service=ServiceSettings(
             api_keys=[

@@ -13,7 +13,7 @@ from hybrid_search.factory import build_store
 from hybrid_search.searcher import HybridSearcher
 from hybrid_search.service.app import create_app
 from hybrid_search.service.jobs import JobQueue
-from hybrid_search.settings import ApiKey, ServiceSettings, Settings, hash_api_key
+from hybrid_search.settings import ApiKey, ServiceSettings, hash_api_key
 from schemas.documents import IngestSummary
 
 KEY = "door-key-a"
@@ -21,14 +21,9 @@ H = {"Authorization": f"Bearer {KEY}"}
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory, tiny_models, encoder) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    s = Settings(
-        _env_file=None,
-        milvus_uri=str(tmp_path_factory.mktemp("door") / "m.db"),
-        embedding_model=str(tiny_models.embedding_model),
-        device="cpu",
-        max_chunk_tokens=64,
-        chunk_overlap_tokens=8,
+def client(tmp_path_factory, service_settings, encoder) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    s = service_settings(
+        tmp_path_factory.mktemp("door") / "m.db",
         service=ServiceSettings(api_keys=[ApiKey(sha256=hash_api_key(KEY), tenant="A")]),
     )
     searcher = HybridSearcher(build_store(s), encoder, None, collection=s.collection, settings=s)

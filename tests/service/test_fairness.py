@@ -18,21 +18,16 @@ from fastapi.testclient import TestClient
 from hybrid_search.factory import build_store
 from hybrid_search.searcher import HybridSearcher
 from hybrid_search.service.app import create_app
-from hybrid_search.settings import ApiKey, ServiceSettings, Settings, hash_api_key
+from hybrid_search.settings import ApiKey, ServiceSettings, hash_api_key
 
 KEY_A, KEY_B = "fair-key-a", "fair-key-b"
 A = {"Authorization": f"Bearer {KEY_A}"}
 B = {"Authorization": f"Bearer {KEY_B}"}
 
 
-def _app(tmp, tiny_models, encoder, **service: Any) -> tuple[TestClient, HybridSearcher]:  # type: ignore[no-untyped-def]
-    s = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        milvus_uri=str(tmp / "m.db"),
-        embedding_model=str(tiny_models.embedding_model),
-        device="cpu",
-        max_chunk_tokens=64,
-        chunk_overlap_tokens=8,
+def _app(tmp, service_settings, encoder, **service: Any) -> tuple[TestClient, HybridSearcher]:  # type: ignore[no-untyped-def]
+    s = service_settings(
+        tmp / "m.db",
         service=ServiceSettings(
             api_keys=[
                 ApiKey(sha256=hash_api_key(KEY_A), tenant="A", name="a"),
@@ -46,10 +41,10 @@ def _app(tmp, tiny_models, encoder, **service: Any) -> tuple[TestClient, HybridS
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory, tiny_models, encoder) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def client(tmp_path_factory, service_settings, encoder) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     c, searcher = _app(
         tmp_path_factory.mktemp("fair"),
-        tiny_models,
+        service_settings,
         encoder,
         job_threshold_bytes=2000,
         batch_step=1,
@@ -163,9 +158,9 @@ def test_a_client_that_leaves_stops_its_batch(client: TestClient) -> None:
 
 
 def test_past_its_deadline_a_batch_answers_504_with_its_progress(  # type: ignore[no-untyped-def]
-    tmp_path, tiny_models, encoder
+    tmp_path, service_settings, encoder
 ) -> None:
-    c, searcher = _app(tmp_path, tiny_models, encoder, search_deadline_s=0.3, batch_step=1)
+    c, searcher = _app(tmp_path, service_settings, encoder, search_deadline_s=0.3, batch_step=1)
     try:
         with c:
             queries = [f"query number {i}" for i in range(64)]

@@ -14,23 +14,18 @@ from hybrid_search.benchmarks.render import render_markdown, render_pdf
 from hybrid_search.factory import build_store
 from hybrid_search.searcher import HybridSearcher
 from hybrid_search.service.app import create_app
-from hybrid_search.settings import ApiKey, ServiceSettings, Settings, hash_api_key
+from hybrid_search.settings import ApiKey, ServiceSettings, hash_api_key
 
 KEY = "files-key-tenant-a"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory, tiny_models, encoder) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def client(tmp_path_factory, tiny_models, service_settings, encoder) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     d = tmp_path_factory.mktemp("files")
-    s = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        milvus_uri=str(d / "m.db"),
-        embedding_model=str(tiny_models.embedding_model),
+    s = service_settings(
+        d / "m.db",
         reranker_model=str(tiny_models.reranker_model),
-        device="cpu",
-        max_chunk_tokens=64,
-        chunk_overlap_tokens=8,
         service=ServiceSettings(
             api_keys=[ApiKey(sha256=hash_api_key(KEY), tenant="A", name="a")],
             max_body_bytes=256 * 1024,

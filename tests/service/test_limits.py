@@ -30,15 +30,10 @@ class SleepyReranker:
 
 
 @pytest.fixture(scope="module")
-def busy(tmp_path_factory, tiny_models, encoder) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    s = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        milvus_uri=str(tmp_path_factory.mktemp("limits") / "m.db"),
-        embedding_model=str(tiny_models.embedding_model),
+def busy(tmp_path_factory, tiny_models, service_settings, encoder) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    s = service_settings(
+        tmp_path_factory.mktemp("limits") / "m.db",
         reranker_model=str(tiny_models.reranker_model),
-        device="cpu",
-        max_chunk_tokens=64,
-        chunk_overlap_tokens=8,
         service=ServiceSettings(max_concurrency=1, max_queue=0, retry_after_s=2),
     )
     searcher = HybridSearcher(

@@ -17,21 +17,16 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hybrid_search.factory import build_store  # noqa: E402
 from hybrid_search.searcher import HybridSearcher  # noqa: E402
 from hybrid_search.service.app import create_app  # noqa: E402
-from hybrid_search.settings import ApiKey, ServiceSettings, Settings, hash_api_key  # noqa: E402
+from hybrid_search.settings import ApiKey, ServiceSettings, hash_api_key  # noqa: E402
 
 KEY = "schemathesis-key"
 
 
 @pytest.fixture(scope="module")
-def api_schema(tmp_path_factory, tiny_models, encoder) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    s = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        milvus_uri=str(tmp_path_factory.mktemp("props") / "m.db"),
-        embedding_model=str(tiny_models.embedding_model),
+def api_schema(tmp_path_factory, tiny_models, service_settings, encoder) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    s = service_settings(
+        tmp_path_factory.mktemp("props") / "m.db",
         reranker_model=str(tiny_models.reranker_model),
-        device="cpu",
-        max_chunk_tokens=64,
-        chunk_overlap_tokens=8,
         service=ServiceSettings(
             api_keys=[ApiKey(sha256=hash_api_key(KEY), tenant="props")],
             max_top_k=20,

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from hybrid_search.searcher import HybridSearcher
 from hybrid_search.service.app import create_app
 from hybrid_search.service.limits import MAX_JSON_DEPTH, json_depth_over
-from hybrid_search.settings import ApiKey, ServiceSettings, Settings, hash_api_key, redact_uri
+from hybrid_search.settings import ApiKey, ServiceSettings, hash_api_key, redact_uri
 from schemas.documents import MAX_METADATA_DEPTH
 from schemas.filters import MAX_FILTER_COMPARISONS, filter_cost_problem
 
@@ -28,16 +28,11 @@ JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory, tiny_models, encoder) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def client(tmp_path_factory, service_settings, encoder) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     from hybrid_search.factory import build_store
 
-    s = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        milvus_uri=str(tmp_path_factory.mktemp("repro") / "m.db"),
-        embedding_model=str(tiny_models.embedding_model),
-        device="cpu",
-        max_chunk_tokens=64,
-        chunk_overlap_tokens=8,
+    s = service_settings(
+        tmp_path_factory.mktemp("repro") / "m.db",
         service=ServiceSettings(
             api_keys=[
                 ApiKey(sha256=hash_api_key(KEY_A), tenant="A", name="a"),

@@ -16,7 +16,7 @@ import uvicorn
 from hybrid_search.factory import build_store
 from hybrid_search.searcher import HybridSearcher
 from hybrid_search.service.app import create_app
-from hybrid_search.settings import ApiKey, ServiceSettings, Settings, hash_api_key
+from hybrid_search.settings import ApiKey, ServiceSettings, hash_api_key
 
 KEY = "stop-key-a"
 H = {"Authorization": f"Bearer {KEY}"}
@@ -25,15 +25,10 @@ BIG = " ".join(f"token{i} on vector search and ranking" for i in range(28_000))
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory, tiny_models, encoder) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def base(tmp_path_factory, service_settings, encoder) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A real server (a disconnect needs a socket) on a free port, its jobs over 2 MB."""
-    s = Settings(
-        _env_file=None,
-        milvus_uri=str(tmp_path_factory.mktemp("stop") / "m.db"),
-        embedding_model=str(tiny_models.embedding_model),
-        device="cpu",
-        max_chunk_tokens=64,
-        chunk_overlap_tokens=8,
+    s = service_settings(
+        tmp_path_factory.mktemp("stop") / "m.db",
         batch_size=8,  # the stop is checked between encode batches
         service=ServiceSettings(
             api_keys=[ApiKey(sha256=hash_api_key(KEY), tenant="A")],
