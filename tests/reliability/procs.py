@@ -55,6 +55,15 @@ def base_env(models: Models, milvus_uri: str, **settings: str) -> dict[str, str]
     return env
 
 
+def api_keys_setting(keys: dict[str, str]) -> str:
+    """HYBRID_SEARCH_SERVICE__API_KEYS for `{tenant: key}`: one key per tenant, named after it."""
+    from hybrid_search.settings import hash_api_key
+
+    return json.dumps(
+        [{"sha256": hash_api_key(k), "tenant": t, "name": t} for t, k in keys.items()]
+    )
+
+
 @dataclass
 class MilvusServer:
     """`milvus-lite server` on loopback: the gRPC code path of a Milvus standalone."""
@@ -80,6 +89,13 @@ class MilvusServer:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"milvus-lite server did not start:\n{tail(self.log_path)}")
             time.sleep(0.1)
+
+    @classmethod
+    def started_in(cls, d: Path) -> MilvusServer:
+        """A server whose data and log live in `d`, started."""
+        server = cls(d / "milvus", d / "milvus.log")
+        server.start()
+        return server
 
     def kill(self) -> None:
         """SIGKILL: no flush, no goodbye."""

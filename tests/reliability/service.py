@@ -18,13 +18,20 @@ from typing import Any
 import httpx
 
 from hybrid_search.factory import build_encoder, build_store, collection_spec
-from hybrid_search.settings import Settings, hash_api_key
+from hybrid_search.settings import Settings
 from hybrid_search.store.milvus import MilvusStore
 from hybrid_search.store.tenancy import tenant_collection
 from ingest.pipeline import IngestOptions
 from tests.reliability import snapshot
 from tests.reliability.case_data import CaseResult
-from tests.reliability.procs import MilvusServer, ServeProcess, Workspace, base_env, log
+from tests.reliability.procs import (
+    MilvusServer,
+    ServeProcess,
+    Workspace,
+    api_keys_setting,
+    base_env,
+    log,
+)
 from tests.reliability.tenants import seed_documents
 
 COLLECTION = "svc"
@@ -84,15 +91,13 @@ class Service:
 
 def _start(ws: Workspace, tenancy: str) -> Service:
     d = ws.dir("service")
-    milvus = MilvusServer(d / "milvus", d / "milvus.log")
-    milvus.start()
-    keys = [{"sha256": hash_api_key(k), "tenant": t, "name": t} for t, k in KEYS.items()]
+    milvus = MilvusServer.started_in(d)
     env = base_env(
         ws.models,
         milvus.uri,
         collection=COLLECTION,
         tenancy=tenancy,
-        service__api_keys=json.dumps(keys),
+        service__api_keys=api_keys_setting(KEYS),
         # 2 workers + 8 waiting: 16 load clients saturate it, so shedding (503) is exercised
         service__max_queue=str(MAX_QUEUE),
         **CHUNKING,

@@ -24,8 +24,14 @@ from typing import Any
 
 import httpx
 
-from hybrid_search.settings import hash_api_key
-from tests.reliability.procs import MilvusServer, ServeProcess, Workspace, base_env, log
+from tests.reliability.procs import (
+    MilvusServer,
+    ServeProcess,
+    Workspace,
+    api_keys_setting,
+    base_env,
+    log,
+)
 from tests.reliability.run import _models
 
 KEYS = {"A": "soak-key-a", "B": "soak-key-b", "C": "soak-key-c"}
@@ -196,14 +202,12 @@ def run(duration: float, seed: int = 7, root: Path | None = None) -> dict[str, A
     root = root or Path(tempfile.mkdtemp(prefix="soak-"))
     ws = Workspace(root, _models(root / "models"), quick=True)
     d = ws.dir("service")
-    milvus = MilvusServer(d / "milvus", d / "milvus.log")
-    milvus.start()
-    keys = [{"sha256": hash_api_key(k), "tenant": t, "name": t} for t, k in KEYS.items()]
+    milvus = MilvusServer.started_in(d)
     env = base_env(
         ws.models,
         milvus.uri,
         collection="soak",
-        service__api_keys=json.dumps(keys),
+        service__api_keys=api_keys_setting(KEYS),
         service__job_threshold_bytes="10000",
         max_chunk_tokens="64",
         chunk_overlap_tokens="8",
