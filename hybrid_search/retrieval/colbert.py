@@ -1,15 +1,7 @@
-"""ColBERT late interaction over the token vectors the store keeps per chunk.
-
-Score = MaxSim as `BGEM3FlagModel.colbert_score` computes it: for every query token the best
-inner product with any passage token, summed and divided by the number of query tokens. Vectors
-are L2-normalised by BGE-M3, so each term is a cosine and the score lies in [-1, 1].
-
-Candidates come from the union of the other routes' candidates (rescoring) and, when the
-store's token layout is searchable (`colbert_block_tokens=1`), from the store's token search
-(ColBERT v1's end-to-end retrieval, Khattab & Zaharia, SIGIR 2020). Either way candidates are
-then scored by `VectorStore.score_token_vectors`: MaxSim on the stored form (float32, or packed
-binary / int8 expanded a block at a time, `hybrid_search.tokens.maxsim`).
-"""
+"""ColBERT late interaction: MaxSim as `BGEM3FlagModel.colbert_score` computes it (per query
+token the best inner product with any passage token, averaged over query tokens: in [-1, 1]).
+Candidates: the other routes' union (rescoring) and, with `colbert_block_tokens=1`, the store's
+token search (ColBERT v1's end-to-end retrieval, Khattab & Zaharia, SIGIR 2020)."""
 
 from __future__ import annotations
 
@@ -52,9 +44,7 @@ class ColbertRoute:
         scope: Scope,
         limit: int,
     ) -> list[Candidate]:
-        """Exact MaxSim over the candidates, best first. Candidates without a known key (from
-        token search) or token count are looked up through the full scope, so the filter still
-        applies."""
+        """Exact MaxSim, best first; keys not known yet are read through the scope (its filter)."""
         tokens = _tokens(query)
         pks = list(dict.fromkeys(candidates))
         known = {pk: keys[pk] for pk in pks if pk in keys and keys[pk].token_count is not None}

@@ -1,9 +1,5 @@
-"""Why a search found nothing: a note for the caller instead of silent emptiness.
-
-Runs only when a response has no hits, so its extra store reads cost nothing on the normal path:
-one count for the tenant, then one per filter condition (conditions under a `not` are skipped:
-a negated condition that matches nothing cannot be why nothing came back).
-"""
+"""Why a search found nothing. Runs only for an empty answer: one count for the tenant, then one
+per filter condition outside any `not` (a negated condition matching nothing cannot be why)."""
 
 from __future__ import annotations
 
@@ -12,7 +8,7 @@ from collections.abc import Iterator
 from hybrid_search.store.base import VectorStore
 from hybrid_search.store.ops import count_chunks
 from hybrid_search.store.types import Scope
-from schemas.filters import AndFilter, Condition, Filter, NotFilter, OrFilter
+from schemas.filters import AndFilter, Condition, Filter, OrFilter
 
 __all__ = ["empty_result_notes"]
 
@@ -55,7 +51,7 @@ def _has_field(cond: Condition) -> Condition | None:
 
 
 def _positive_conditions(flt: Filter) -> Iterator[Condition]:
-    """The conditions outside any `not`, walked with a stack (filters are depth-limited anyway)."""
+    """The conditions outside any `not`."""
     stack: list[Filter] = [flt]
     while stack:
         node = stack.pop()
@@ -65,5 +61,3 @@ def _positive_conditions(flt: Filter) -> Iterator[Condition]:
             stack.extend(reversed(node.all_of))
         elif isinstance(node, OrFilter):
             stack.extend(reversed(node.any_of))
-        elif isinstance(node, NotFilter):
-            continue

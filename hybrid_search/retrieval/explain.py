@@ -1,36 +1,27 @@
-"""Explanations: every returned hit scored on every route that answered, also the routes whose
-candidate depth it lay beyond (rank None). Fusion has already happened and is not touched.
-
-Scored with no extra store call where the stored data allows: dense and sparse from the head's
-stored vectors (read with its text), ColBERT by MaxSim over one fetch of the head's token
-vectors; BM25 needs the corpus statistics, so the head's read asks the store for its scores.
-Each score equals what the store's search returns for that chunk (`tests/test_searcher.py`).
-"""
+"""Explanations: each returned hit scored on every answered route, also beyond a route's depth
+(rank None), after fusion. Dense and sparse come from the head's stored vectors, ColBERT from one
+fetch of its token vectors, BM25 from the head's read (it needs corpus statistics); each equals
+the store search's score for that chunk (`tests/test_searcher.py`)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from hybrid_search.errors import HybridSearchError
 from hybrid_search.fusion.base import FusedHit
-from hybrid_search.retrieval.colbert import ColbertRoute
 from hybrid_search.retrieval.request import SearchState
-from hybrid_search.store.base import VectorStore
 from hybrid_search.store.ops import score_rows
-from hybrid_search.store.types import (
-    FIELD_ROUTES,
-    Candidate,
-    FieldName,
-    QueryVectors,
-    Scope,
-    StoredChunk,
-)
+from hybrid_search.store.types import Candidate, FieldName, QueryVectors, Scope, StoredChunk
+
+if TYPE_CHECKING:
+    from hybrid_search.retrieval.pipeline import Engine
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +45,7 @@ def local_score(route: str, q: QueryVectors, row: StoredChunk) -> float | None:
 
 @dataclass
 class Explanation:
-    """Store scores asked for early (`start`) or by the head's read (`read_rows`); `finish`
-    adds the local ones and fills the hits."""
+    """Store scores asked for early (`start`) or by the head's read; `finish` adds local ones."""
 
     jobs: dict[str, Future[list[Candidate]]] = field(default_factory=dict)
     #: the route `read_rows` scores (its hits' rows are all still to be read), if any
@@ -63,20 +53,10 @@ class Explanation:
     read_scores: dict[str, float] | None = None
 
 
-def start(
-    state: SearchState,
-    head: list[FusedHit],
-    *,
-    store: VectorStore,
-    collection: str,
-    colbert: ColbertRoute,
-    pool: Executor,
-) -> Explanation:
-    """Ask the store, in the background, for the scores that cannot be computed locally
-    (ColBERT's token vectors; BM25 unless the head's read will score it) of the head's hits
-    each route did not reach. The head holds every hit the answer can show, so the calls
-    overlap the row read instead of following it."""
-    q, scope = state.query, state.plan.scope
+def start(e: Engine, state: SearchState, head: list[FusedHit]) -> Explanation:
+    """Ask the store in the background for the head's scores that cannot be computed locally
+    (ColBERT; BM25 unless the head's read scores it), so they overlap the row read."""
+    q, scope, pool = state.query, state.plan.scope, state.lane.routes
     out = Explanation()
     for route in state.ranked:
         missing = unreached(state, head, route)
@@ -86,32 +66,25 @@ def start(
             out.read_route = READ_ROUTE
         elif route == "colbert":
             out.jobs[route] = pool.submit(
-                colbert.score, q, missing, keys=state.keys, scope=scope, limit=len(missing)
+                e.colbert.score, q, missing, keys=state.keys, scope=scope, limit=len(missing)
             )
         else:
-            out.jobs[route] = pool.submit(
-                _store_scores, store, collection, _field(route), q, scope.only(missing)
-            )
+            out.jobs[route] = pool.submit(_store_scores, e, route, q, scope.only(missing))
     return out
 
 
 def read_rows(
-    state: SearchState,
-    started: Explanation,
-    pks: list[str],
-    *,
-    store: VectorStore,
-    collection: str,
-    with_vectors: bool,
+    e: Engine, state: SearchState, started: Explanation, pks: list[str], with_vectors: bool
 ) -> dict[str, StoredChunk] | None:
-    """The head's rows scored on `started.read_route` in the same call; None when there is no
-    route to score or the scored read failed (the caller reads the rows plainly)."""
+    """The head's rows scored on `started.read_route`; None: read them plainly."""
     route = started.read_route
     if route is None:
         return None
     scope = state.plan.scope.only(pks)
     try:
-        read = score_rows(store, collection, route, state.query, scope, with_vectors=with_vectors)
+        read = score_rows(
+            e.store, e.collection, route, state.query, scope, with_vectors=with_vectors
+        )
     except HybridSearchError as exc:  # an explanation never fails the search
         logger.warning("explaining route %s failed: %s", route, exc)
         return None
@@ -119,14 +92,7 @@ def read_rows(
     return read.rows
 
 
-def finish(
-    state: SearchState,
-    hits: list[FusedHit],
-    started: Explanation,
-    *,
-    store: VectorStore,
-    collection: str,
-) -> None:
+def finish(e: Engine, state: SearchState, hits: list[FusedHit], started: Explanation) -> None:
     """Fill `hits[i].routes[route] = (None, score)` for every answered route that lacks it."""
     q, scope = state.query, state.plan.scope
     found: dict[str, dict[str, float]] = {}
@@ -138,14 +104,9 @@ def finish(
             local = {pk: local_score(route, q, state.rows[pk]) for pk in missing}
             found[route] = {pk: s for pk, s in local.items() if s is not None}
         else:  # a store that returned no vectors: ask its search
-            ask = partial(_store_scores, store, collection, _field(route), q, scope.only(missing))
-            scores = _scores(route, ask)
-            if scores is not None:
-                found[route] = scores
+            found[route] = _scores(route, partial(_store_scores, e, route, q, scope.only(missing)))
     for route, fut in started.jobs.items():
-        scores = _scores(route, fut.result)
-        if scores is not None:
-            found[route] = scores
+        found[route] = _scores(route, fut.result)
     if started.read_route is not None and started.read_scores is not None:
         found[started.read_route] = started.read_scores
     for route, scores in found.items():
@@ -155,43 +116,30 @@ def finish(
 
 
 def unreached(state: SearchState, hits: list[FusedHit], route: str) -> list[str]:
-    """The hits an answered route did not reach: the ones its explanation must score."""
-    if route not in state.ranked:
-        return []
-    return [h.key for h in hits if route not in h.routes]
+    """The hits an answered route did not reach."""
+    return [h.key for h in hits if route not in h.routes] if route in state.ranked else []
 
 
 def needs_vectors(state: SearchState, head: list[FusedHit]) -> bool:
-    """Whether the head's read must bring the stored vectors: a hit is to be scored locally on a
-    route that did not reach it."""
+    """Whether a head hit is to be scored locally, so its read must bring the stored vectors."""
     return any(unreached(state, head, route) for route in LOCAL_ROUTES)
 
 
-def _scores(route: str, get: Callable[[], list[Candidate]]) -> dict[str, float] | None:
+def _scores(route: str, get: Callable[[], list[Candidate]]) -> dict[str, float]:
     try:
         return {c.pk: c.score for c in get()}
     except HybridSearchError as exc:  # an explanation never fails the search
         logger.warning("explaining route %s failed: %s", route, exc)
-        return None
+        return {}
 
 
-def _store_scores(
-    store: VectorStore, collection: str, route: FieldName, q: QueryVectors, scope: Scope
-) -> list[Candidate]:
+def _store_scores(e: Engine, route: str, q: QueryVectors, scope: Scope) -> list[Candidate]:
     assert scope.pks is not None
-    return store.search_field(
-        collection, route, [q], scope=scope, limit=len(scope.pks), with_token_counts=False
+    field = cast(FieldName, route)
+    return e.store.search_field(
+        e.collection, field, [q], scope=scope, limit=len(scope.pks), with_token_counts=False
     )[0]
 
 
 def _has_vector(route: str, row: StoredChunk | None) -> bool:
-    if row is None:
-        return False
-    return (row.dense if route == "dense" else row.sparse) is not None
-
-
-def _field(route: str) -> FieldName:
-    for name in FIELD_ROUTES:
-        if name == route:
-            return name
-    raise ValueError(f"route {route!r} is not a field route")
+    return row is not None and (row.dense if route == "dense" else row.sparse) is not None

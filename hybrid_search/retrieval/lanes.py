@@ -1,11 +1,7 @@
-"""Interactive and background lanes: where a search's parallel parts run, and who gives way.
-
-A single search fans its routes and its rerank out to the interactive pools. A batch search is
-bulk work: it runs in a low-priority thread (`threads.BACKGROUND_NICE`) with its routes and
-rerank inline. Thread priorities decide who gets a core, not who holds the GIL, so a background
-search also gives way at its stage boundaries while interactive searches run, for at most
-`YIELD_S` each time (slowed, never starved), and runs the caller's stop check there (deadline,
-client gone)."""
+"""Where a search's parallel parts run. A single search fans out to the interactive pools; a
+batch runs in a low-priority thread with its routes and rerank inline. Priorities decide who gets
+a core, not who holds the GIL, so a batch also waits at its stage boundaries while interactive
+searches run, at most `YIELD_S` each time (slowed, never starved), and checks its stop there."""
 
 from __future__ import annotations
 
@@ -32,18 +28,13 @@ _BACKGROUND_WORKERS = 2
 YIELD_S = 0.1
 
 
-def _nothing() -> None:
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class Lane:
-    """Where a request's parallel parts run (its route searches, its reranker call), and what
-    it runs between stages (`checkpoint`: may raise to stop the request)."""
+    """Where a request's route searches and reranker call run; `checkpoint` may raise to stop."""
 
     routes: Executor
     rerank: Executor
-    checkpoint: Callable[[], None] = _nothing
+    checkpoint: Callable[[], None] = lambda: None
 
 
 class Lanes:
@@ -75,8 +66,7 @@ class Lanes:
     def run_background(
         self, search: Callable[[Lane], T], stop: Callable[[], None] | None = None
     ) -> T:
-        """Run `search(lane)` in a low-priority thread, on a lane whose checkpoints call `stop`
-        and then give way to interactive searches; returns (or raises) what `search` does."""
+        """`search(lane)` in a low-priority thread; its checkpoints call `stop` and give way."""
 
         def checkpoint() -> None:
             if stop is not None:
@@ -90,8 +80,7 @@ class Lanes:
         return self._background.submit(search, lane).result()
 
     def give_way(self) -> None:
-        """Wait while interactive searches run, at most YIELD_S (background work calls it
-        between its stages: ingest jobs between encode batches)."""
+        """Wait while interactive searches run, at most YIELD_S (called between bulk stages)."""
         with self._idle:
             self._idle.wait_for(lambda: self._running == 0, timeout=YIELD_S)
 

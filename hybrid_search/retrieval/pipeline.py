@@ -83,16 +83,7 @@ def search_one(e: Engine, state: SearchState) -> SearchResponse:
         if plan.options.group_by_doc:
             group(state)
     head = state.fused[: plan.head_size]
-    explaining = None
-    if plan.options.explain and head:
-        explaining = explain.start(
-            state,
-            head,
-            store=e.store,
-            collection=e.collection,
-            colbert=e.colbert,
-            pool=state.lane.routes,
-        )
+    explaining = explain.start(e, state, head) if plan.options.explain and head else None
     head = read_head(e, state, head, explaining)
     note_failures(state)
     if plan.rerank and head:
@@ -102,7 +93,7 @@ def search_one(e: Engine, state: SearchState) -> SearchResponse:
     final = head[plan.offset : plan.offset + plan.top_k]
     if explaining is not None and final:
         with state.timed("explain"):
-            explain.finish(state, final, explaining, store=e.store, collection=e.collection)
+            explain.finish(e, state, final, explaining)
     hits = [_hit(h, state.rows[h.key], state.rerank_scores.get(h.key)) for h in final]
     if (o := plan.options).highlight:
         with state.timed("highlight"):
@@ -143,24 +134,15 @@ def group(state: SearchState) -> None:
 def read_head(
     e: Engine, state: SearchState, head: list[FusedHit], explaining: explain.Explanation | None
 ) -> list[FusedHit]:
-    """The fused head, its stored fields read in one call where routes shipped keys only
-    (with the dense and sparse vectors when a hit is to be explained on a route that did not
-    reach it, and the BM25 scores). A chunk deleted between the search and this read is
-    dropped from the answer."""
+    """The fused head with its rows read in one call (and what explaining needs); a chunk deleted
+    since the search is dropped."""
     missing = [h.key for h in head if h.key not in state.rows]
     if missing:
         vectors = explaining is not None and explain.needs_vectors(state, head)
         with state.timed("fetch"):
-            found = None
-            if explaining is not None:
-                found = explain.read_rows(
-                    state,
-                    explaining,
-                    missing,
-                    store=e.store,
-                    collection=e.collection,
-                    with_vectors=vectors,
-                )
+            found = (
+                explain.read_rows(e, state, explaining, missing, vectors) if explaining else None
+            )
             if found is None:
                 found = e.store.get_rows(e.collection, missing, with_vectors=vectors)
         state.rows.update(found)

@@ -53,8 +53,7 @@ class Plan:
 
     @property
     def native_fusion(self) -> bool:
-        """Routes and RRF may run as one store call: nothing needs per-route detail (no
-        explanations, no ColBERT), unweighted RRF over two or more routes."""
+        """One store call may run the routes and RRF: unweighted, 2+ routes, no per-route detail."""
         o = self.options
         return not (
             o.explain
@@ -77,14 +76,7 @@ def make_plan(
     can_generate_colbert: bool,
     has_reranker: bool,
 ) -> Plan:
-    """The plan for `opts`: what the request set (`fields_set`), then the collection's `saved`
-    defaults, then `settings`.
-
-    Raises:
-        InvalidRequestError: a query is empty, a route is unavailable, ColBERT alone cannot
-            generate, or the page (offset + top_k) ends past the candidate depth.
-        InvalidFilterError: the filter is malformed.
-    """
+    """The plan for `opts`: what the request set, then the collection's `saved`, then `settings`."""
     for i, q in enumerate(queries):
         if not q.strip():
             raise InvalidRequestError(
@@ -129,13 +121,18 @@ def make_plan(
     else:
         per_route: dict[str, int] = {str(r): d for r, d in (opts.candidates or {}).items()}
         depth = {r: per_route.get(r, default_depth) for r in routes}
-    if opts.offset:
-        _check_page(opts.offset, opts.top_k, max(depth.values()))
-    tenant = opts.tenant or s.tenant
+    end = opts.offset + opts.top_k
+    if opts.offset and end > (deepest := max(depth.values())):  # else pages could overlap
+        raise InvalidRequestError(
+            f"offset {opts.offset} + top_k {opts.top_k} = {end} is past the candidate depth "
+            f"{deepest}: a page must end within the deepest route's candidates; ask for an "
+            f"earlier page or raise `candidates` (up to 16384)",
+            details={"field": "offset", "limit": deepest},
+        )
     return Plan(
         routes=routes,
         depth=depth,
-        scope=Scope(tenant, parse_filter(opts.filter) if opts.filter else None),
+        scope=Scope(opts.tenant or s.tenant, parse_filter(opts.filter) if opts.filter else None),
         top_k=opts.top_k,
         rerank=opts.rerank and has_reranker,
         rerank_top_n=max(opts.rerank_top_n or s.rerank_top_n, 1),
@@ -153,18 +150,6 @@ def make_plan(
     )
 
 
-def _check_page(offset: int, top_k: int, depth: int) -> None:
-    """A page must end within the deepest route's candidates: past them the ranking would
-    depend on the page asked for, and page n + 1 could repeat a hit of page n."""
-    if offset + top_k > depth:
-        raise InvalidRequestError(
-            f"offset {offset} + top_k {top_k} = {offset + top_k} is past the candidate depth "
-            f"{depth}: a page must end within the deepest route's candidates; ask for an "
-            f"earlier page or raise `candidates` (up to 16384)",
-            details={"field": "offset", "limit": depth},
-        )
-
-
 #: the options `tune --save` records
 SAVED_FIELDS = ("routes", "fusion", "weights", "rrf_k")
 #: the ones that only make sense together
@@ -172,11 +157,7 @@ FUSION_FIELDS = ("fusion", "weights", "rrf_k")
 
 
 def check_saved_defaults(saved: Mapping[str, Any]) -> dict[str, Any]:
-    """Saved defaults as valid SearchOptions values.
-
-    Raises:
-        ConfigError: an unknown field or an invalid value (naming it).
-    """
+    """Saved defaults as valid SearchOptions values; ConfigError names a bad one."""
     unknown = sorted(set(saved) - set(SAVED_FIELDS))
     if unknown:
         raise ConfigError(
@@ -197,9 +178,8 @@ def apply_saved_defaults(
     saved: Mapping[str, Any],
     available: Sequence[str],
 ) -> tuple[SearchOptions, dict[str, Any]]:
-    """`opts` with the `saved` defaults that fit the `available` routes filled into the fields the
-    request left open (`fields_set`: what it set itself), and {field: value} of what was applied.
-    The saved fusion options are one unit, tuned together on the saved routes: they apply only
+    """`opts` with the `saved` defaults filled into the fields the request left open, and what was
+    applied. Fusion options were tuned together on the saved routes: they apply as one unit, only
     when the request sets none of them and searches exactly those routes."""
     if not saved:
         return opts, {}

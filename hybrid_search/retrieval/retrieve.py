@@ -1,5 +1,6 @@
 """The retrieval step of a search: the routes in the store (in parallel), ColBERT over their
-heads, or all routes fused inside the store in one call. Fills the request's `SearchState`."""
+heads, or all routes fused inside the store in one call. Routes ship keys and raw scores only
+(higher is better): rows are read for the fused head alone, which is all an answer shows."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 
 from hybrid_search.errors import CollectionNotFoundError, HybridSearchError, RouteError, StoreError
 from hybrid_search.retrieval.colbert import ColbertRoute
-from hybrid_search.retrieval.fields import field_routes
 from hybrid_search.retrieval.request import SearchState, ms
 from hybrid_search.store.base import VectorStore
 from hybrid_search.store.types import FIELD_ROUTES, Candidate, FieldName
@@ -22,13 +22,10 @@ class Retriever:
     """Runs a plan's routes against one collection; shared by the searcher's requests."""
 
     def __init__(self, store: VectorStore, collection: str, colbert: ColbertRoute) -> None:
-        self._store, self._collection = store, collection
-        self._fields = field_routes(store, collection)
-        self._colbert = colbert
+        self._store, self._collection, self._colbert = store, collection, colbert
 
     def fuse_in_store(self, state: SearchState) -> bool:
-        """Routes and RRF in one store call. False: take the per-route path (also when the call
-        fails, so each route reports its own error)."""
+        """Routes and RRF in one store call; False (also on failure): go route by route."""
         plan, o = state.plan, state.plan.options
         group = o.group_by_doc  # grouping needs every candidate's document: keys for all
         depth: dict[FieldName, int] = {r: plan.depth[r] for r in FIELD_ROUTES if r in plan.routes}
@@ -56,20 +53,20 @@ class Retriever:
         return True
 
     def retrieve(self, state: SearchState) -> None:
-        """Each route's ranked candidates: store routes in parallel (on the request's lane),
-        then ColBERT over their heads (and over its own token search, where the store can do
-        one)."""
+        """Store routes in parallel on the request's lane, then ColBERT over their heads."""
         plan, q, pool = state.plan, state.query, state.lane.routes
         colbert = "colbert" in plan.routes  # its rescoring reads the candidates' token counts
         futures: dict[str, Future[tuple[list[Candidate] | HybridSearchError, float]]] = {}
-        for route in self._fields.values():
-            if route.name in plan.routes:
-                futures[route.name] = pool.submit(
+        for field in FIELD_ROUTES:
+            if field in plan.routes:
+                futures[field] = pool.submit(
                     _attempt,
-                    lambda route=route: route.search(
+                    lambda field=field: self._store.search_field(
+                        self._collection,
+                        field,
                         [q],
-                        limit=plan.depth[route.name],
                         scope=plan.scope,
+                        limit=plan.depth[field],
                         with_token_counts=colbert,
                     )[0],
                 )
@@ -123,8 +120,7 @@ class Retriever:
 
 
 def _attempt(fn: Any) -> tuple[Any, float]:
-    """Run one route step: (its result or the error that stops only this route, seconds).
-    A missing collection stops the whole search."""
+    """(result or the error that stops only this route, seconds); a missing collection raises."""
     t = time.perf_counter()
     try:
         return fn(), time.perf_counter() - t
