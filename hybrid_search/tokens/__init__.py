@@ -1,9 +1,7 @@
 """Compressed ColBERT document tokens: storage kinds, packing, token pooling and MaxSim."""
 
 from hybrid_search.tokens.codec import (
-    DEFAULT_KIND,
     STORAGE_KINDS,
-    VECTOR_KINDS,
     PackedTokens,
     StorageKind,
     bytes_per_token,
@@ -23,9 +21,7 @@ from hybrid_search.tokens.pooling import pool_tokens
 from hybrid_search.tokens.text7 import from_text, text_length, to_text
 
 __all__ = [
-    "DEFAULT_KIND",
     "STORAGE_KINDS",
-    "VECTOR_KINDS",
     "PackedTokens",
     "StorageKind",
     "bytes_per_token",

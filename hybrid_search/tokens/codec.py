@@ -1,15 +1,9 @@
-"""Compressed ColBERT document tokens: pack a (n_tokens, dim) float32 matrix into bytes and back.
+"""Pack (n_tokens, dim) float32 ColBERT document tokens into bytes and back; pure numpy.
 
-Kinds (bytes per token at dim d):
-- `binary`: the sign bit of each dimension, `np.packbits` (d/8: 128 B at 1024). Scored as
-  Vespa scores BGE-M3/ColBERT sign bits: full-precision query tokens against the +-1 document
-  tokens (here scaled by 1/sqrt(d), so each token is a unit vector and a score stays in [-1, 1]).
-- `int8`: per-token symmetric scale (float32) + d int8 values (d + 4 B: 1,028 at 1024).
-- `float32`: exact (4d B: 4,096 at 1024).
-- `none`: no token vectors are stored.
-
-Pure numpy; `PackedTokens` keeps the packed form so MaxSim (`hybrid_search.tokens.maxsim`)
-expands it a block at a time instead of materialising every candidate in float32.
+Bytes per token at dim d: `binary` d/8 (sign bits, scored as Vespa scores BGE-M3 sign bits:
+full-precision query tokens against +-1/sqrt(d) ones, so a score stays in [-1, 1]); `int8` d + 4
+(a float32 scale per token); `float32` 4d; `none` stores nothing. `PackedTokens` keeps the packed
+form so MaxSim expands a block at a time instead of every candidate in float32.
 """
 
 from __future__ import annotations
@@ -25,9 +19,6 @@ from hybrid_search.errors import ConfigError
 
 StorageKind = Literal["binary", "int8", "float32", "none"]
 STORAGE_KINDS: tuple[str, ...] = get_args(StorageKind)
-#: the kinds that store vectors, i.e. everything but "none"
-VECTOR_KINDS: tuple[str, ...] = ("binary", "int8", "float32")
-DEFAULT_KIND: StorageKind = "binary"
 
 FloatArray = npt.NDArray[np.float32]
 ByteArray = npt.NDArray[np.uint8]
@@ -42,13 +33,7 @@ def check_kind(kind: str, *, where: str = "colbert_storage") -> StorageKind:
 def bytes_per_token(kind: str, dim: int) -> int:
     """Packed bytes of one token vector (0 for `none`)."""
     check_kind(kind)
-    if kind == "binary":
-        return math.ceil(dim / 8)
-    if kind == "int8":
-        return dim + 4
-    if kind == "float32":
-        return 4 * dim
-    return 0
+    return {"binary": math.ceil(dim / 8), "int8": dim + 4, "float32": 4 * dim}.get(kind, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +69,7 @@ class PackedTokens:
 
 def encode(tokens: FloatArray, kind: StorageKind) -> PackedTokens:
     """Pack float32 token vectors (n, dim) as `kind`."""
-    if kind == "none":
+    if check_kind(kind) == "none":
         raise ValueError("storage 'none' keeps no token vectors to encode")
     x = np.ascontiguousarray(tokens, dtype=np.float32)
     if x.ndim != 2:
@@ -99,17 +84,14 @@ def encode(tokens: FloatArray, kind: StorageKind) -> PackedTokens:
         data = np.empty((n, dim + 4), dtype=np.uint8)
         data[:, :4] = scale.view(np.uint8).reshape(n, 4)
         data[:, 4:] = q.view(np.uint8)
-    elif kind == "float32":
+    else:
         data = x.view(np.uint8).reshape(n, 4 * dim)
-    else:  # pragma: no cover - Literal exhausted
-        check_kind(kind)
     return PackedTokens(kind, dim, np.ascontiguousarray(data))
 
 
-def decode(packed: PackedTokens, start: int = 0, stop: int | None = None) -> FloatArray:
-    """Float32 vectors of tokens[start:stop] as MaxSim sees them: +-1/sqrt(dim) for binary,
-    scale * int8 for int8, exact for float32."""
-    rows = packed.data[start:stop]
+def decode(packed: PackedTokens) -> FloatArray:
+    """Float32 vectors as MaxSim sees them: +-1/sqrt(dim) for binary, scale * int8 for int8."""
+    rows = packed.data
     n, dim = rows.shape[0], packed.dim
     if packed.kind == "binary":
         bits = np.unpackbits(rows, axis=1, count=dim).astype(np.float32)

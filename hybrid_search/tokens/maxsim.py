@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import cache
 from typing import Any
 
 import numpy as np
 
-from hybrid_search.tokens.codec import FloatArray, PackedTokens, StorageKind, decode
+from hybrid_search.tokens.codec import FloatArray, PackedTokens, StorageKind, decode, encode
 
 #: document tokens expanded to float32 per matrix product (2048 x 1024 x 4 B = 8 MiB: the
 #: fastest block size on one thread, docs/design.md)
@@ -38,10 +38,7 @@ def one_blas_thread() -> Iterator[None]:
     """Run the products on one BLAS thread: OpenBLAS's threads on a busy machine made MaxSim
     several times slower (docs/design.md), and the search runs its routes in threads already."""
     ctl = _blas_controller()
-    if ctl is None:
-        yield
-        return
-    with ctl.limit(limits=1, user_api="blas"):
+    with nullcontext() if ctl is None else ctl.limit(limits=1, user_api="blas"):
         yield
 
 
@@ -55,18 +52,8 @@ def maxsim_by_key(query: FloatArray, docs: Mapping[str, PackedTokens]) -> dict[s
 
 def maxsim_float32(query: FloatArray, vectors: Mapping[str, FloatArray]) -> dict[str, float]:
     """MaxSim of `query` against float32 token matrices (chunk -> (n, dim)), batched."""
-    docs = {
-        pk: PackedTokens("float32", int(v.shape[1]), _bytes(v))
-        for pk, v in vectors.items()
-        if len(v)
-    }
-    out = maxsim_by_key(query, docs)
+    out = maxsim_by_key(query, {pk: encode(v, "float32") for pk, v in vectors.items() if len(v)})
     return {pk: out.get(pk, 0.0) for pk in vectors}
-
-
-def _bytes(x: FloatArray) -> Any:
-    a = np.ascontiguousarray(x, dtype=np.float32)
-    return a.view(np.uint8).reshape(len(a), -1)
 
 
 def maxsim(query: FloatArray, doc: PackedTokens) -> float:

@@ -25,10 +25,8 @@ def pool_tokens(tokens: FloatArray, pool_factor: int) -> FloatArray:
     from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
     from scipy.spatial.distance import squareform  # type: ignore[import-untyped]
 
-    # Ward needs Euclidean distances; on unit vectors Euclidean order is cosine order. From the
-    # Gram matrix (one BLAS product, one thread: ingest encodes in other threads) rather than
-    # scipy's pdist (a quarter of the CPU, same clusters; docs/design.md); condensed by
-    # `squareform` rather than fancy indexing with `triu_indices`
+    # Ward needs Euclidean distances (on unit vectors, in cosine order): from the Gram matrix on
+    # one BLAS thread (ingest encodes in others), a quarter of scipy's pdist CPU (docs/design.md)
     x64 = x.astype(np.float64)
     with one_blas_thread():
         dist = x64 @ x64.T
@@ -38,15 +36,10 @@ def pool_tokens(tokens: FloatArray, pool_factor: int) -> FloatArray:
     dist += sq[None, :]
     np.sqrt(np.maximum(dist, 0.0, out=dist), out=dist)
     np.fill_diagonal(dist, 0.0)
-    labels = (
-        fcluster(
-            linkage(squareform(dist, checks=False), method="ward"), t=clusters, criterion="maxclust"
-        )
-        - 1
-    )
-    # clusters numbered by their first token, so pooling is deterministic and keeps the text's
-    # order; cluster sums as one product with the membership matrix (np.add.reduceat along
-    # axis 0 took half of the whole call)
+    tree = linkage(squareform(dist, checks=False), method="ward")
+    labels = fcluster(tree, t=clusters, criterion="maxclust") - 1
+    # clusters numbered by their first token (deterministic, in the text's order); sums as one
+    # product with the membership matrix (np.add.reduceat took half of the whole call)
     first = np.full(int(labels.max()) + 1, n, dtype=np.int64)
     np.minimum.at(first, labels, np.arange(n))
     rank = np.empty_like(first)
