@@ -1,19 +1,10 @@
-"""Remote client for the hybrid-search HTTP service, with the in-process searcher's method names.
+"""Remote client for the HTTP service with `HybridSearcher`'s method names and responses, so code
+switches between in-process and remote search by swapping one object; no torch, no pymilvus.
 
-`HybridSearchClient(url).search(query, **options)` returns the same `SearchResponse` as
-`HybridSearcher.search`, so code can switch between in-process and remote search by swapping one
-object. Imports only httpx, pydantic, tenacity, `schemas` and `hybrid_search.errors` (plus the
-pure-pydantic service models): no torch, no pymilvus.
-
-Errors: a non-2xx answer raises `APIError(status_code, code, message, details)` built from the
-service's error body, so the server's error code survives the round trip; a network failure or
-timeout raises `TransportError`. Bad options raise `InvalidRequestError` before any request,
-as the in-process searcher does.
-
-Retries: only 503 answers (overloaded, Milvus unavailable), connection errors and timeouts are
-retried, never other statuses. Every endpoint is safe to repeat (searches read, document upserts
-are idempotent by content hash, deletes are idempotent; a repeated delete whose first attempt
-succeeded unseen answers 404). The wait honours `Retry-After`, capped at `max_retry_wait_s`.
+A non-2xx answer raises `APIError` with the server's error code; a network failure or timeout
+`TransportError`; bad options `InvalidRequestError` before any request. Only 503s, connection
+errors and timeouts are retried (every endpoint is safe to repeat: a repeated delete whose first
+attempt succeeded unseen answers 404), honouring `Retry-After` up to `max_retry_wait_s`.
 """
 
 from __future__ import annotations
@@ -21,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 from urllib.parse import quote
 
@@ -113,17 +103,8 @@ def _transport_errors(method: str, path: str) -> Iterator[None]:
 
 
 class _BaseClient(Generic[H]):
-    """Everything but the I/O: URLs, headers, bodies, response parsing and the retry policy.
-
-    Args:
-        base_url: the service root, e.g. "http://127.0.0.1:8000".
-        api_key: sent as `Authorization: Bearer <key>`; None for a key-less loopback service.
-        http_client: an httpx client to use (a FastAPI TestClient works); the caller keeps
-            ownership and its timeouts apply. Default: a client this object owns.
-        timeout: seconds per request for the owned client.
-        retries: retries after the first attempt, for 503s, connection errors and timeouts.
-        max_retry_wait_s: cap on each wait between attempts.
-    """
+    """Everything but the I/O. `api_key` goes as a Bearer token; `http_client` (a FastAPI
+    TestClient works) stays the caller's, with its own timeouts; `timeout` is per request."""
 
     def __init__(
         self,
@@ -150,9 +131,6 @@ class _BaseClient(Generic[H]):
     def _open(self, timeout: float | None) -> H:
         raise NotImplementedError
 
-    def _url(self, path: str) -> str:
-        return self.base_url + path
-
     def _wait(self, state: RetryCallState) -> float:
         """Retry-After when the server sent one, else jittered exponential; both capped."""
         exc = state.outcome.exception() if state.outcome is not None else None
@@ -170,12 +148,6 @@ class _BaseClient(Generic[H]):
             "wait": self._wait,
             "reraise": True,
         }
-
-    @staticmethod
-    def _check(response: httpx.Response) -> httpx.Response:
-        if response.is_success:
-            return response
-        raise _api_error(response)
 
     @staticmethod
     def _search(query: str | SearchRequest, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -212,10 +184,7 @@ class _BaseClient(Generic[H]):
             else (dict(d) if isinstance(d, Mapping) else d)
             for d in docs
         ]
-        body: dict[str, Any] = {"documents": items}
-        if tenant is not None:
-            body["tenant"] = tenant
-        return body
+        return {"documents": items} | ({} if tenant is None else {"tenant": tenant})
 
 
 class HybridSearchClient(_BaseClient[httpx.Client]):
@@ -231,23 +200,16 @@ class HybridSearchClient(_BaseClient[httpx.Client]):
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _send_once(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        with _transport_errors(method, path):
-            response = self._http.request(method, self._url(path), headers=self._headers, **kwargs)
-        return self._check(response)
 
     def _request(self, method: str, path: str, model: type[M], **kwargs: Any) -> M:
         for attempt in Retrying(**self._retry_kwargs()):
-            with attempt:
-                response = self._send_once(method, path, **kwargs)
+            with attempt, _transport_errors(method, path):
+                url = self.base_url + path
+                response = self._http.request(method, url, headers=self._headers, **kwargs)
+                if not response.is_success:
+                    raise _api_error(response)
         return model.model_validate(response.json())
 
     def search(self, query: str | SearchRequest, **options: Any) -> SearchResponse:
@@ -294,7 +256,7 @@ class HybridSearchClient(_BaseClient[httpx.Client]):
     def ready(self) -> ReadyResponse:
         """`GET /readyz` without retries; a 503 comes back as `ready=False`, not an error."""
         with _transport_errors("GET", "/readyz"):
-            response = self._http.get(self._url("/readyz"), headers=self._headers)
+            response = self._http.get(self.base_url + "/readyz", headers=self._headers)
         if response.status_code not in (200, 503):
             raise _api_error(response)
         return ReadyResponse.model_validate(response.json())
@@ -313,25 +275,16 @@ class AsyncHybridSearchClient(_BaseClient[httpx.AsyncClient]):
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-    async def _send_once(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        with _transport_errors(method, path):
-            response = await self._http.request(
-                method, self._url(path), headers=self._headers, **kwargs
-            )
-        return self._check(response)
 
     async def _request(self, method: str, path: str, model: type[M], **kwargs: Any) -> M:
         async for attempt in AsyncRetrying(**self._retry_kwargs()):
-            with attempt:
-                response = await self._send_once(method, path, **kwargs)
+            with attempt, _transport_errors(method, path):
+                url = self.base_url + path
+                response = await self._http.request(method, url, headers=self._headers, **kwargs)
+                if not response.is_success:
+                    raise _api_error(response)
         return model.model_validate(response.json())
 
     async def search(self, query: str | SearchRequest, **options: Any) -> SearchResponse:

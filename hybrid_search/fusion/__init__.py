@@ -17,12 +17,7 @@ __all__ += ["RouteHit", "WeightedFusion", "make_fusion"]
 def make_fusion(
     name: FusionName, *, k: int = DEFAULT_K, weights: Mapping[RouteKey, float] | None = None
 ) -> Fusion:
-    """The fusion method `name`; `k` is RRF's constant, `weights` per route (each method's
-    docstring says what an unlisted route weighs: RRF and min-max 1.0, weighted 0).
-
-    Raises:
-        InvalidRequestError: unknown name, bad k or bad weights.
-    """
+    """The fusion method `name`; an unlisted route weighs 1.0 in RRF and min-max, 0 in weighted."""
     if name == "rrf":
         return RRFFusion(k=k, weights=weights)
     if name == "weighted":

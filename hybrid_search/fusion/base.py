@@ -33,14 +33,9 @@ class FusedHit:
 
 
 class Fusion(Protocol):
-    """Merges ranked lists from several routes into one ranked list.
-
-    Callers may rely on: input lists are best-first; ranks are 1-based; a key repeated within
-    one route counts only at its first (best) position; a route that did not return a key
-    contributes nothing for it; the output is sorted by fused score descending, then best rank
-    over routes ascending, then key ascending, so equal inputs give the same order every time;
-    at most `limit` hits. Implementations are pure and thread-safe.
-    """
+    """Ranked route lists (best first) -> at most `limit` hits in `rank_fused`'s order. A key
+    repeated in a route counts at its first position; a route without a key adds nothing for
+    it. Implementations are pure and thread-safe."""
 
     name: str
 
@@ -48,11 +43,7 @@ class Fusion(Protocol):
 
 
 def check_weights(weights: Mapping[RouteKey, float] | None) -> dict[str, float]:
-    """Copy route weights, refusing ones that would make the fused order meaningless.
-
-    Raises:
-        InvalidRequestError: a weight is negative, NaN or infinite.
-    """
+    """Copy route weights, refusing ones that make the order meaningless (< 0, NaN, inf)."""
     out: dict[str, float] = {}
     for route, w in (weights or {}).items():
         if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) or w < 0:
@@ -76,11 +67,7 @@ def collect(ranked: Mapping[str, Sequence[RouteHit]]) -> dict[str, dict[str, tup
 
 
 def check_scores(ranked: Mapping[str, Sequence[RouteHit]]) -> None:
-    """Score-based fusion needs finite scores: one NaN would make the sort order arbitrary.
-
-    Raises:
-        ValueError: a route returned a NaN or infinite score.
-    """
+    """Score-based fusion needs finite scores: one NaN would make the sort order arbitrary."""
     for route, hits in ranked.items():
         for hit in hits:
             if not math.isfinite(hit.score):
@@ -90,11 +77,8 @@ def check_scores(ranked: Mapping[str, Sequence[RouteHit]]) -> None:
 def rank_fused(
     scores: Mapping[str, float], seen: Mapping[str, dict[str, tuple[int, float]]], limit: int
 ) -> list[FusedHit]:
-    """Sort by fused score desc, then best rank over routes asc, then key asc; keep `limit`.
-
-    The best-rank tie-break prefers a candidate some route put near its top over one that only
-    reached the same score by appearing low in several routes; the key makes the order total.
-    """
+    """By fused score desc, then best rank asc (a route's top beats a score gathered low in
+    several routes), then key (a total order); keep `limit`."""
     if limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
     order = sorted(

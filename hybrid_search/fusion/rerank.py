@@ -1,14 +1,7 @@
-"""Reranking that cannot silently replace a good first stage: the reranker's order fused with
-the first stage's by weighted RRF (`rerank_mode="fuse"`).
-
-A cross-encoder can lower nDCG@10 after a strong first stage (BAAI's own tables: SciFact
-74.64 -> 73.08 with bge-reranker-v2-m3). Fusing keeps what both orders agree on at the top:
-
-    score(d) = 1 / (k + rank_first(d)) + weight / (k + rank_rerank(d))
-
-over the reranked head only (ranks 1-based within it); weight 0 keeps the first stage, a large
-weight approaches the reranker's order. RRF: Cormack, Clarke & Büttcher, SIGIR 2009.
-"""
+"""`rerank_mode="fuse"`: the reranker's order fused with the first stage's by weighted RRF,
+score(d) = 1 / (k + rank_first(d)) + weight / (k + rank_rerank(d)) over the reranked head, since
+a cross-encoder can lower nDCG@10 after a strong first stage (BAAI's tables: SciFact 74.64 ->
+73.08 with bge-reranker-v2-m3). Weight 0 keeps the first stage; a large one nears the reranker's."""
 
 from __future__ import annotations
 
@@ -31,12 +24,8 @@ def fuse_with_rerank(
     weight: float = DEFAULT_RERANK_WEIGHT,
     k: int = DEFAULT_K,
 ) -> list[str]:
-    """The head's keys (`first_stage`, best first) by fused score descending, ties in the first
-    stage's order; every key needs a reranker score, `weight` (>= 0) weighs the reranker's list
-    against the first stage's 1, `k` (> 0) is RRF's constant.
-
-    Raises:
-        ValueError: a key without a reranker score, a duplicate key, a bad weight or k."""
+    """The head's keys (best first) by fused score, ties in the first stage's order; each needs
+    a reranker score."""
     if not math.isfinite(weight) or weight < 0:
         raise ValueError(f"rerank weight must be a finite number >= 0, got {weight}")
     if k < 1:

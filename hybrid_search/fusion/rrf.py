@@ -21,28 +21,19 @@ DEFAULT_K = 60
 
 
 class RRFFusion:
-    """score(d) = Σ_r w_r / (k + rank_r(d)), rank 1-based, over the routes r that returned d.
-
-    Uses ranks only, so routes with incomparable scores (cosine, BM25, MaxSim) fuse without
-    calibration. With all weights 1 this equals Milvus's `RRFRanker(k)` on the same route lists
-    (checked against Milvus Lite in `tests/fusion/test_fusion.py`). Per-route weights are this
-    project's extension (Milvus's RRF has none): a route missing from `weights` gets 1.0.
-    """
+    """score(d) = Σ_r w_r / (k + rank_r(d)) over the routes r that returned d: ranks only, so
+    incomparable scores fuse without calibration. All weights 1 (the default for an unlisted
+    route; Milvus has no weights) equal Milvus's `RRFRanker(k)` (`tests/fusion/test_fusion.py`)."""
 
     name = "rrf"
 
     def __init__(self, k: int = DEFAULT_K, weights: Mapping[RouteKey, float] | None = None) -> None:
-        """`k` > 0; `weights` (>= 0) multiply routes, unlisted ones weigh 1.0.
-
-        Raises:
-            InvalidRequestError: k is not a positive finite number or a weight is invalid."""
         if isinstance(k, bool) or not isinstance(k, int | float) or not math.isfinite(k) or k <= 0:
             raise InvalidRequestError(f"RRF k must be > 0, got {k!r}", details={"field": "rrf_k"})
         self.k = k
         self.weights = check_weights(weights)
 
     def fuse(self, ranked: Mapping[str, Sequence[RouteHit]], limit: int) -> list[FusedHit]:
-        """Hits by fused score desc (ties: best rank asc, then key asc); lists best first."""
         seen = collect(ranked)
         scores = {
             key: math.fsum(

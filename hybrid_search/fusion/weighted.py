@@ -24,33 +24,21 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {"dense": 0.4, "sparse": 0.2, "colbert": 
 
 
 class WeightedFusion:
-    """score(d) = Σ_r w_r · s_r(d) on raw scores, no normalisation.
-
-    A route missing from `weights` (default `DEFAULT_WEIGHTS`) contributes 0, and so does a
-    route that did not return d (its score there is unknown, not low). This is exactly Milvus's
-    `WeightedRanker(w1, w2, ..., norm_score=False)` (checked against Milvus Lite in
-    `tests/fusion/test_fusion.py`). FlagEmbedding's compute_score further divides by Σ w, which
-    rescales scores but never changes the order.
-    """
+    """score(d) = Σ_r w_r · s_r(d) on raw scores; a route missing from `weights` or not returning
+    d adds 0 (unknown, not low). Exactly Milvus's `WeightedRanker(..., norm_score=False)`
+    (`tests/fusion/test_fusion.py`); FlagEmbedding's further division by Σ w keeps the order."""
 
     name = "weighted"
     #: what a route missing from `weights` weighs
     unlisted = 0.0
 
     def __init__(self, weights: Mapping[RouteKey, float] | None = None) -> None:
-        """Raises InvalidRequestError: a weight (route -> weight >= 0) is negative or not finite."""
         self.weights = check_weights(DEFAULT_WEIGHTS) if weights is None else check_weights(weights)
 
     def _normalise(self, ranked: Mapping[str, Sequence[RouteHit]]) -> Callable[[str, float], float]:
         return lambda route, score: score
 
     def fuse(self, ranked: Mapping[str, Sequence[RouteHit]], limit: int) -> list[FusedHit]:
-        """Hits by fused score desc (ties: best rank asc, then key asc) from route name -> hits,
-        best first, with raw scores (higher is better).
-
-        Raises:
-            ValueError: a score is NaN or infinite.
-        """
         check_scores(ranked)
         seen, norm = collect(ranked), self._normalise(ranked)
         scores = {
@@ -63,14 +51,10 @@ class WeightedFusion:
 
 
 class MinMaxFusion(WeightedFusion):
-    """score(d) = Σ_r w_r · (s_r(d) − min_r) / (max_r − min_r), over the routes that returned d.
-
-    min_r and max_r are taken over route r's returned list, so each route spans [0, 1] and a
-    BM25 route can be mixed with cosine routes. A route whose scores are all equal (one hit, or
-    ties) maps them to 1.0: returning a candidate is evidence, and 0 would erase it. A route
-    that did not return d contributes 0. A route missing from `weights` gets 1.0, so the default
-    is the plain sum of normalised scores (CombSUM on min-max scores, Fox & Shaw, TREC-2 1994).
-    """
+    """score(d) = Σ_r w_r · (s_r(d) − min_r) / (max_r − min_r) over the routes that returned d:
+    each route's list spans [0, 1], so BM25 mixes with cosine. All-equal scores map to 1.0
+    (returning a candidate is evidence). Unlisted routes weigh 1.0: by default CombSUM on min-max
+    scores (Fox & Shaw, TREC-2 1994)."""
 
     name = "minmax"
     unlisted = 1.0
