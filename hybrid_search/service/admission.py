@@ -1,16 +1,9 @@
-"""Admission by tenant: bounded slots and queue, each tenant's share bounded, served in turns.
+"""Admission by tenant: bounded worker-thread slots and queue, each tenant's share bounded.
 
-Model inference and Milvus calls block, so they run in worker threads, `max_concurrency` at a
-time. One gate for everyone let one tenant's burst fill every slot and the whole queue while
-the others got 503s for minutes (docs/design.md). Here each tenant may hold
-at most `tenant_running` slots and `tenant_queue` queue places; over its share it gets 429 +
-Retry-After at once while the others are still admitted, and a freed slot goes to the tenants
-with waiting work in round-robin order, not first come first served.
-
-A queued request whose deadline passes, or whose client leaves, gives its place up at once. A
-running job is a thread and cannot be interrupted: it keeps its slot until it returns, so the
-bound holds for threads, not only requests. Long work is cut into short jobs by the callers
-(sub-batches, ingest windows) that check their `Work` between jobs.
+One shared gate let one tenant's burst fill every slot while the others got 503s for minutes
+(docs/design.md): over its share a tenant gets 429 at once, and freed slots go round-robin to
+tenants with waiting work. A running thread keeps its slot until it returns, so callers cut long
+work into short jobs that check their `Work` in between.
 """
 
 from __future__ import annotations
@@ -47,11 +40,8 @@ class _Tenant:
 
 
 class TenantGate:
-    """Runs blocking jobs in threads under per-tenant and global bounds; see the module doc.
-
-    Create it inside the event loop that uses it (the app's lifespan). All bookkeeping happens
-    on the event loop thread with no await between a check and its update, so it needs no lock.
-    """
+    """Runs blocking jobs in threads under per-tenant and global bounds. Create it in the event
+    loop that uses it: bookkeeping never awaits between a check and its update, so needs no lock."""
 
     def __init__(
         self,
@@ -72,16 +62,8 @@ class TenantGate:
         self.tenant_queue = share[1] if tenant_queue is None else tenant_queue
         self._tenants: dict[str, _Tenant] = {}
         self._turns: deque[str] = deque()  # tenants with waiting work, in serving order
-        self._running = 0
-        self._waiting = 0
-
-    @property
-    def running(self) -> int:
-        return self._running
-
-    @property
-    def waiting(self) -> int:
-        return self._waiting
+        self.running = 0  # jobs holding a slot, all tenants
+        self.waiting = 0
 
     def load(self, tenant: str) -> tuple[int, int]:
         """(running, waiting) jobs of one tenant."""
@@ -89,13 +71,8 @@ class TenantGate:
         return (t.running, len(t.waiting)) if t else (0, 0)
 
     async def run(self, tenant: str, fn: Callable[[], T], work: Work | None = None) -> T:
-        """Run `fn` in a worker thread once admitted and given a slot.
-
-        Raises:
-            TenantBusyError: this tenant already holds its share of slots and queue (429).
-            OverloadedError: every queue place is taken (503).
-            DeadlineExceededError, ClientGoneError: from `work`, while waiting for a slot.
-        """
+        """Run `fn` in a worker thread once given a slot; TenantBusyError (429) over the tenant's
+        share, OverloadedError (503) with the queue full, `work`'s errors while queued."""
         if work is not None:
             work.check()
         t = self._tenants.setdefault(tenant, _Tenant())
@@ -110,7 +87,7 @@ class TenantGate:
             if work is not None:
                 work.account(began)
             t.running -= 1
-            self._running -= 1
+            self.running -= 1
             self._dispatch()
             if t.running == 0 and not t.waiting:
                 self._tenants.pop(tenant, None)
@@ -118,19 +95,19 @@ class TenantGate:
     def _may_start(self, t: _Tenant) -> bool:
         # a tenant with work already queued waits its turn behind it
         return (
-            self._running < self.max_concurrency
+            self.running < self.max_concurrency
             and t.running < self.tenant_running
             and not t.waiting
         )
 
     def _start(self, t: _Tenant) -> None:
         t.running += 1
-        self._running += 1
+        self.running += 1
 
     async def _wait(self, tenant: str, t: _Tenant, work: Work | None) -> None:
-        if self._waiting >= self.max_queue:
+        if self.waiting >= self.max_queue:
             raise OverloadedError(
-                f"server busy: {self._running} requests running and {self._waiting} queued; "
+                f"server busy: {self.running} requests running and {self.waiting} queued; "
                 f"retry in {self.retry_after_s}s",
                 details={"retry_after_s": self.retry_after_s},
             )
@@ -142,7 +119,7 @@ class TenantGate:
             )
         turn = anyio.Event()
         t.waiting.append(turn)
-        self._waiting += 1
+        self.waiting += 1
         if tenant not in self._turns:
             self._turns.append(tenant)
         try:
@@ -153,17 +130,17 @@ class TenantGate:
         except BaseException:
             if turn.is_set():  # given a slot in the same instant: hand it on
                 t.running -= 1
-                self._running -= 1
+                self.running -= 1
                 self._dispatch()
             else:
                 t.waiting.remove(turn)
-                self._waiting -= 1
+                self.waiting -= 1
             raise
 
     def _dispatch(self) -> None:
         """Give free slots to waiting tenants in turn (round robin over `_turns`)."""
         skipped = 0
-        while self._running < self.max_concurrency and self._turns and skipped < len(self._turns):
+        while self.running < self.max_concurrency and self._turns and skipped < len(self._turns):
             tenant = self._turns[0]
             t = self._tenants.get(tenant)
             if t is None or not t.waiting:
@@ -176,7 +153,7 @@ class TenantGate:
                 continue
             skipped = 0
             turn = t.waiting.popleft()
-            self._waiting -= 1
+            self.waiting -= 1
             self._start(t)
             turn.set()
             if not t.waiting:

@@ -1,16 +1,13 @@
-"""HTTP routes: search, batch search, documents, file uploads, RAG context, health, readiness
-and metrics.
-
-Handlers stay thin: resolve the tenant from the key, check the service limits, run the blocking
-work through the gate, return the same pydantic models the in-process API returns.
-"""
+"""HTTP routes. Handlers stay thin: resolve the tenant from the key, check the service limits,
+run the blocking work through the gate, return the models the in-process API returns."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sized
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
@@ -90,6 +87,16 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 v1_router = APIRouter(prefix="/v1", responses=_ERRORS)
 ops_router = APIRouter(tags=["operations"])
+TenantQuery = Annotated[str | None, Query(description="admin keys only")]
+
+
+def _at_most(field: str, items: Sized, limit: int, where: str = "in one request") -> None:
+    if len(items) > limit:
+        hint = "; send several requests" if field == "documents" else ""
+        raise InvalidRequestError(
+            f"{len(items)} {field} {where}; this service accepts at most {limit}{hint}",
+            details={"field": field, "limit": limit},
+        )
 
 
 def _check_search(opts: SearchOptions, queries: list[str], state: ServiceState) -> None:
@@ -116,11 +123,9 @@ _ROUTE_STORE_FAILURE = "the vector store failed on this route"
 
 
 def _public(response: SearchResponse) -> SearchResponse:
-    """A degraded answer as clients may see it: store failures in our own words, and no
-    answer at all (503 + Retry-After) when the store failed and nothing was found, because an
-    empty hit list would read as "no match" while it means "could not search". A route that
-    had nothing to search (an all-unknown-token query on `sparse`) is not a failure of the
-    service: that answer stays a 200 that says why it is empty."""
+    """A degraded answer as clients may see it: store failures in our own words, and a 503 when
+    the store failed and nothing was found (an empty list would read as "no match"). A route
+    with nothing to search is no failure: that answer stays a 200 saying why it is empty."""
     if not response.route_errors:
         return response
     logger.warning("search degraded: %s", response.route_errors)
@@ -144,8 +149,7 @@ def _public(response: SearchResponse) -> SearchResponse:
 
 
 def _check_doc_id(doc_id: str) -> None:
-    """An id no stored document can have (control characters, too long) is a request error,
-    answered before the id reaches a Milvus expression."""
+    """An id no stored document can have is a 400, before it reaches a Milvus expression."""
     try:
         check_doc_id(doc_id)
     except ValueError as exc:
@@ -174,7 +178,7 @@ async def search(
     work.limit(state.settings.service.search_deadline_s)
     tenant = request.tenant or state.settings.tenant
     response = await state.gate.run(tenant, lambda: state.searcher.search(request), work)
-    metrics.observe_search(response)
+    metrics.observe_timings(response.timings_ms)
     return _public(response)
 
 
@@ -190,12 +194,7 @@ async def search_batch(
     queries; the deadline and the client are checked between steps (504 says how far it got).
     Batches are bulk work: they run in the searcher's low-priority threads, so single searches
     (of any tenant) get the CPU first."""
-    limit = state.settings.service.max_batch
-    if len(body.queries) > limit:
-        raise InvalidRequestError(
-            f"{len(body.queries)} queries in one batch; this service accepts at most {limit}",
-            details={"field": "queries", "limit": limit},
-        )
+    _at_most("queries", body.queries, state.settings.service.max_batch, "in one batch")
     _check_search(body, body.queries, state)
     tenant = principal.tenant_for(body.tenant, state.settings.tenant)
     request = body.model_copy(update={"tenant": tenant})
@@ -210,7 +209,7 @@ async def search_batch(
     ]
     results = [r for part in await run_steps(state.gate, tenant, work, steps) for r in part]
     for r in results:
-        metrics.observe_search(r)
+        metrics.observe_timings(r.timings_ms)
     total = round((time.perf_counter() - started) * 1000.0, 3)
     return BatchSearchResponse(results=[_public(r) for r in results], timings_ms={"total": total})
 
@@ -284,13 +283,7 @@ async def upsert_documents(
     """
     principal.check_write()
     s = state.settings
-    limit = s.service.max_documents_per_request
-    if len(body.documents) > limit:
-        raise InvalidRequestError(
-            f"{len(body.documents)} documents in one request; this service accepts at most "
-            f"{limit}; send several requests",
-            details={"field": "documents", "limit": limit},
-        )
+    _at_most("documents", body.documents, s.service.max_documents_per_request)
     tenant = principal.tenant_for(body.tenant, s.tenant)
     if state.jobs is not None and documents_bytes(body.documents) > s.service.job_threshold_bytes:
         queued = state.jobs.submit(tenant, len(body.documents), body.documents)
@@ -317,12 +310,7 @@ async def upload_files(files: list[UploadFile], principal: PrincipalDep, state: 
     principal.check_write()
     s = state.settings
     limit = s.service.max_file_bytes
-    if len(files) > s.service.max_documents_per_request:
-        raise InvalidRequestError(
-            f"{len(files)} files in one request; this service accepts at most "
-            f"{s.service.max_documents_per_request}",
-            details={"field": "files", "limit": s.service.max_documents_per_request},
-        )
+    _at_most("files", files, s.service.max_documents_per_request)
     uploads = []
     for f in files:
         name, data = f.filename or "upload", await f.read()
@@ -344,12 +332,7 @@ async def delete_documents(
 ) -> BulkDeleteResponse:
     """Delete documents by ids or by a filter, inside the caller's tenant; one outcome per id."""
     principal.check_write()
-    limit = state.settings.service.max_documents_per_request
-    if body.ids is not None and len(body.ids) > limit:
-        raise InvalidRequestError(
-            f"{len(body.ids)} ids in one request; this service accepts at most {limit}",
-            details={"field": "ids", "limit": limit},
-        )
+    _at_most("ids", body.ids or [], state.settings.service.max_documents_per_request)
     if body.filter is not None:
         check_filter_scope(body.filter)
     scope = principal.tenant_for(body.tenant, state.settings.tenant)
@@ -363,9 +346,7 @@ async def delete_documents(
 
 @v1_router.delete("/collection", tags=["documents"])
 async def drop_documents(
-    principal: PrincipalDep,
-    state: StateDep,
-    tenant: str | None = Query(None, description="admin keys only"),
+    principal: PrincipalDep, state: StateDep, tenant: TenantQuery = None
 ) -> DropResponse:
     """Delete every document of the caller's tenant (`hybrid-search drop` over HTTP); the
     served collection and the other tenants' documents stay."""
@@ -378,10 +359,7 @@ async def drop_documents(
 
 @v1_router.get("/documents/{doc_id:path}", tags=["documents"], responses=_NOT_FOUND)
 async def get_document(
-    doc_id: str,
-    principal: PrincipalDep,
-    state: StateDep,
-    tenant: str | None = Query(None, description="admin keys only"),
+    doc_id: str, principal: PrincipalDep, state: StateDep, tenant: TenantQuery = None
 ) -> DocumentResponse:
     """A document's stored chunks, without vectors."""
     scope = principal.tenant_for(tenant, state.settings.tenant)
@@ -390,27 +368,13 @@ async def get_document(
     rows = await state.gate.run(scope, lambda: get_chunks(store, collection, scope, doc_id))
     if not rows:
         raise DocumentNotFoundError(f"no document '{doc_id}'", details={"doc_id": doc_id})
-    return DocumentResponse(
-        doc_id=doc_id,
-        chunks=[
-            ChunkOut(
-                chunk_id=r.chunk_id,
-                chunk_index=r.chunk_index,
-                title=r.title,
-                text=r.text,
-                metadata=r.metadata,
-            )
-            for r in rows
-        ],
-    )
+    chunks = [ChunkOut.model_validate(r, from_attributes=True) for r in rows]
+    return DocumentResponse(doc_id=doc_id, chunks=chunks)
 
 
 @v1_router.delete("/documents/{doc_id:path}", tags=["documents"], responses=_NOT_FOUND)
 async def delete_document(
-    doc_id: str,
-    principal: PrincipalDep,
-    state: StateDep,
-    tenant: str | None = Query(None, description="admin keys only"),
+    doc_id: str, principal: PrincipalDep, state: StateDep, tenant: TenantQuery = None
 ) -> DeleteResponse:
     """Delete a document's chunks and ColBERT vectors."""
     principal.check_write()
@@ -436,10 +400,7 @@ def _jobs(state: ServiceState, job_id: str) -> JobQueue:
 
 @v1_router.get("/jobs/{job_id}", tags=["documents"], responses=_JOB_NOT_FOUND)
 async def get_job(
-    job_id: str,
-    principal: PrincipalDep,
-    state: StateDep,
-    tenant: str | None = Query(None, description="admin keys only"),
+    job_id: str, principal: PrincipalDep, state: StateDep, tenant: TenantQuery = None
 ) -> IngestJobResponse:
     """A queued write's state, progress (`done` of `total` documents) and, once finished,
     its summary with one outcome per document."""
@@ -449,10 +410,7 @@ async def get_job(
 
 @v1_router.delete("/jobs/{job_id}", tags=["documents"], responses=_JOB_NOT_FOUND)
 async def cancel_job(
-    job_id: str,
-    principal: PrincipalDep,
-    state: StateDep,
-    tenant: str | None = Query(None, description="admin keys only"),
+    job_id: str, principal: PrincipalDep, state: StateDep, tenant: TenantQuery = None
 ) -> IngestJobResponse:
     """Stop a job: a queued one at once, a running one at its next encode batch (answered
     with the state reached within a few seconds); the documents it committed stay."""
@@ -508,9 +466,8 @@ def _probe(state: ServiceState, checks: dict[str, str]) -> None:
         except Exception:
             logger.warning("readiness: collection check failed", exc_info=True)
             checks["collection"] = "missing"
-    models = [state.encoder, state.reranker]
-    loaded_flags = [getattr(m, "loaded", True) for m in models if m is not None]
-    checks["models"] = "ok" if state.models_loaded and all(loaded_flags) else "not loaded"
+    flags = [getattr(m, "loaded", True) for m in (state.encoder, state.reranker) if m is not None]
+    checks["models"] = "ok" if all(flags) else "not loaded"
 
 
 @ops_router.get("/metrics", response_class=Response)

@@ -1,10 +1,7 @@
 """The app factory: settings -> FastAPI app whose lifespan loads the models and the collection once.
 
-Nothing is built at import time. `create_app(settings, searcher=...)` lets tests and embedders
-inject a searcher; then the app uses it and leaves closing it to its owner.
-
 Middleware, outermost first: metrics (counts every answer, 413 and 500 included) -> catch-all
-(request id, generic 500) -> body size limit (413) -> FastAPI's exception handlers and routes.
+(request id, generic 500) -> body guard (401, 413) -> FastAPI's exception handlers and routes.
 """
 
 from __future__ import annotations
@@ -15,7 +12,6 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 
 from hybrid_search.encoders.base import Encoder
 from hybrid_search.errors import ConfigError
@@ -38,33 +34,18 @@ from hybrid_search.store.base import VectorStore
 from hybrid_search.version import __version__
 from schemas.collection import CollectionSpec
 
-__all__ = ["create_app", "describe_deployment"]
+__all__ = ["create_app"]
 
 logger = logging.getLogger(__name__)
 
 NO_KEYS_WARNING = "no API keys: single-tenant, loopback only"
 
 
-def _operation_id(route: APIRoute) -> str:
-    """Stable OpenAPI operation ids (the handler names), for generated clients."""
-    return route.name
-
-
 def create_app(
     settings: Settings | None = None, *, searcher: HybridSearcher | None = None
 ) -> FastAPI:
-    """Build the service app.
-
-    Args:
-        settings: defaults to `Settings()` (environment and .env).
-        searcher: an already built searcher to serve (tests, embedding); otherwise the lifespan
-            builds one from `settings` and closes it at shutdown.
-
-    Raises:
-        ConfigError: no API keys are configured and `service.host` is not a loopback address
-            (an open single-tenant service must not be reachable from other machines), or a
-            configured key is inconsistent.
-    """
+    """Build the service app; a given `searcher` is served and left to its owner to close.
+    ConfigError when no API keys are configured and the host is not loopback."""
     settings = settings or Settings()
     limits = settings.service
     auth = Authenticator(limits.api_keys, settings.tenant)
@@ -109,7 +90,9 @@ def create_app(
                 timeout_s=limits.job_deadline_s,
                 retry_after_s=limits.retry_after_s,
             )
-            metrics.watch_gate(lambda: gate.running, lambda: gate.waiting)
+            # read at scrape time instead of updating gauges on every change
+            metrics.jobs_running.set_function(lambda: gate.running)
+            metrics.jobs_waiting.set_function(lambda: gate.waiting)
             app.state.service = ServiceState(
                 settings,
                 served,
@@ -118,7 +101,6 @@ def create_app(
                 reranker,
                 gate,
                 spec,
-                models_loaded=True,
                 jobs=jobs,
             )
             logger.info(
@@ -144,7 +126,7 @@ def create_app(
         "and a bge-reranker, with RAG context building. Every error body is "
         '`{"error": {"code", "message", "details"}}`.',
         lifespan=lifespan,
-        generate_unique_id_function=_operation_id,
+        generate_unique_id_function=lambda route: route.name,  # stable ids for generated clients
         redirect_slashes=False,  # a redirect would be built from the client's Host header
     )
     app.state.settings = settings
@@ -172,12 +154,17 @@ def _prepare(
     collection: str,
     settings: Settings,
 ) -> CollectionSpec:
-    """Blocking start-up work: report the deployment, load the models, ensure the collection.
-
-    The collection is created when missing, so the first `POST /v1/documents` works on an empty
-    Milvus; an existing one must match the model (SchemaMismatchError stops the start).
-    """
-    describe_deployment(store)
+    """Blocking start-up work: log the deployment, load the models, ensure the collection (created
+    when missing; one that does not match the model raises SchemaMismatchError)."""
+    health = store.health()
+    if health.embedded:
+        logger.warning(
+            "%s: one process only (never point a second process or worker at the same file), "
+            "no float16/binary vectors; use Milvus standalone or cluster in production",
+            health.deployment,
+        )
+    else:
+        logger.info("%s", health.deployment)
     for model in (encoder, reranker):
         load = getattr(model, "load", None)
         if callable(load):
@@ -185,19 +172,3 @@ def _prepare(
     spec = collection_spec(settings, encoder, collection)
     store.ensure_collection(spec)
     return spec
-
-
-def describe_deployment(store: VectorStore) -> str:
-    """Log (and return) what the store is: Milvus Lite (one process only), or a server and its
-    version."""
-    health = store.health()
-    text = health.deployment
-    if health.embedded:
-        logger.warning(
-            "%s: one process only (never point a second process or worker at the same file), "
-            "no float16/binary vectors; use Milvus standalone or cluster in production",
-            text,
-        )
-    else:
-        logger.info("%s", text)
-    return text

@@ -1,14 +1,8 @@
 """API keys -> principals, and the rule that a tenant key only ever acts on its own tenant.
 
-Keys are configured as SHA-256 hashes (`HYBRID_SEARCH_SERVICE__API_KEYS`), so the settings never
-hold a usable secret. A presented key is hashed and compared with every configured hash by
-`hmac.compare_digest`, without an early exit, so timing says nothing about which hash is close.
-
-Tenancy is decided here and nowhere else: the handlers ask `Principal.tenant_for(requested)`.
-A tenant key that names another tenant (body `tenant`, query `?tenant=`) gets 403 rather than
-being silently redirected, so a misconfigured caller finds out. Filters may not name the
-tenant field at all; the searcher also ANDs the tenant into every expression, so even a filter
-that slipped through could only narrow the caller's own tenant.
+Keys are configured as SHA-256 hashes, so the settings never hold a usable secret. Tenancy is
+decided here only (`Principal.tenant_for`): a tenant key naming another tenant gets 403 rather
+than a silent redirect, so a misconfigured caller finds out.
 """
 
 from __future__ import annotations
@@ -48,20 +42,11 @@ class Principal:
     write: bool = True
 
     def check_write(self) -> None:
-        """Raises ForbiddenError for a read-only key."""
         if not self.write:
             raise ForbiddenError("this API key is read-only", details={"field": "api_key"})
 
     def tenant_for(self, requested: str | None, default: str) -> str:
-        """The tenant this request acts on.
-
-        Args:
-            requested: the tenant the request names (body field or query parameter), if any.
-            default: the service's tenant, used by admin keys that name none.
-
-        Raises:
-            ForbiddenError: a non-admin key names a tenant other than its own.
-        """
+        """The tenant a request naming `requested` acts on (`default`: an admin key's fallback)."""
         if self.admin:
             return requested or self.tenant or default
         assert self.tenant is not None  # Authenticator only builds tenant-less admins
@@ -94,11 +79,7 @@ class Authenticator:
         return not self._keys
 
     def authenticate(self, authorization: str | None, x_api_key: str | None) -> Principal:
-        """The principal for the request's headers.
-
-        Raises:
-            AuthError: keys are configured and the request has none, or an unknown one.
-        """
+        """The principal for the request's headers; AuthError for a missing or unknown key."""
         if self.open:
             return Principal(tenant=self.default_tenant, admin=False, name="anonymous")
         presented = _bearer(authorization)
@@ -127,13 +108,8 @@ def _bearer(header: str | None) -> str | None:
 
 
 def check_filter_scope(flt: Any) -> None:
-    """Refuse filters that name the tenant field anywhere (any `{"field": "tenant"}` node), and
-    filters over the cost bounds of `schemas.filters` (what one search may make Milvus do).
-
-    Raises:
-        ForbiddenError: the filter mentions the tenant field.
-        InvalidFilterError: the filter is over a cost bound (422, naming the part).
-    """
+    """Refuse filters over the cost bounds of `schemas.filters` (422) or naming the tenant field
+    anywhere (403); the searcher also ANDs the tenant into every expression."""
     problem = filter_cost_problem(flt)
     if problem is not None:
         path, message = problem
@@ -187,7 +163,6 @@ async def current_principal(
 
 
 def rate_key(principal: Principal) -> str:
-    """The per-key rate limiter's bucket for a principal."""
     return f"{principal.tenant}|{principal.name}|{principal.admin}"
 
 

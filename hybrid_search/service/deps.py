@@ -33,7 +33,6 @@ class ServiceState:
     reranker: Reranker | None
     gate: TenantGate
     spec: CollectionSpec
-    models_loaded: bool = False
     #: large writes (202 + job id) run here, outside the gate; None: every write runs inline
     jobs: JobQueue | None = None
 

@@ -1,9 +1,7 @@
 """Every error leaves the service as `{"error": {"code", "message", "details"}}`, from one table.
 
-The status of one of our exceptions is looked up along its MRO in `STATUS`, so a new subclass
-gets its parent's status without an edit here. 5xx answers never carry exception text or a
-stack trace: the message is a fixed sentence, the real error is logged with a request id that
-the client also gets (the `X-Request-ID` header and `details.request_id`).
+5xx answers never carry exception text: a fixed sentence, and the request id the real error is
+logged with (also in the `X-Request-ID` header).
 """
 
 from __future__ import annotations
@@ -56,34 +54,29 @@ logger = logging.getLogger(__name__)
 
 
 class DocumentNotFoundError(HybridSearchError):
-    """The caller's tenant holds no document with this id (another tenant's is never revealed)."""
+    """The caller's tenant holds no such document (another tenant's is never revealed)."""
 
     code = "document_not_found"
 
 
 class PayloadTooLargeError(HybridSearchError):
-    """The request body is larger than `service.max_body_bytes`."""
-
     code = "payload_too_large"
 
 
 class TenantBusyError(RateLimitedError):
-    """This tenant holds its whole share of the service's slots and queue (429 + Retry-After);
-    other tenants are still admitted."""
+    """This tenant holds its whole share of slots and queue; other tenants are still admitted."""
 
     code = "tenant_busy"
 
 
 class DeadlineExceededError(HybridSearchError):
-    """The request's server-side deadline passed; its work was stopped (504). `details` says
-    what was done before it stopped."""
+    """The request's server-side deadline passed; `details` says what was done before it stopped."""
 
     code = "deadline_exceeded"
 
 
 class ClientGoneError(HybridSearchError):
-    """The client closed the connection; its queued and running work was stopped (logged as
-    499, the status nginx uses for it; nobody is left to read an answer)."""
+    """The client left; its work was stopped (logged as nginx's 499: nobody reads an answer)."""
 
     code = "client_closed_request"
 
@@ -96,7 +89,7 @@ class JobNotFoundError(HybridSearchError):
 
 @dataclass(frozen=True)
 class StatusRule:
-    """status: HTTP status. public: the message clients see; None shows the exception's own."""
+    """`public`: the message clients see instead of the exception's own."""
 
     status: int
     public: str | None = None
@@ -104,7 +97,7 @@ class StatusRule:
 
 _INTERNAL = "internal server error"
 
-#: the one table: exception class -> HTTP status (looked up along the MRO, most specific first)
+#: exception class -> HTTP status, looked up along the MRO (a subclass gets its parent's)
 STATUS: dict[type[HybridSearchError], StatusRule] = {
     InvalidFilterError: StatusRule(422),
     InvalidRequestError: StatusRule(400),
@@ -128,13 +121,6 @@ STATUS: dict[type[HybridSearchError], StatusRule] = {
 }
 
 
-def mapping_for(exc: HybridSearchError) -> StatusRule:
-    for cls in type(exc).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
-    return STATUS[HybridSearchError]  # pragma: no cover - HybridSearchError is in every MRO
-
-
 def error_response(
     app: Any,
     status: int,
@@ -146,7 +132,7 @@ def error_response(
     """The error body every handler returns; also counts the error by code."""
     metrics = getattr(getattr(app, "state", None), "metrics", None)
     if isinstance(metrics, Metrics):
-        metrics.count_error(code)
+        metrics.errors.labels(code).inc()
     return JSONResponse(
         _serialisable({"error": {"code": code, "message": message, "details": details or {}}}),
         status_code=status,
@@ -171,28 +157,20 @@ def _serialisable(value: Any, depth: int = 0) -> Any:
     return type(value).__name__
 
 
-def _retry_after(app: Any) -> dict[str, str]:
-    settings = getattr(getattr(app, "state", None), "settings", None)
-    seconds = settings.service.retry_after_s if settings is not None else 1
-    return {"Retry-After": str(seconds)}
-
-
 async def _our_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HybridSearchError)
     return exception_response(request, exc)
 
 
 def exception_response(request: Request, exc: HybridSearchError) -> JSONResponse:
-    """The answer to one of our exceptions: status from `STATUS`, Retry-After on 429/503,
-    WWW-Authenticate on 401, and for 5xx a fixed sentence plus the request id (logged)."""
-    m = mapping_for(exc)
+    """The answer to one of our exceptions (Retry-After on 429/503, WWW-Authenticate on 401)."""
+    m = next(STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS)
     headers: dict[str, str] = {}
     details = dict(exc.details)
     if m.status in (429, 503):
-        retry_after = exc.details.get("retry_after_s")
-        headers.update(
-            {"Retry-After": str(retry_after)} if retry_after else _retry_after(request.app)
-        )
+        settings = getattr(request.app.state, "settings", None)
+        default = settings.service.retry_after_s if settings is not None else 1
+        headers["Retry-After"] = str(exc.details.get("retry_after_s") or default)
     if m.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     if m.status >= 500:
@@ -230,8 +208,7 @@ _NOT_IN_A_BODY = {
 
 
 def _message(e: Any, body: Any) -> str:
-    """Pydantic's message, or ours where it says too little: where the JSON breaks, and what
-    to do about a field the server sets itself."""
+    """Pydantic's message, or ours where it says too little (broken JSON, server-set fields)."""
     loc = e.get("loc", ())
     if e.get("type") == "json_invalid" and isinstance(body, str) and len(loc) == 2:
         pos = int(loc[1])
@@ -285,12 +262,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class CatchAllMiddleware:
-    """Gives each request an id and turns an unexpected exception into a logged, generic 500.
-
-    Sits inside the metrics middleware (so the 500 is counted) and outside the routers. It
-    catches what no exception handler took, before Starlette's ServerErrorMiddleware would
-    answer with plain text and log the error a second time.
-    """
+    """Gives each request an id and turns an unexpected exception into a logged, generic 500
+    (before Starlette's ServerErrorMiddleware would answer plain text and log it twice)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

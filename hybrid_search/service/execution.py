@@ -1,9 +1,7 @@
 """How a request's blocking work runs: admitted by tenant, cut into steps, within its deadline.
 
-The handlers in `api.py` stay thin; this module holds what they share: the request's `Work`
-(deadline + client-gone flag, from the body guard), batch searches cut into sub-batches so a
-deadline or a departed client stops them between steps and other tenants get a turn, and
-writes that run inline under the gate or, over the size threshold, as jobs on their own worker.
+Steps let a deadline or a departed client stop the work between them and other tenants take a turn;
+writes over the size threshold run as jobs on their own worker instead.
 """
 
 from __future__ import annotations
@@ -62,18 +60,14 @@ WorkDep = Annotated[Work, Depends(current_work)]
 async def run_steps(
     gate: TenantGate, tenant: str, work: Work, steps: Sequence[Callable[[], T]]
 ) -> list[T]:
-    """Run `steps` in order, each as one gate job, checking `work` before each.
-
-    Raises:
-        DeadlineExceededError, ClientGoneError: with `details` {"completed", "total"} saying how
-            many steps were done.
-    """
+    """Run `steps` in order, each as one gate job; a stop's `details` say how many were done."""
     results: list[T] = []
     for step in steps:
         try:
             results.append(await gate.run(tenant, _checked(work, step), work))
         except (DeadlineExceededError, ClientGoneError) as exc:
-            raise _with_progress(exc, len(results), len(steps)) from None
+            exc.details = {**exc.details, "completed": len(results), "total": len(steps)}
+            raise exc from None
     return results
 
 
@@ -85,26 +79,15 @@ def _checked(work: Work, step: Callable[[], T]) -> Callable[[], T]:
     return run
 
 
-def _with_progress(exc: HybridSearchError, completed: int, total: int) -> HybridSearchError:
-    exc.details = {**exc.details, "completed": completed, "total": total}
-    return exc
-
-
 def chunked(items: Sequence[Any], size: int) -> list[list[Any]]:
-    """`items` in consecutive slices of at most `size`."""
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
 def documents_bytes(documents: Sequence[Any]) -> int:
-    """The UTF-8 size of the documents' text fields: what makes a write long (encoding time
-    grows with tokens), so what decides whether it runs inline or as a job."""
-    total = 0
-    for doc in documents:
-        if isinstance(doc, dict):
-            text = doc.get("text")
-            if isinstance(text, str):
-                total += len(text.encode("utf-8", "surrogatepass"))
-    return total
+    """UTF-8 bytes of the documents' texts: encoding time grows with them, so this decides
+    whether a write runs inline or as a job."""
+    texts = (doc.get("text") for doc in documents if isinstance(doc, dict))
+    return sum(len(t.encode("utf-8", "surrogatepass")) for t in texts if isinstance(t, str))
 
 
 def write_documents(
@@ -167,15 +150,14 @@ def job_runner(
     batches (the searcher's, so interactive searches go first)."""
 
     def run(job: Job) -> IngestSummary:
-        documents = job.payload
-        assert isinstance(documents, list)
+        assert isinstance(job.payload, list)
         return write_documents(
             store,
             encoder,
             spec,
             settings,
             job.tenant,
-            documents,
+            job.payload,
             job.work,
             job.progress,
             give_way,

@@ -1,10 +1,7 @@
 """Large writes as jobs: `POST /v1/documents` over a size threshold answers 202 and a job id.
 
-A large write run inline would hold a search slot for minutes (docs/design.md). Jobs run
-instead on their own worker threads (`workers`, default 1), outside the search gate, so a write
-of any size never takes a slot a search could use. The queue is bounded overall and per
-tenant (over it: 429 + Retry-After), and finished jobs are kept for `keep_s` seconds (at most
-`keep` of them) for `GET /v1/jobs/{id}`, which only the submitting tenant can see.
+Run inline, a large write would hold a search slot for minutes (docs/design.md): jobs run on
+their own worker threads instead, in a queue bounded overall and per tenant.
 """
 
 from __future__ import annotations
@@ -36,9 +33,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Job:
-    """One submitted write. `payload` is what the runner needs (the records); dropped when the
-    job ends, so a finished job holds only its summary, as JSON: finished jobs are kept up to
-    an hour, and as models each took ~7.5 KB (docs/reliability-soak.md)."""
+    """One submitted write. Once it ends, `payload` is dropped and the summary kept as JSON
+    (finished jobs stay up to an hour; as models each took ~7.5 KB, docs/reliability-soak.md)."""
 
     id: str
     tenant: str
@@ -54,7 +50,6 @@ class Job:
     ended: threading.Event = field(default_factory=threading.Event)
 
     def progress(self, documents: int) -> None:
-        """The runner went through `documents` more documents (it asks `work` whether to stop)."""
         self.done += documents
 
     def view(self) -> IngestJobResponse:
@@ -77,7 +72,8 @@ JobRunner = Callable[[Job], IngestSummary]
 
 
 class JobQueue:
-    """Bounded job queue with its own worker threads; see the module docstring."""
+    """Bounded job queue with its own worker threads; finished jobs are kept `keep_s` seconds
+    (at most `keep` of them), visible to the submitting tenant only."""
 
     def __init__(
         self,
@@ -106,12 +102,8 @@ class JobQueue:
             t.start()
 
     def submit(self, tenant: str, total: int, payload: object) -> Job:
-        """Queue a job for `tenant`.
-
-        Raises:
-            TenantBusyError: the tenant has `per_tenant` jobs queued or running (429).
-            OverloadedError: `max_queued` jobs are waiting (503).
-        """
+        """Queue a job for `tenant`: TenantBusyError (429) over `per_tenant` active jobs,
+        OverloadedError (503) over `max_queued` waiting ones."""
         with self._lock:
             self._expire()
             active = [j for j in self._jobs.values() if j.state in ("queued", "running")]
@@ -133,11 +125,7 @@ class JobQueue:
         return job
 
     def get(self, tenant: str, job_id: str) -> Job:
-        """The job, if `tenant` submitted it.
-
-        Raises:
-            JobNotFoundError: no such job for this tenant (another tenant's is never revealed).
-        """
+        """The job, if `tenant` submitted it (another tenant's is never revealed)."""
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None or job.tenant != tenant:
@@ -154,11 +142,6 @@ class JobQueue:
                 self._finish(job, "cancelled", None, "cancelled before it started")
         job.ended.wait(wait_s)
         return job
-
-    @property
-    def active(self) -> int:
-        with self._lock:
-            return sum(1 for j in self._jobs.values() if j.state in ("queued", "running"))
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Stop every job at its next window and the workers after it (service shutdown)."""
@@ -221,10 +204,6 @@ class JobQueue:
         for j in finished:
             if now - (j.finished_at or now) > self.keep_s:
                 del self._jobs[j.id]
-        extra = len(finished) - self.keep
-        for j in finished:
-            if extra <= 0:
-                break
-            if j.id in self._jobs:
-                del self._jobs[j.id]
-                extra -= 1
+        fresh = [j for j in finished if j.id in self._jobs]
+        for j in fresh[: max(0, len(finished) - self.keep)]:
+            del self._jobs[j.id]

@@ -1,8 +1,5 @@
 """Request guards before any work: the per-key rate limit, and the body guard (key first, size,
-JSON depth, then the connection watched while the app runs).
-
-The gate in front of the worker threads is `admission.TenantGate`.
-"""
+JSON depth, then the connection watched while the app runs)."""
 
 from __future__ import annotations
 
@@ -35,11 +32,7 @@ __all__ = [
 
 
 class RateLimiter:
-    """A token bucket per API key: `per_minute` requests a minute, bursts up to `per_minute`.
-
-    Keeps one noisy tenant from taking the whole concurrency gate from the others; the gate
-    protects the process, this protects tenants from each other.
-    """
+    """A token bucket per API key: `per_minute` requests a minute, bursts up to `per_minute`."""
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.capacity = float(per_minute)
@@ -76,13 +69,9 @@ _LEVELS = bytes.maketrans(b"[]{}", b"\x01\xff\x01\xff")
 
 
 def json_depth_over(body: bytes, limit: int) -> bool:
-    """True when the JSON text nests containers deeper than `limit`, found without parsing.
-
-    Escapes and string contents are removed with C-speed bytes operations, the brackets left are
-    mapped to +1/-1 and summed in 1 MiB slices, stopping at the first slice that goes over: no
-    recursion, and about the cost of `json.loads` of the body (docs/design.md), so it runs in a
-    worker thread. Unbalanced text that a parser would refuse anyway may count as deep.
-    """
+    """True when the JSON text nests containers deeper than `limit`, found without recursion:
+    strings dropped by bytes operations, brackets summed as +1/-1 in 1 MiB slices (about the
+    cost of `json.loads`, docs/design.md). Unbalanced text a parser refuses may count as deep."""
     text = body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _DROP)
     if b'"' in text:
         text = b"".join(text.split(b'"')[::2])  # even parts lie outside strings
@@ -97,18 +86,10 @@ def json_depth_over(body: bytes, limit: int) -> bool:
 
 
 class BodySizeLimitMiddleware:
-    """Guards every request before the app reads its body, cheapest check first.
-
-    1. `/v1/` requests: the API key and the per-key rate limit, from the headers alone (401/429
-       before a byte of the body is read, so a 16 MiB body without a key costs nothing). The
-       principal is left in `scope["state"]` for the handlers.
-    2. 413 to bodies over `max_bytes`: at once from Content-Length, else while reading.
-    3. 400 to JSON nested deeper than `max_json_depth`, before any parser or validator recurses
-       into it (checked in a worker thread for large bodies, so the event loop stays free).
-
-    The body is buffered here (FastAPI buffers JSON bodies anyway) and replayed to the app, so
-    the limit holds for chunked uploads too and the app never sees a partial body.
-    """
+    """Guards every request before the app reads its body, cheapest check first: the `/v1/` key
+    and rate limit from the headers (401/429 before any body byte), 413 over `max_bytes`, 400 for
+    JSON deeper than `max_json_depth`. The body is buffered and replayed, so the limit holds for
+    chunked uploads too and the app never sees a partial body."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, max_json_depth: int = MAX_JSON_DEPTH) -> None:
         self.app = app
@@ -133,7 +114,7 @@ class BodySizeLimitMiddleware:
         while more:
             message = await receive()
             if message["type"] != "http.request":  # client went away before the body ended
-                await self.app(scope, _replay([message], receive), send)
+                await self.app(scope, _replay(message, receive), send)
                 return
             body = message.get("body", b"")
             size += len(body)
@@ -150,9 +131,8 @@ class BodySizeLimitMiddleware:
         await _watched(self.app, scope, data, receive, send)
 
     async def _malformed(self, scope: Scope, data: bytes) -> JSONResponse | None:
-        """A JSON body the parser cannot decode (422 `validation_error`, as for any other
-        malformed JSON) or one nested too deep (400), read in every encoding the parser accepts
-        (UTF-8 with or without BOM, UTF-16, UTF-32), so no encoding slips past the depth guard."""
+        """The refusal of a JSON body that cannot be decoded (422) or is nested too deep (400),
+        read in every encoding the parser accepts, so no encoding slips past the depth guard."""
         if not data or "json" not in Headers(scope=scope).get("content-type", "json"):
             return None
         app = scope.get("app")
@@ -194,8 +174,7 @@ class BodySizeLimitMiddleware:
 
 
 def admit(scope: Scope) -> JSONResponse | None:
-    """The refusal for a `/v1/` request whose headers carry no valid key (401) or whose key is
-    over its rate limit (429); None when it may go on (its principal then in scope state)."""
+    """The 401/429 for a `/v1/` request's headers; None (principal left in scope state): go on."""
     app = scope.get("app")
     state = getattr(app, "state", None)
     auth = getattr(state, "auth", None)
@@ -216,19 +195,15 @@ def admit(scope: Scope) -> JSONResponse | None:
 
 
 def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+    try:
+        return int(Headers(scope=scope)["content-length"])
+    except (KeyError, ValueError):
+        return None
 
 
 async def _watched(app: ASGIApp, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:
-    """Run the app with the buffered body while watching the connection: when the client goes
-    before the answer is complete, the request's `Work` is told (its threads stop at their next
-    step) and the app is cancelled (its queued work leaves the queue at once)."""
+    """Run the app with the buffered body; a client that leaves before the answer is complete
+    stops the request's `Work` at its next step and cancels the app (its queued work leaves)."""
     work = Work()
     metrics = getattr(getattr(scope.get("app"), "state", None), "metrics", None)
     if metrics is not None:
@@ -272,12 +247,10 @@ async def _watched(app: ASGIApp, scope: Scope, body: bytes, receive: Receive, se
         raise
 
 
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    pending = list(messages)
+def _replay(message: Message, receive: Receive) -> Receive:
+    pending = [message]
 
     async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
+        return pending.pop() if pending else await receive()
 
     return replay

@@ -1,9 +1,7 @@
-"""The MCP server: `search`, `rag_context`, `get_document`, and `ingest_documents` for keys that
-may write, over stdio (`hybrid-search mcp`) or streamable HTTP at `/mcp` on `hybrid-search serve`.
+"""The MCP server, over stdio (`hybrid-search mcp`) or streamable HTTP at `/mcp`.
 
-Every tool calls the service's own `/v1` routes in-process (httpx over ASGI) with the caller's
-key, so authentication, tenant binding, limits and error codes are exactly the HTTP API's; an
-error comes back as an MCP tool error whose text starts with the project's error code.
+Every tool calls the service's own `/v1` routes in-process with the caller's key, so auth, tenant
+binding, limits and error codes are exactly the HTTP API's.
 """
 
 from __future__ import annotations
@@ -190,9 +188,7 @@ def mount_mcp(app: FastAPI) -> Callable[[], AbstractAsyncContextManager[None]]:
 
 class _Door:
     """The ASGI app at `/mcp` (a class: Starlette runs a plain function as a request handler).
-
-    A session manager runs once, and an app's lifespan may run again (tests enter it twice):
-    each run gets a manager of its own."""
+    A session manager runs once and a lifespan may run again, so each run gets its own."""
 
     def __init__(
         self, app: FastAPI, auth: Authenticator, manager: Callable[[], StreamableHTTPSessionManager]

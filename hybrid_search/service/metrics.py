@@ -1,14 +1,11 @@
-"""Prometheus metrics for one app instance: requests, latency, per-stage timings, errors.
-
-Each app gets its own CollectorRegistry, so several apps in one process (tests, embedding the
-service) never collide on metric names. Labels are endpoint templates, statuses, error codes
-and stage names only: never tenants, keys or query text, so `/metrics` can stay unauthenticated.
+"""Prometheus metrics for one app instance (its own registry, so apps in one process never
+collide). Labels never carry tenants, keys or query text, so `/metrics` can stay unauthenticated.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -19,8 +16,6 @@ from prometheus_client import (
     generate_latest,
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from schemas.api import SearchResponse
 
 __all__ = ["CONTENT_TYPE_LATEST", "METHODS", "STAGES", "Metrics", "MetricsMiddleware"]
 
@@ -95,17 +90,6 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch_gate(self, running: Callable[[], float], waiting: Callable[[], float]) -> None:
-        """Read the gate's counters at scrape time instead of updating gauges on every change."""
-        self.jobs_running.set_function(running)
-        self.jobs_waiting.set_function(waiting)
-
-    def count_error(self, code: str) -> None:
-        self.errors.labels(code).inc()
-
-    def observe_search(self, response: SearchResponse) -> None:
-        self.observe_timings(response.timings_ms)
-
     def observe_timings(self, timings_ms: Mapping[str, float]) -> None:
         for stage in STAGES:
             ms = timings_ms.get(stage)
@@ -118,11 +102,6 @@ class Metrics:
 
 #: the only method label values; anything else a client sends is counted as "other"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-
-def _method(scope: Scope) -> str:
-    method = scope.get("method")
-    return method if method in METHODS else "other"
 
 
 def _endpoint(scope: Scope) -> str:
@@ -161,6 +140,7 @@ class MetricsMiddleware:
             self.metrics.in_flight.dec()
             if scope.get("state", {}).get("client_gone"):
                 status = 499  # nginx's "client closed request": no answer was sent
-            labels = (_endpoint(scope), _method(scope), str(status))
+            method = scope.get("method")
+            labels = (_endpoint(scope), method if method in METHODS else "other", str(status))
             self.metrics.requests.labels(*labels).inc()
             self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)

@@ -1,11 +1,8 @@
-"""Milvus Lite out of the service process: a supervised `milvus-lite server` child.
+"""Milvus Lite out of the service process (`serve --lite-server`): a supervised child.
 
-Embedded, Milvus Lite lives in the service's own memory and keeps most of its peak after a
-tenant deletes everything (docs/design.md). `hybrid-search serve --lite-server` instead
-runs `milvus-lite server --data-dir <the Lite path>` on loopback (the same directory embedded
-Milvus Lite uses, so the data is the same) and talks to it as to a Milvus server. The child is
-restarted if it dies, with a growing pause, and stopped with the service; its memory is its own
-and goes back to the system whenever it restarts.
+Embedded, Milvus Lite keeps most of its peak memory after a tenant deletes everything
+(docs/design.md). The child serves the same data directory on loopback, is restarted with a
+growing pause if it dies, and gives its memory back to the system whenever it restarts.
 """
 
 from __future__ import annotations
@@ -42,13 +39,7 @@ def _die_with_parent() -> None:
 
 class LiteServer:
     """Starts, watches and stops one `milvus-lite server` child for a Milvus Lite data path.
-
-    Args:
-        data_dir: the Milvus Lite path (what `HYBRID_SEARCH_MILVUS_URI` names).
-        log_path: where the child's output goes (default: `<data_dir>.server.log`).
-        max_restarts: restarts in a row before the supervisor gives up (the service then
-            answers 503 store_unavailable, as for any unreachable Milvus).
-    """
+    After `max_restarts` restarts it gives up (the service then answers 503 store_unavailable)."""
 
     def __init__(
         self, data_dir: Path, *, log_path: Path | None = None, max_restarts: int = 5
@@ -76,11 +67,7 @@ class LiteServer:
         return self._up.wait(timeout_s)
 
     def start(self, timeout_s: float = 60.0) -> str:
-        """Start the child and its watcher; returns the URI to connect to.
-
-        Raises:
-            StoreUnavailableError: the child did not listen within `timeout_s`.
-        """
+        """Start the child and its watcher; returns the URI to connect to."""
         self._spawn(timeout_s)
         self._watcher = threading.Thread(target=self._watch, name="lite-server-watch", daemon=True)
         self._watcher.start()

@@ -1,9 +1,7 @@
 """One request's budget: a deadline and a stop flag, shared by the event loop and worker threads.
 
-A thread cannot be interrupted, so work is stopped cooperatively: the handler cuts it into short
-steps (a sub-batch of queries, an ingest window) and calls `Work.check()` between them, which
-raises once the deadline has passed or the client has gone. `abandoned_s` is what the service
-spent on the request after its client left, the figure the reliability suite reports.
+Threads cannot be interrupted, so handlers cut work into short steps and call `Work.check()`
+between them. `abandoned_s`: seconds spent after the client left (the reliability suite's figure).
 """
 
 from __future__ import annotations
@@ -39,7 +37,6 @@ class Work:
             self.limit(timeout_s)
 
     def limit(self, timeout_s: float) -> None:
-        """Give the request a deadline `timeout_s` seconds after it started."""
         self.timeout_s = timeout_s
         self.deadline = self.started + timeout_s
 
@@ -52,18 +49,12 @@ class Work:
         return self.left_at is not None
 
     def client_left(self) -> None:
-        """The client disconnected: every later `check()` raises ClientGoneError."""
         with self._lock:
             if self.left_at is None:
                 self.left_at = self._clock()
 
     def check(self) -> None:
-        """Raise if the work should stop now; safe to call from any thread.
-
-        Raises:
-            ClientGoneError: the client disconnected.
-            DeadlineExceededError: the deadline passed.
-        """
+        """Raise ClientGoneError or DeadlineExceededError if the work should stop; thread-safe."""
         if self.left_at is not None:
             raise ClientGoneError("the client closed the connection; the work was stopped")
         if self._clock() >= self.deadline:
@@ -79,11 +70,7 @@ class Work:
         return "deadline" if self._clock() >= self.deadline else None
 
     async def wait_for(self, event: anyio.Event) -> None:
-        """Wait for `event` until the deadline (a queued request giving up its place).
-
-        Raises:
-            DeadlineExceededError: the deadline passed first.
-        """
+        """Wait for `event`; DeadlineExceededError if the deadline comes first (leave the queue)."""
         with anyio.move_on_after(max(0.0, self.remaining)):
             await event.wait()
         if not event.is_set():

@@ -1,8 +1,5 @@
-"""The search console at `/ui`: three static files shipped in the package (no build step).
-
-The page calls the public `/v1` API like any client. Its CSP allows scripts, styles and fetches
-from this origin only and no inline code, so even a string that escaped the page's
-textContent-only rendering could run nothing.
+"""The search console at `/ui`: three static files calling the public `/v1` API (no build step).
+Its CSP allows this origin only and no inline code, so even an escaped string could run nothing.
 """
 
 from __future__ import annotations
