@@ -108,7 +108,7 @@ class CollectionSpec:
     analyzer: str = "jieba"
     stop_words: bool = True
     colbert_block: int = 16
-    #: how token vectors are stored (store.token_rows_packed.TOKEN_STORAGES); recorded in the
+    #: how token vectors are stored (store.token_rows.TOKEN_STORAGES); recorded in the
     #: collection, read back by `describe`; collections from before the field hold "float32"
     colbert_storage: str = "float32"
     #: ColBERT document tokens merged per stored token (hybrid_search.tokens.pool_tokens);

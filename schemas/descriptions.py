@@ -42,7 +42,7 @@ def chunk_collection(spec: C.CollectionSpec, version: str) -> str:
     )
 
 
-#: the packed storage kinds' text field (hybrid_search/store/token_rows_packed.py PAYLOAD_FIELD)
+#: the packed storage kinds' text field (hybrid_search/store/token_rows.py PAYLOAD_FIELD)
 PACKED_TOKENS_FIELD = "tokens"
 
 

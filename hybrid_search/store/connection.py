@@ -1,15 +1,13 @@
-"""One MilvusClient and the way every call goes through it: retries, reloads, one error type.
-
-Every call goes through `MilvusConnection.call` (`call_with_retry`, transient errors only; a
-collection found released is loaded again and the call repeated); every pymilvus exception
-leaves this package as a StoreError.
-"""
+"""One MilvusClient and the way every call goes through it: retries of transient errors, a
+released collection loaded again, and every pymilvus exception turned into a StoreError."""
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypedDict, TypeVar
 
 from hybrid_search.errors import HybridSearchError, StoreError, StoreUnavailableError
@@ -33,6 +31,24 @@ def _quiet_jieba() -> None:
         jieba.setLogLevel(logging.WARNING)
     except ImportError:  # the analyzer then fails with Milvus' own message
         pass
+
+
+def milvus_client(uri: str, token: str | None, db_name: str | None, timeout_s: float | None) -> Any:
+    """A MilvusClient, pymilvus told that no scipy matrix can occur: it imports scipy.sparse
+    (0.15 s) at a process's first search only to ask, and this package passes lists and dicts."""
+    import pymilvus
+
+    helper = getattr(sys.modules.get("pymilvus.client.utils"), "SciPyHelper", None)
+    if helper is not None:
+        helper._checked = True
+    kwargs: dict[str, Any] = {"uri": uri}
+    if token:
+        kwargs["token"] = token
+    if db_name:
+        kwargs["db_name"] = db_name
+    if timeout_s is not None and not is_lite_uri(uri):
+        kwargs["timeout"] = timeout_s
+    return pymilvus.MilvusClient(**kwargs)
 
 
 class ConnectOptions(TypedDict, total=False):
@@ -71,21 +87,10 @@ class MilvusConnection:
             target = served_address(uri) or uri  # a running `serve` shares its Milvus child
             if target == uri:
                 check_unlocked(uri)  # one line naming the holder, not milvus_lite's traceback
-
-        def connect() -> Any:
-            from hybrid_search.store.light_pymilvus import import_pymilvus
-
-            kwargs: dict[str, Any] = {"uri": target}
-            if token:
-                kwargs["token"] = token
-            if db_name:
-                kwargs["db_name"] = db_name
-            if timeout_s is not None and not is_lite_uri(target):
-                kwargs["timeout"] = timeout_s
-            return import_pymilvus().MilvusClient(**kwargs)
-
         self.address = None if target == uri else target  # a `serve`'s Milvus child
-        self.client: Any = self.call(connect, f"connect {self.uri}")
+        self.client: Any = self.call(
+            lambda: milvus_client(target, token, db_name, timeout_s), f"connect {self.uri}"
+        )
 
     def call(self, fn: Callable[[], T], what: str) -> T:
         try:
@@ -110,17 +115,14 @@ class MilvusConnection:
         with self._lock:
             names = sorted(self._loaded)
         for name in names:
-            self._load(name)
+            call_with_retry(
+                partial(self.client.load_collection, name),
+                self.retry,
+                what=f"reload {name}",
+                counter=self.retries,
+            )
         logger.warning("reloaded %d released collections: %s", len(names), names)
         return bool(names)
-
-    def _load(self, name: str) -> None:
-        call_with_retry(
-            lambda: self.client.load_collection(name),
-            self.retry,
-            what=f"reload {name}",
-            counter=self.retries,
-        )
 
     def load(self, name: str) -> None:
         """Load `name` now, even if this client loaded it before (the server may have not)."""
@@ -130,12 +132,10 @@ class MilvusConnection:
 
     def ensure_loaded(self, name: str) -> None:
         """Reopened collections must be loaded before search (Lite and server alike)."""
-        if name in self._loaded:
-            return
-        with self._lock:
-            if name not in self._loaded:
-                self.call(lambda: self.client.load_collection(name), f"load {name}")
-                self._loaded.add(name)
+        if name not in self._loaded:
+            with self._lock:
+                if name not in self._loaded:
+                    self.load(name)
 
     def forget(self, name: str) -> None:
         with self._lock:

@@ -1,9 +1,6 @@
-"""Who holds a Milvus Lite file: one clear line instead of milvus_lite's traceback.
-
-Milvus Lite takes an exclusive `flock` on `<data dir>/LOCK` and lets one process open a file.
-Probing the same lock before connecting tells the user which process has it (Linux's
-/proc/locks names the PID) and what to do, and never starts a second embedded server.
-"""
+"""Who holds a Milvus Lite file: one line naming the process (from Linux's /proc/locks) instead
+of milvus_lite's traceback. Milvus Lite lets one process open a file, by an exclusive `flock` on
+`<data dir>/LOCK`; probing that lock before connecting never starts a second embedded server."""
 
 from __future__ import annotations
 
@@ -14,8 +11,6 @@ import os
 from pathlib import Path
 
 from hybrid_search.errors import StoreLockedError
-
-__all__ = ["address_file", "check_unlocked", "lock_holder", "served_address"]
 
 LOCK_FILENAME = "LOCK"  # milvus_lite.db.LOCK_FILENAME
 

@@ -1,22 +1,20 @@
-"""MilvusStore: the VectorStore on Milvus Lite (a local file URI), standalone or cluster.
-
-A facade over the modules that each do one job: `connection` (the client, retries, reloads),
-`schema` (collections and their recorded spec), `reads`, `writes`, `search`, and `tokens`
-(ColBERT token vectors, by storage kind). Every pymilvus exception leaves as a StoreError.
-"""
+"""MilvusStore: the VectorStore on Milvus Lite (a local file URI), standalone or cluster; a
+facade over `connection`, `schema`, `rows`, `search` and the token storage kinds."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, Unpack, cast
 
 from hybrid_search.encoders.base import FloatArray
 from hybrid_search.errors import RouteError, SchemaMismatchError
-from hybrid_search.store import reads, schema, search, writes
+from hybrid_search.store import rows as R
+from hybrid_search.store import schema, search
 from hybrid_search.store.connection import ConnectOptions, MilvusConnection
-from hybrid_search.store.expressions import compile_filter, scope_expr
-from hybrid_search.store.token_rows import TokenStorage
-from hybrid_search.store.token_rows_packed import token_storage
+from hybrid_search.store.expressions import compile_filter, docs_expr, scope_expr, stale_expr
+from hybrid_search.store.ops import stored_chunk
+from hybrid_search.store.token_rows import TokenStorage, token_storage
 from hybrid_search.store.types import (
     COUNT,
     Candidate,
@@ -111,7 +109,7 @@ class MilvusStore:
     def drop(self, name: str) -> None:
         for n in (name, name + C.COLBERT_SUFFIX):
             if self.has_collection(n):
-                self._conn.call(lambda n=n: self.client.drop_collection(n), f"drop {n}")  # type: ignore[misc]
+                self._conn.call(partial(self.client.drop_collection, n), f"drop {n}")
             self._conn.forget(n)
             self._specs.pop(n, None)
 
@@ -122,30 +120,54 @@ class MilvusStore:
         rows: Sequence[ChunkRow],
         hashes: Mapping[str, str] | None = None,
     ) -> None:
+        """Crash-safe order: token vectors (the call without `hashes`), then other versions'
+        token vectors dropped, chunk rows, other versions' chunk rows dropped. A document counts
+        as stored only when all `chunk_count` rows carry its new hash (`DocState.is_complete`),
+        so a crash anywhere leaves it incomplete or mixed and the next run redoes it."""
         tokens = token_storage(self._conn, spec)
         if hashes is None:
             if tokens is not None:
                 tokens.write(spec, rows)
             return
-        writes.commit_documents(self._conn, spec, tokens, tenant, rows, hashes)
+        if not hashes:
+            return
+        stale = stale_expr(tenant, dict(hashes))
+        if tokens is not None:
+            tokens.delete(spec, stale, "delete stale tokens")
+        R.upsert_batched(self._conn, spec.name, map(R.chunk_row, rows), 4 * spec.dense_dim)
+        R.delete(self._conn, spec.name, stale, "delete stale chunks")
 
     def delete(self, name: str, tenant: str, doc_ids: Sequence[str]) -> int:
+        """Chunks first (the document leaves search at once), then token vectors; idempotent."""
         spec, tokens = self._with_tokens(name)
-        return writes.delete_documents(self._conn, name, tokens, spec, tenant, doc_ids)
+        if not doc_ids:
+            return 0
+        expr = docs_expr(tenant, doc_ids)
+        present = {r[C.DOC_ID_FIELD] for r in R.query_all(self._conn, name, expr, [C.DOC_ID_FIELD])}
+        R.delete(self._conn, name, expr, "delete documents")
+        if tokens is not None:
+            tokens.delete(spec, expr, "delete documents")
+        return len(present)
 
     def query_all(self, name: str, expr: str, fields: Sequence[str]) -> list[dict[str, Any]]:
         """Raw rows by a Milvus expression: for tests and diagnostics inside the store's
         package; everything else reads through the typed calls."""
-        return reads.query_all(self._conn, name, expr, fields)
+        return R.query_all(self._conn, name, expr, fields)
 
     def count(self, name: str, expr: str = "") -> int:
-        return reads.count(self._conn, name, expr)
+        return R.count(self._conn, name, expr)
 
     def get_rows(
-        self, name: str, pks: Sequence[str], *, filter: Filter | None = None, **options: Any
+        self,
+        name: str,
+        pks: Sequence[str],
+        *,
+        with_vectors: bool = False,
+        filter: Filter | None = None,
     ) -> dict[str, StoredChunk]:
         expr = compile_filter(filter) if filter is not None else ""
-        return reads.get_rows(self._conn, name, pks, expr=expr, **options)
+        found = R.query_keys(self._conn, name, pks, search.row_fields(with_vectors), expr)
+        return {str(r[C.PK_FIELD]): stored_chunk(r) for r in found}
 
     def query(
         self, name: str, scope: Scope, fields: Sequence[str], *, tokens: bool = False
@@ -159,7 +181,7 @@ class MilvusStore:
         expr = scope_expr(scope)
         if list(fields) == [COUNT]:
             return [{COUNT: self.count(target, expr)}]
-        return reads.query_all(self._conn, target, expr, fields)
+        return R.query_all(self._conn, target, expr, fields)
 
     def search_field(
         self, name: str, route: str, queries: Sequence[QueryVectors], **opts: Unpack[FieldOptions]

@@ -12,8 +12,6 @@ from hybrid_search.errors import HybridSearchError
 from hybrid_search.settings import is_lite_uri
 from hybrid_search.store.lite_lock import check_unlocked
 
-__all__ = ["MilvusProbe", "probe_milvus"]
-
 
 @dataclass(frozen=True, slots=True)
 class MilvusProbe:
@@ -37,16 +35,9 @@ def probe_milvus(
     try:
         if lite:
             check_unlocked(uri)
-        from hybrid_search.store.light_pymilvus import import_pymilvus
+        from hybrid_search.store.connection import milvus_client
 
-        kwargs: dict[str, Any] = {"uri": uri}
-        if token:
-            kwargs["token"] = token
-        if db_name:
-            kwargs["db_name"] = db_name
-        if not lite:
-            kwargs["timeout"] = timeout_s
-        client = import_pymilvus().MilvusClient(**kwargs)
+        client = milvus_client(uri, token, db_name, timeout_s)
         collections = tuple(sorted(client.list_collections()))
         version = metadata.version("milvus-lite") if lite else str(client.get_server_version())
         return MilvusProbe(True, kind, version, collections)

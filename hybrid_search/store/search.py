@@ -1,8 +1,5 @@
 """Searches on the chunks collection: one field (a route), or several fused by Milvus' RRF.
-
-Scores are raw route scores, higher is better: inner product for dense and sparse, BM25 for
-bm25 (Milvus Lite returns BM25 negated as a distance; the sign is undone here).
-"""
+Raw route scores, higher is better (Milvus Lite returns BM25 negated; the sign is undone here)."""
 
 from __future__ import annotations
 
@@ -14,7 +11,6 @@ from hybrid_search.fusion.base import FusedHit
 from hybrid_search.store.connection import QUERY_CAP, MilvusConnection
 from hybrid_search.store.expressions import scope_expr
 from hybrid_search.store.ops import key_fields, stored_chunk
-from hybrid_search.store.reads import key_output, row_fields
 from hybrid_search.store.types import (
     Candidate,
     FieldName,
@@ -22,7 +18,6 @@ from hybrid_search.store.types import (
     FusedOptions,
     FusedResult,
     QueryVectors,
-    StoredChunk,
     doc_id_of,
     field_query,
 )
@@ -52,18 +47,18 @@ def _score(route: FieldName, distance: Any) -> float:
     return abs(float(distance)) if route == "bm25" else float(distance)
 
 
-def _token_count(hit: Any) -> int | None:
-    count = hit["entity"].get(C.TOKEN_COUNT_FIELD)
-    return None if count is None else int(count)
-
-
 def _row(hit: Any) -> dict[str, Any]:
     """A search hit's returned fields with its primary key, as a row."""
     return {**hit["entity"], C.PK_FIELD: str(hit[C.PK_FIELD])}
 
 
-def _stored(hit: Any) -> StoredChunk:
-    return stored_chunk(_row(hit))
+def row_fields(with_vectors: bool) -> list[str]:
+    """The fields a `StoredChunk` is read from (a hit's, plus dense and sparse if asked)."""
+    return [*C.HIT_FIELDS, *((C.DENSE_FIELD, C.SPARSE_FIELD) if with_vectors else ())]
+
+
+def _key_output(with_token_counts: bool) -> list[str]:
+    return [C.PK_FIELD, C.TOKEN_COUNT_FIELD] if with_token_counts else [C.PK_FIELD]
 
 
 def search_field(
@@ -99,7 +94,7 @@ def search_field(
             output_fields=(
                 row_fields(options.get("with_vectors", False))
                 if with_rows
-                else key_output(with_token_counts)
+                else _key_output(with_token_counts)
             ),
             search_params=_params(route, limit),
         ),
@@ -109,17 +104,21 @@ def search_field(
     for i, per_query in zip(answerable, hits, strict=True):
         if with_rows:
             out[i] = [
-                Candidate(pk, _score(route, h["distance"]), doc_id_of(pk), row=_stored(h))
+                Candidate(
+                    pk, _score(route, h["distance"]), doc_id_of(pk), row=stored_chunk(_row(h))
+                )
                 for h in per_query
                 if (pk := str(h[C.PK_FIELD]))
             ]
             continue
         # the result's key and distance columns, not a dict per hit; the document from the key
         counts = (
-            [_token_count(h) for h in per_query] if with_token_counts else [None] * len(per_query)
+            [h["entity"].get(C.TOKEN_COUNT_FIELD) for h in per_query]
+            if with_token_counts
+            else [None] * len(per_query)
         )
         out[i] = [
-            Candidate(str(pk), _score(route, d), doc_id_of(str(pk)), n)
+            Candidate(str(pk), _score(route, d), doc_id_of(str(pk)), None if n is None else int(n))
             for pk, d, n in zip(per_query.ids, per_query.distances, counts, strict=True)
         ]
     return out
@@ -160,7 +159,7 @@ def fused_search(
     if not requests:
         return FusedResult([], {}, {}, [], errors)
     conn.ensure_loaded(name)
-    fields = C.HIT_FIELDS if with_rows else key_output(False)
+    fields = C.HIT_FIELDS if with_rows else [C.PK_FIELD]
     hits = conn.call(
         lambda: conn.client.hybrid_search(
             name,

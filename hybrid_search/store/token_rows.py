@@ -1,47 +1,76 @@
 """ColBERT token vectors in Milvus: the one module that writes, reads, deletes and searches them.
 
-A storage kind (`CollectionSpec.colbert_storage`, recorded in the collection) is a
-`Float32Blocks` or a subclass; `token_rows_packed.token_storage(conn, spec)` picks it. Callers
-only ever see float32 `(n_tokens, dim)` matrices: a kind encodes on `write` and decodes on
-`fetch` however it stores them. The store keeps token vectors consistent with chunk rows through
-`delete` (by an expression over doc_id / tenant / content_hash, which every kind's rows must
-carry).
+Each storage kind (`CollectionSpec.colbert_storage`, recorded in the collection) keeps a chunk's
+tokens in a companion collection `C_colbert`, several per row, with the same key and bookkeeping
+fields (`block_row`), so deletes, replaces and crash recovery treat the kinds alike; callers only
+ever see float32 `(n_tokens, dim)` matrices.
 
-`float32`: a companion collection `C_colbert` with one row per block of
-up to `colbert_block` token vectors of a chunk, concatenated into one FLOAT_VECTOR (the last
-block zero-padded); blocks cut the row count (Milvus' per-row cost dominates writes). With
-`colbert_block=1` the rows are HNSW-indexed, so ColBERT can also generate candidates.
+`float32`: up to `colbert_block` tokens concatenated into one FLOAT_VECTOR, the last block
+zero-padded (Milvus' per-row cost dominates writes); with `colbert_block=1` the rows are
+HNSW-indexed, so ColBERT can also generate candidates. `binary` and `int8` (Milvus Lite has no
+such vector types): as many packed tokens as fit a VARCHAR, as 7-bit ASCII (8/7 of the packed
+size; the layouts compared: docs/benchmarks.md), next to a never-searched 2-dimensional
+placeholder vector (Milvus requires one); they only rescore.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from hybrid_search.encoders.base import FloatArray
-from hybrid_search.errors import RouteError
-from hybrid_search.store import reads
+from hybrid_search.errors import RouteError, SchemaMismatchError
+from hybrid_search.store import rows as R
 from hybrid_search.store.connection import QUERY_CAP, MilvusConnection
 from hybrid_search.store.expressions import and_expressions, pks_expr, tenant_expr
 from hybrid_search.store.schema import create_indexed
 from hybrid_search.store.types import ChunkRow
-from hybrid_search.store.writes import delete, upsert_batched
+from hybrid_search.tokens import (
+    PackedTokens,
+    StorageKind,
+    bytes_per_token,
+    decode,
+    encode,
+    from_text,
+    maxsim_by_key,
+    maxsim_float32,
+    text_length,
+    to_text,
+)
 from hybrid_search.version import __version__
 from schemas import collection as C
 from schemas import descriptions as D
 
+PAYLOAD_FIELD = "tokens"  # up to tokens_per_row packed tokens as 7-bit ASCII
+PLACEHOLDER = [1.0, 0.0]
+#: row groups read one after another while the previous group is scored
+SCORE_GROUPS = 3
+#: VARCHAR bytes a row's payload may use (Milvus' limit is 65,535)
+_MAX_TEXT = 65_535
+_BOOKKEEPING = (C.TOKEN_CHUNK_FIELD, C.BLOCK_INDEX_FIELD, C.BLOCK_TOKENS_FIELD)
+
+
+def tokens_per_row(kind: str, dim: int) -> int:
+    """Tokens of one chunk per row: as many as fit one VARCHAR (part of the on-disk format)."""
+    return max(1, (_MAX_TEXT * 7 // 8) // bytes_per_token(kind, dim))
+
 
 class Float32Blocks:
-    """Token vectors as float32, `colbert_block` per row of the companion collection; the
-    packed kinds (`token_rows_packed.PackedTextBlocks`) subclass it, so it is the interface."""
+    """Token vectors as float32, `colbert_block` per row; `PackedTextBlocks` subclasses it, so
+    it is the interface of every kind."""
 
-    kind = "float32"
+    kind: StorageKind = "float32"
+    _fields: tuple[str, ...] = (*_BOOKKEEPING, C.COLBERT_FIELD)
 
     def __init__(self, conn: MilvusConnection, *, tokens_per_query_token: int = 32) -> None:
         self._conn = conn
         self._per_token = tokens_per_query_token
+
+    def per_row(self, spec: C.CollectionSpec) -> int:
+        return spec.colbert_block
 
     def collections(self, spec: C.CollectionSpec) -> list[str]:
         return [spec.colbert_collection]
@@ -51,25 +80,24 @@ class Float32Blocks:
 
     def create(self, spec: C.CollectionSpec) -> None:
         assert spec.colbert_dim is not None
-        create_token_collection(
-            self._conn,
-            spec,
-            vector_dim=spec.colbert_dim * spec.colbert_block,
-            vector_index=spec.colbert_index,
-            meta={"storage": self.kind},
-        )
+        dim = spec.colbert_dim * spec.colbert_block
+        _create_collection(self._conn, spec, dim, spec.colbert_index, {"storage": self.kind})
 
     def write(self, spec: C.CollectionSpec, rows: Sequence[ChunkRow]) -> None:
         assert spec.colbert_dim is not None
-        upsert_batched(
-            self._conn,
-            spec.colbert_collection,
-            _block_rows(rows, spec.colbert_block),
-            4 * spec.colbert_dim * spec.colbert_block,
+        block, name = spec.colbert_block, spec.colbert_collection
+        found = (
+            (r, np.asarray(r.colbert, dtype=np.float32)) for r in rows if r.colbert is not None
         )
+        out = (
+            {**block_row(r, b, len(part)), C.COLBERT_FIELD: _padded(part, block)}
+            for r, tokens in found
+            for b, part in enumerate(_parts(tokens, block))
+        )
+        R.upsert_batched(self._conn, name, out, 4 * spec.colbert_dim * block)
 
     def delete(self, spec: C.CollectionSpec, expr: str, what: str) -> None:
-        delete(self._conn, spec.colbert_collection, expr, what)
+        R.delete(self._conn, spec.colbert_collection, expr, what)
 
     def fetch(
         self,
@@ -78,40 +106,7 @@ class Float32Blocks:
         chunk_pks: Sequence[str],
         token_counts: Mapping[str, int] | None = None,
     ) -> dict[str, FloatArray]:
-        """With `token_counts` the block rows' primary keys are known and fetched by key, in
-        groups that each fit one query (measured 2x faster than filtering on chunk_pk on Milvus
-        Lite); without, by chunk_pk."""
-        if not chunk_pks:
-            return {}
-        block, collection = spec.colbert_block, spec.colbert_collection
-        fields = [C.TOKEN_CHUNK_FIELD, C.BLOCK_INDEX_FIELD, C.BLOCK_TOKENS_FIELD, C.COLBERT_FIELD]
-        per_chunk: dict[str, list[tuple[int, FloatArray]]] = {}
-        self._conn.ensure_loaded(collection)
-        for group in _groups(chunk_pks, block, token_counts):
-            if token_counts is not None:
-                # keys begin with "{tenant}/" (tenants cannot contain "/"), so they confine
-                # the read to the tenant already; adding the tenant condition made Milvus Lite
-                # scan instead of looking keys up (measured 2.5 s vs 0.3 s for 3k rows)
-                prefix = f"{tenant}/" if tenant is not None else ""
-                keys = [
-                    f"{pk}:{b}"
-                    for pk in group
-                    if pk.startswith(prefix)
-                    for b in range(-(-token_counts.get(pk, 0) // block))
-                ]
-                rows = reads.query_keys(self._conn, collection, keys, fields) if keys else []
-            else:
-                expr = and_expressions(tenant_expr(tenant), pks_expr(group, C.TOKEN_CHUNK_FIELD))
-                rows = reads.query_all(self._conn, collection, expr or "", fields)
-            for row in rows:
-                vectors = np.asarray(row[C.COLBERT_FIELD], dtype=np.float32).reshape(block, -1)
-                per_chunk.setdefault(row[C.TOKEN_CHUNK_FIELD], []).append(
-                    (int(row[C.BLOCK_INDEX_FIELD]), vectors[: int(row[C.BLOCK_TOKENS_FIELD])])
-                )
-        return {
-            pk: np.concatenate([v for _, v in sorted(items, key=lambda t: t[0])])
-            for pk, items in per_chunk.items()
-        }
+        return self._by_chunk(spec, self._read(spec, tenant, chunk_pks, token_counts))
 
     def score(
         self,
@@ -121,8 +116,6 @@ class Float32Blocks:
         chunk_pks: Sequence[str],
         token_counts: Mapping[str, int] | None = None,
     ) -> dict[str, float]:
-        from hybrid_search.tokens import maxsim_float32
-
         return maxsim_float32(query, self.fetch(spec, tenant, chunk_pks, token_counts))
 
     def search(
@@ -158,22 +151,207 @@ class Float32Blocks:
                 best[pk] = max(best.get(pk, -1.0), float(h["distance"]))
         return [pk for pk, _ in sorted(best.items(), key=lambda kv: -kv[1])[: limit * 2]]
 
+    def _read(
+        self,
+        spec: C.CollectionSpec,
+        tenant: str | None,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None,
+    ) -> list[dict[str, Any]]:
+        """The chunks' rows, by key when the token counts are known (measured 2x faster than
+        filtering on chunk_pk on Milvus Lite), by chunk_pk otherwise."""
+        if not chunk_pks:
+            return []
+        if token_counts is not None:
+            keys = self._row_keys(spec, tenant, chunk_pks, token_counts)
+            return self._read_keys(spec, keys)
+        chunks = pks_expr(list(dict.fromkeys(chunk_pks)), C.TOKEN_CHUNK_FIELD)
+        expr = and_expressions(tenant_expr(tenant), chunks) or ""
+        return R.query_all(self._conn, spec.colbert_collection, expr, self._fields)
 
-def _groups(
-    chunk_pks: Sequence[str], block: int, token_counts: Mapping[str, int] | None
-) -> Iterator[list[str]]:
-    """Chunks in groups whose block rows fit one query (unknown counts: one chunk per group)."""
-    group: list[str] = []
-    budget = 0
-    for pk in chunk_pks:
-        n = -(-(token_counts or {}).get(pk, QUERY_CAP * block) // block)  # blocks, rounded up
-        if group and budget + n > QUERY_CAP:
-            yield group
-            group, budget = [], 0
-        group.append(pk)
-        budget += n
-    if group:
-        yield group
+    def _row_keys(
+        self,
+        spec: C.CollectionSpec,
+        tenant: str | None,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int],
+    ) -> list[list[str]]:
+        """Per chunk, the keys of its rows (ceil(count / per row) of them). Keys begin with
+        "{tenant}/", so they confine the read to the tenant: a tenant condition next to them
+        made Milvus Lite scan instead of looking keys up (2.5 s vs 0.3 s for 3k rows)."""
+        per_row = self.per_row(spec)
+        prefix = f"{tenant}/" if tenant is not None else ""
+        return [
+            [f"{pk}:{b}" for b in range(-(-token_counts.get(pk, 0) // per_row))]
+            for pk in dict.fromkeys(chunk_pks)
+            if pk.startswith(prefix)
+        ]
+
+    def _read_keys(self, spec: C.CollectionSpec, keys: list[list[str]]) -> list[dict[str, Any]]:
+        flat = [k for chunk in keys for k in chunk]
+        name = spec.colbert_collection
+        return [
+            row
+            for start in range(0, len(flat), QUERY_CAP)
+            for row in R.query_keys(self._conn, name, flat[start : start + QUERY_CAP], self._fields)
+        ]
+
+    def _tokens(self, spec: C.CollectionSpec, row: dict[str, Any]) -> np.ndarray:
+        """One row's tokens as stored (float32 here, packed bytes in the packed kinds)."""
+        vectors = np.asarray(row[C.COLBERT_FIELD], dtype=np.float32)
+        return vectors.reshape(spec.colbert_block, -1)[: int(row[C.BLOCK_TOKENS_FIELD])]
+
+    def _by_chunk(self, spec: C.CollectionSpec, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Each chunk's rows' tokens, joined in block order."""
+        parts: dict[str, list[tuple[int, np.ndarray]]] = {}
+        for row in rows:
+            parts.setdefault(str(row[C.TOKEN_CHUNK_FIELD]), []).append(
+                (int(row[C.BLOCK_INDEX_FIELD]), self._tokens(spec, row))
+            )
+        for found in parts.values():
+            found.sort(key=lambda t: t[0])
+        return {
+            pk: p[0][1] if len(p) == 1 else np.concatenate([a for _, a in p])
+            for pk, p in parts.items()
+        }
+
+
+class PackedTextBlocks(Float32Blocks):
+    """Token vectors packed as `kind` (binary or int8), `tokens_per_row` per VARCHAR row."""
+
+    _fields: tuple[str, ...] = (*_BOOKKEEPING, PAYLOAD_FIELD)
+
+    def __init__(self, conn: MilvusConnection, kind: StorageKind) -> None:
+        super().__init__(conn)
+        self.kind = kind
+
+    def per_row(self, spec: C.CollectionSpec) -> int:
+        assert spec.colbert_dim is not None
+        return tokens_per_row(self.kind, spec.colbert_dim)
+
+    def _width(self, spec: C.CollectionSpec) -> int:
+        """Payload characters of a full row."""
+        assert spec.colbert_dim is not None
+        return text_length(self.per_row(spec) * bytes_per_token(self.kind, spec.colbert_dim))
+
+    def create(self, spec: C.CollectionSpec) -> None:
+        meta = {"storage": self.kind, "tokens_per_row": self.per_row(spec)}
+        payload = (PAYLOAD_FIELD, self._width(spec))
+        index = C.COLBERT_BLOCK_INDEX
+        _create_collection(self._conn, spec, len(PLACEHOLDER), index, meta, payload)
+
+    def write(self, spec: C.CollectionSpec, rows: Sequence[ChunkRow]) -> None:
+        per_row = self.per_row(spec)
+        found = (
+            (r, encode(np.asarray(r.colbert, dtype=np.float32), self.kind))
+            for r in rows
+            if r.colbert is not None
+        )
+        out = (
+            {
+                **block_row(r, b, len(part)),
+                PAYLOAD_FIELD: to_text(part),
+                C.COLBERT_FIELD: PLACEHOLDER,
+            }
+            for r, packed in found
+            for b, part in enumerate(_parts(packed.data, per_row))
+        )
+        R.upsert_batched(self._conn, spec.colbert_collection, out, self._width(spec))
+
+    def fetch(
+        self,
+        spec: C.CollectionSpec,
+        tenant: str | None,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None = None,
+    ) -> dict[str, FloatArray]:
+        """Decoded as MaxSim sees them: +-1/sqrt(dim) per sign bit, or scale * int8."""
+        packed = self._packed(spec, self._read(spec, tenant, chunk_pks, token_counts))
+        return {pk: decode(p) for pk, p in packed.items()}
+
+    def score(
+        self,
+        spec: C.CollectionSpec,
+        tenant: str | None,
+        query: FloatArray,
+        chunk_pks: Sequence[str],
+        token_counts: Mapping[str, int] | None = None,
+    ) -> dict[str, float]:
+        """MaxSim on the packed tokens. With known token counts the rows are read in a few
+        groups, the next group's read overlapping this group's MaxSim: reading (Milvus, gRPC,
+        text decode) and the products take similar time, and each can have a core."""
+        if token_counts is None:
+            return maxsim_by_key(
+                query, self._packed(spec, self._read(spec, tenant, chunk_pks, None))
+            )
+
+        def read(keys: list[list[str]]) -> dict[str, PackedTokens]:
+            return self._packed(spec, self._read_keys(spec, keys))
+
+        groups = _split(self._row_keys(spec, tenant, chunk_pks, token_counts), SCORE_GROUPS)
+        out: dict[str, float] = {}
+        if not groups:
+            return out
+        with ThreadPoolExecutor(1, thread_name_prefix="colbert-read") as reader:
+            pending = reader.submit(read, groups[0])
+            for nxt in groups[1:]:
+                packed = pending.result()
+                pending = reader.submit(read, nxt)
+                out.update(maxsim_by_key(query, packed))
+            out.update(maxsim_by_key(query, pending.result()))
+        return out
+
+    def search(
+        self, spec: C.CollectionSpec, tokens: FloatArray, tenant: str, limit: int
+    ) -> list[str]:
+        raise RouteError(
+            f"colbert: collection '{spec.name}' stores {self.kind} token vectors, which ColBERT "
+            "can only use to rescore other routes' candidates; add another route (or ingest "
+            "with colbert_storage=float32 and colbert_block_tokens=1 for ColBERT candidate "
+            "generation)"
+        )
+
+    def _tokens(self, spec: C.CollectionSpec, row: dict[str, Any]) -> np.ndarray:
+        assert spec.colbert_dim is not None
+        n, width = int(row[C.BLOCK_TOKENS_FIELD]), bytes_per_token(self.kind, spec.colbert_dim)
+        return from_text(row[PAYLOAD_FIELD], n * width).reshape(n, width)
+
+    def _packed(
+        self, spec: C.CollectionSpec, rows: list[dict[str, Any]]
+    ) -> dict[str, PackedTokens]:
+        assert spec.colbert_dim is not None
+        dim = spec.colbert_dim
+        return {
+            pk: PackedTokens(self.kind, dim, data)
+            for pk, data in self._by_chunk(spec, rows).items()
+        }
+
+
+def _parts(tokens: np.ndarray, per_row: int) -> list[np.ndarray]:
+    return [tokens[start : start + per_row] for start in range(0, len(tokens), per_row)]
+
+
+def _padded(part: np.ndarray, block: int) -> np.ndarray:
+    padded = np.zeros((block, part.shape[1]), dtype=np.float32)
+    padded[: len(part)] = part
+    return padded.reshape(-1)
+
+
+def _split(keys: list[list[str]], parts: int) -> list[list[list[str]]]:
+    """Chunks' key lists in up to `parts` groups of about equal row counts (a chunk whole)."""
+    total = sum(len(k) for k in keys)
+    if not total:
+        return []
+    size = -(-total // parts)
+    groups: list[list[list[str]]] = [[]]
+    rows = 0
+    for chunk in keys:
+        if rows >= size:
+            groups.append([])
+            rows = 0
+        groups[-1].append(chunk)
+        rows += len(chunk)
+    return groups
 
 
 def block_row(r: ChunkRow, b: int, tokens: int) -> dict[str, Any]:
@@ -189,30 +367,16 @@ def block_row(r: ChunkRow, b: int, tokens: int) -> dict[str, Any]:
     }
 
 
-def _block_rows(rows: Sequence[ChunkRow], block: int) -> Iterator[dict[str, Any]]:
-    for r in rows:
-        if r.colbert is None:
-            continue
-        tokens = np.asarray(r.colbert, dtype=np.float32)
-        for b, start in enumerate(range(0, len(tokens), block)):
-            part = tokens[start : start + block]
-            padded = np.zeros((block, tokens.shape[1]), dtype=np.float32)
-            padded[: len(part)] = part
-            yield {**block_row(r, b, len(part)), C.COLBERT_FIELD: padded.reshape(-1)}
-
-
-def create_token_collection(
+def _create_collection(
     conn: MilvusConnection,
     spec: C.CollectionSpec,
-    *,
     vector_dim: int,
     vector_index: Mapping[str, Any],
     meta: Mapping[str, Any],
     payload: tuple[str, int] | None = None,
 ) -> None:
-    """The companion collection of every token storage kind: the same key and bookkeeping
-    fields, so deletes, replaces and recovery treat the kinds alike, plus the kind's own vector
-    field and, for packed kinds, a VARCHAR payload (name, max length)."""
+    """The companion collection of every kind: the key and bookkeeping fields, the kind's
+    vector field and, for packed kinds, a VARCHAR payload (name, max length)."""
     from pymilvus import DataType
 
     def create() -> None:
@@ -242,3 +406,26 @@ def create_token_collection(
 
 #: what every storage kind offers (the packed kinds subclass Float32Blocks)
 TokenStorage = Float32Blocks
+
+#: storage kind -> its implementation; a new kind registers here and records its name in
+#: `CollectionSpec.colbert_storage`
+TOKEN_STORAGES: dict[str, Callable[[MilvusConnection], TokenStorage]] = {
+    "float32": Float32Blocks,
+    "binary": lambda conn: PackedTextBlocks(conn, "binary"),
+    "int8": lambda conn: PackedTextBlocks(conn, "int8"),
+}
+
+
+def token_storage(conn: MilvusConnection, spec: C.CollectionSpec) -> TokenStorage | None:
+    """The collection's token storage; None when it stores no token vectors."""
+    if not spec.colbert_dim:
+        return None
+    kind = TOKEN_STORAGES.get(spec.colbert_storage)
+    if kind is None:
+        raise SchemaMismatchError(
+            f"collection '{spec.name}' stores ColBERT vectors as '{spec.colbert_storage}', "
+            f"which this version cannot read (known: {sorted(TOKEN_STORAGES)}); drop it "
+            f"(`hybrid-search drop {spec.name}`) and re-ingest",
+            details={"collection": spec.name, "colbert_storage": spec.colbert_storage},
+        )
+    return kind(conn)

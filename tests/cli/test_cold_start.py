@@ -1,5 +1,5 @@
 """Commands that need no model load none: no torch, no FlagEmbedding in the process (nor scipy,
-which pymilvus would load for inputs never given it: light_pymilvus)."""
+which pymilvus would load for inputs never given it: connection.milvus_client)."""
 
 from __future__ import annotations
 

@@ -572,7 +572,7 @@ def fetch_token_vectors(
     if isinstance(store, InMemoryStore):
         stored = store.token_vectors(name, tenant)
         return {pk: stored[pk] for pk in pks if pk in stored}
-    from hybrid_search.store.token_rows_packed import token_storage
+    from hybrid_search.store.token_rows import token_storage
 
     spec = store.describe(name)
     storage = token_storage(store._conn, spec)

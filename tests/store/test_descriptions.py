@@ -10,7 +10,7 @@ import pytest
 from hybrid_search import __version__
 from hybrid_search.factory import build_store, collection_spec
 from hybrid_search.store.schema import with_descriptions
-from hybrid_search.store.token_rows_packed import PAYLOAD_FIELD
+from hybrid_search.store.token_rows import PAYLOAD_FIELD
 from schemas import collection as C
 from schemas.descriptions import (
     DESCRIPTION_PROPERTY,

@@ -12,7 +12,7 @@ import pytest
 from hybrid_search.errors import ConfigError, RouteError, SchemaMismatchError
 from hybrid_search.factory import build_store, collection_spec
 from hybrid_search.store import ops
-from hybrid_search.store.token_rows_packed import PAYLOAD_FIELD, tokens_per_row
+from hybrid_search.store.token_rows import PAYLOAD_FIELD, tokens_per_row
 from hybrid_search.tokens import decode, encode, maxsim, pool_tokens
 from ingest.pipeline import IngestJob, IngestOptions
 from ingest.readers import read_paths
@@ -130,7 +130,7 @@ def test_scoring_reads_in_groups_and_equals_maxsim_per_chunk(settings, kind) -> 
     """score_token_vectors reads the rows in SCORE_GROUPS groups, overlapping reads with
     MaxSim; the scores must be exactly those of MaxSim on each chunk's stored tokens, for
     chunks of one row and of several, another tenant's chunks left out."""
-    from hybrid_search.store.token_rows_packed import SCORE_GROUPS
+    from hybrid_search.store.token_rows import SCORE_GROUPS
     from hybrid_search.store.types import ChunkRow
 
     store = build_store(settings)
