@@ -24,12 +24,7 @@ def delete_many(
     ids: Sequence[str] | None = None,
     filter: dict[str, Any] | None = None,
 ) -> list[tuple[str, bool]]:
-    """Delete `ids` or the documents `filter` matches (always inside `tenant`); returns each
-    id with whether it was stored.
-
-    Raises:
-        InvalidFilterError: the filter does not parse.
-    """
+    """Delete `ids` or what `filter` matches, inside `tenant`; each id and whether it was stored."""
     if filter is not None:
         keys = ops.get_keys(store, collection, Scope(tenant, parse_filter(filter)))
         wanted = sorted({c.doc_id for c in keys.values()})

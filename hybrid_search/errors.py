@@ -107,9 +107,8 @@ STORE_FAILURE_CODES = frozenset(
 
 
 def validated(model: type[M], data: Mapping[str, Any]) -> M:
-    """`model.model_validate(data)` for a request built from keyword options: the first
-    validation error becomes an InvalidRequestError naming the field (and the value, if short),
-    so the in-process searcher and the remote client refuse a typo the same way."""
+    """`model.model_validate(data)` whose first error becomes an InvalidRequestError naming the
+    field, so the in-process searcher and the remote client refuse a typo the same way."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -23,10 +23,8 @@ logger = logging.getLogger(__name__)
 
 
 def build_store(settings: Settings, *, create: bool = True) -> VectorStore:
-    """The configured store: Milvus, one collection per tenant when `tenancy` is "collection".
-
-    `create=False`, for commands that only read or delete: a Milvus Lite file that does not
-    exist is an error, not a new empty database folder left behind."""
+    """The configured store; `create=False` (read or delete only): a missing Milvus Lite file is
+    an error, not a new empty database left behind."""
     path = Path(settings.milvus_uri).expanduser()
     if not create and settings.is_milvus_lite() and not path.exists():
         raise CollectionNotFoundError(
@@ -41,9 +39,8 @@ def build_store(settings: Settings, *, create: bool = True) -> VectorStore:
 
 
 def warm_bm25(store: VectorStore, collection: str) -> None:
-    """Milvus Lite builds the BM25 analyzer (jieba: 0.3 s from our pickle, see jieba_dict) at a
-    process's first BM25 query; a throwaway one in a daemon thread pays that while the caller
-    imports and loads."""
+    """Milvus Lite builds the BM25 analyzer (jieba: 0.3 s) at the first BM25 query: a throwaway
+    one in a daemon thread pays that while the caller loads."""
     if not isinstance(store, MilvusStore) or not store.is_lite:
         return
 
@@ -154,9 +151,8 @@ def colbert_storage(settings: Settings) -> str:
 
 
 def ingest_options(settings: Settings, **overrides: Any) -> IngestOptions:
-    """The ingest job's options from the Settings of the same names, so every caller chunks and
-    batches alike (the content hash covers the chunking: a caller that chunked differently would
-    re-ingest all); `overrides` win."""
+    """The ingest options from the Settings of the same names, so every caller chunks alike (the
+    content hash covers the chunking); `overrides` win."""
     held = [f.name for f in fields(IngestOptions) if f.name in Settings.model_fields]
     return IngestOptions(**{**{name: getattr(settings, name) for name in held}, **overrides})
 

@@ -1,12 +1,8 @@
-"""Checks a structured filter from a request (a JSON tree, never expression text) and builds
-its typed model, naming the bad part by path. Stores compile or evaluate the model: Milvus
-through `store/expressions.py` (the store's private compiler), the tests' in-memory twin in
-Python.
-
-Strings are refused where no store could match them: control characters and lone surrogates
-(Milvus literals cannot hold them), invisible format characters (bidi overrides, zero-width
-space: "Trojan Source", CVE-2021-42574), and strings longer than any stored value.
-"""
+"""Checks a request's structured filter (a JSON tree, never expression text) and builds its typed
+model, naming the bad part by path; stores compile or evaluate the model. Strings are refused
+where no store could match them: control characters and lone surrogates, invisible format
+characters (bidi overrides, zero-width space: "Trojan Source", CVE-2021-42574), and strings
+longer than any stored value."""
 
 from __future__ import annotations
 
@@ -65,9 +61,7 @@ def literal_problem(value: str) -> str | None:
 
 
 def _filter_string_problem(value: str) -> str | None:
-    """Why a user's filter may not use `value`: what Milvus cannot parse, plus invisible format
-    characters (bidi overrides, zero-width space), which make a filter read differently in logs
-    than it matches ("Trojan Source", CVE-2021-42574)."""
+    """Why a user's filter may not use `value` (also what makes it read differently in logs)."""
     problem = literal_problem(value)
     if problem:
         return problem
@@ -80,11 +74,8 @@ def _filter_string_problem(value: str) -> str | None:
 
 
 def parse_filter(obj: Any) -> Filter:
-    """The validated model of a filter given as a dict (decoded JSON), a JSON string or a model.
-
-    Raises:
-        InvalidFilterError: names the bad part by path, e.g.
-            `filter.and[1].value: expected a string for field 'doc_id'`."""
+    """The validated model of a filter given as a dict, a JSON string or a model; errors name the
+    bad part by path (`filter.and[1].value: expected a string for field 'doc_id'`)."""
     if isinstance(obj, Condition | AndFilter | OrFilter | NotFilter):
         obj = obj.model_dump(by_alias=True)
     elif isinstance(obj, str):

@@ -1,13 +1,7 @@
-"""Highlights: where a query's terms occur in a hit's text, and a short snippet around them.
-
-Query and text are cut by the collection's own BM25 analyzer (schemas/collection.py), so a
-span marks what BM25 matched on: jieba (search mode, as Milvus' jieba tokenizer) for `jieba`
-and `chinese`, runs of word characters for `standard` and `english` (as Milvus Lite's standard
-tokenizer), lowercased, without Lucene's English stop words when the collection drops them.
-Chinese function and question words (的, 什么...) are never highlighted. The `english`
-analyzer's stemming is not reproduced: a span covers the query's own word form.
-Pure functions: no Milvus, no model; `highlight_hits` applies them to a response's hits.
-"""
+"""Where a query's terms occur in a hit's text, and a snippet around them. Both are cut as the
+collection's BM25 analyzer cuts them (jieba search mode, or runs of word characters; lowercased;
+stop words dropped when the collection drops them), so a span marks what BM25 matched on; the
+`english` analyzer's stemming is not reproduced. Pure functions: no Milvus, no model."""
 
 from __future__ import annotations
 
@@ -16,7 +10,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from schemas.api import HitHighlight, SearchHit
 from schemas.collection import CollectionSpec
@@ -72,9 +66,8 @@ class Token:
 
 @dataclass(frozen=True)
 class Highlight:
-    """Spans are [start, end) character offsets into the text, sorted and non-overlapping;
-    snippet is text[snippet_start : snippet_start + len(snippet)], and snippet_spans are the
-    spans inside it, relative to the snippet."""
+    """Spans: sorted, non-overlapping [start, end) offsets into the text; snippet_spans: those
+    inside the snippet (text[snippet_start:...]), relative to it."""
 
     terms: tuple[str, ...]
     spans: tuple[tuple[int, int], ...]
@@ -84,8 +77,7 @@ class Highlight:
 
 
 def tokenize(text: str, analyzer: str = "jieba", *, stop_words: bool = True) -> list[Token]:
-    """The analyzer's terms with their character offsets. Tokens without a word character
-    (punctuation, spaces) are no terms: they carry no meaning to highlight."""
+    """The analyzer's terms with their character offsets; punctuation and spaces are no terms."""
     return _terms(_raw_tokens(text, analyzer), stop_words)
 
 
@@ -112,8 +104,7 @@ def _terms(raw: Iterable[tuple[str, int, int]], stop_words: bool) -> list[Token]
 
 
 def query_terms(query: str, analyzer: str = "jieba", *, stop_words: bool = True) -> frozenset[str]:
-    """The distinct terms of a query, as the collection's analyzer cuts it, less Chinese
-    function and question words."""
+    """The query's distinct terms, less Chinese function and question words."""
     terms = (t.term for t in tokenize(query, analyzer, stop_words=stop_words))
     return frozenset(t for t in terms if t not in CHINESE_FUNCTION_WORDS)
 
@@ -121,8 +112,7 @@ def query_terms(query: str, analyzer: str = "jieba", *, stop_words: bool = True)
 def find_terms(
     terms: frozenset[str], text: str, analyzer: str = "jieba", *, stop_words: bool = True
 ) -> list[Token]:
-    """The text's tokens that are query terms, in text order (jieba's search mode yields
-    overlapping tokens, e.g. 长江, 大桥 and 长江大桥: all of them are kept)."""
+    """The text's tokens that are query terms, in text order (jieba's overlapping ones too)."""
     if not terms or not text:
         return []
     raw = _raw_tokens(text, analyzer, within=terms)
@@ -138,10 +128,9 @@ def highlight(
     stop_words: bool = True,
     snippet_chars: int = DEFAULT_SNIPPET_CHARS,
 ) -> Highlight:
-    """Spans of the query's terms in `text`, and a snippet of at most `snippet_chars` around
-    the best window: the one holding the most distinct query terms (then the most matched
-    characters, then the earliest). No match: no spans, and the snippet is the text's start.
-    `query` may be the terms from query_terms(), computed once for many hits."""
+    """Spans of the query's terms (or query_terms(), computed once for many hits) in `text`, and
+    a snippet of at most `snippet_chars` around the window with the most distinct terms (then
+    the most matched characters, then the earliest); no match: the text's start."""
     if snippet_chars < 1:
         raise ValueError(f"snippet_chars must be at least 1, got {snippet_chars}")
     terms = (
@@ -172,9 +161,8 @@ def highlight(
 def _jieba_tokens(
     text: str, within: frozenset[str] | None = None
 ) -> Iterator[tuple[str, int, int]]:
-    """jieba's search-mode tokens. jieba cuts each run of Han and ASCII word characters on its
-    own (other characters come one by one), so with `within` only the runs that hold one of
-    those terms are cut: the same matches, without paying for segmenting the rest of the passage."""
+    """jieba's search-mode tokens; jieba cuts each run of Han and ASCII word characters on its
+    own, so with `within` only the runs holding one of those terms are cut (the same matches)."""
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
@@ -208,8 +196,7 @@ def _merged(spans: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
 
 
 def _best_window(found: list[Token], width: int) -> tuple[int, int]:
-    """[start of the first, end of the last] matched token of the best window of `width`
-    characters that starts at a match (two pointers over the matches in text order)."""
+    """[first start, last end] of the best `width`-character window starting at a match."""
     best: tuple[int, int, int] = (-1, -1, 0)
     best_range = (found[0].start, found[0].end)
     counts: Counter[str] = Counter()
@@ -234,9 +221,8 @@ def _best_window(found: list[Token], width: int) -> tuple[int, int]:
 
 
 def _snippet_bounds(text: str, first: int, last: int, width: int) -> tuple[int, int]:
-    """A window of at most `width` characters around [first, last): the slack split evenly
-    before and after, then moved off the middle of a space-separated word where that does
-    not cut into the matches."""
+    """At most `width` characters around [first, last), the slack split evenly, then moved off
+    the middle of a space-separated word where that does not cut into the matches."""
     if len(text) <= width:
         return 0, len(text)
     if last - first >= width:
@@ -256,8 +242,7 @@ def _snippet_bounds(text: str, first: int, last: int, width: int) -> tuple[int, 
 
 
 def _leading_junk(char: str) -> bool:
-    """Space or punctuation that ends something (the full stop before a sentence, a closing
-    bracket): no way to begin a snippet. Opening brackets and quotes stay."""
+    """Space or closing punctuation (a full stop, a closing bracket): no way to begin a snippet."""
     return char.isspace() or unicodedata.category(char) in ("Po", "Pe", "Pf")
 
 
@@ -277,12 +262,5 @@ def highlight_hits(
         h = highlight(
             terms, hit.text, spec.analyzer, stop_words=spec.stop_words, snippet_chars=snippet_chars
         )
-        marked = HitHighlight(
-            terms=list(h.terms),
-            spans=list(h.spans),
-            snippet=h.snippet,
-            snippet_start=h.snippet_start,
-            snippet_spans=list(h.snippet_spans),
-        )
-        out.append(hit.model_copy(update={"highlight": marked}))
+        out.append(hit.model_copy(update={"highlight": HitHighlight(**asdict(h))}))
     return out

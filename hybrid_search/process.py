@@ -42,8 +42,6 @@ GIL_SWITCH_INTERVAL_S = 0.001
 
 
 def shorten_gil_switch_interval(seconds: float = GIL_SWITCH_INTERVAL_S) -> None:
-    """A thread waiting for the GIL waits up to the switch interval before the holder is asked
-    to let go, and a search hands the GIL between threads many times (route threads, the
-    reranker, the models' op dispatch): with another tenant's batch holding it, each hand-off
-    could cost 5 ms (docs/reliability.md, the noisy-neighbour run)."""
+    """A search hands the GIL between threads many times, each hand-off waiting up to the switch
+    interval while another tenant's batch holds it (docs/reliability.md, noisy neighbour)."""
     sys.setswitchinterval(seconds)

@@ -1,13 +1,8 @@
-"""Pack search hits into a cited, token-budgeted context string for retrieval-augmented generation.
+"""Pack search hits into a cited, token-budgeted context for retrieval-augmented generation.
 
-Passages are never cut. A passage that does not fit whole is skipped (listed in `omitted`) and
-the next, possibly shorter, one is tried: a passage cut mid-sentence can carry the opposite of
-what its source says, and a citation must point at text the model really saw. Markers are
-numbered over the included passages only, so `[1]..[n]` has no gaps.
-
-With `snippets`, a passage is the hit's highlight snippet, a window around the query's best
-match, instead of the whole chunk: more sources fit a budget, and each citation says which
-characters of its chunk (`start`, `end`) the model saw.
+Passages are never cut (a cut one can say the opposite of its source): one that does not fit is
+skipped (`omitted`) and the next tried; markers `[1]..[n]` count included passages only. With
+`snippets`, a passage is the hit's highlight snippet and its citation gives `start`, `end`.
 """
 
 from __future__ import annotations
@@ -68,18 +63,12 @@ def build_context(
     count_tokens: Callable[[str], int],
     snippets: bool = False,
 ) -> RagContext:
-    """Pack the response's hits, in hit order (the citation order), into at most `token_budget`
-    tokens of `count_tokens` (the reader model's tokenizer or a close proxy); `snippets` packs each
-    hit's highlight snippet instead of its whole chunk. The whole context is re-counted after each
-    passage, so the budget holds for tokenizers that are not additive across the separator (hits
-    come at most `max_top_k` at a time, which keeps the re-counting small).
-
-    Raises:
-        ValueError: `token_budget` is below 1, or `snippets` with a hit that has no highlight."""
+    """The hits, in order, in at most `token_budget` tokens of `count_tokens` (the reader's
+    tokenizer or a proxy); the whole context is re-counted per passage, as tokenizers need not
+    be additive across the separator."""
     if token_budget < 1:
         raise ValueError(f"token_budget must be >= 1, got {token_budget}")
-    context = ""
-    used = 0
+    context, used = "", 0
     citations: list[Citation] = []
     omitted: list[str] = []
     for hit in response.hits:

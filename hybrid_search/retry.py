@@ -25,13 +25,10 @@ _TRANSIENT_MARKERS = (
     "deadline",
     "timeout",
     "timed out",
-    "connection refused",
     "connect",
-    "fail connecting",
     "rate limit",
     "ratelimit",
     "too many requests",
-    "server is not ready",
     "socket closed",
     "broken pipe",
     "reset by peer",
@@ -131,12 +128,8 @@ def call_with_recovery(
     what: str,
     counter: RetryCounter | None = None,
 ) -> T:
-    """Job-level retry above `call_with_retry`, for idempotent units of work (a window's writes).
-
-    When `fn` fails, `recover(exc)` may repair the cause (wait for Milvus, reload a released
-    collection) and return True; then `fn` runs again, at most `attempts` times in all. Errors
-    `recover` cannot repair, and the last failure, are raised unchanged.
-    """
+    """Job-level retry of idempotent work: after a failure that `recover(exc)` repaired (wait
+    for Milvus, reload a released collection), `fn` runs again, at most `attempts` times."""
     for attempt in range(1, attempts + 1):
         try:
             return fn()

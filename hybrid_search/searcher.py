@@ -1,10 +1,6 @@
-"""HybridSearcher: the one object that owns the encoder, the reranker and the store.
-
-Safe to share across threads (the encoder and reranker serialise their own model calls, the
-store is thread-safe). Depends on protocols only (`VectorStore`, `Encoder`, `Reranker`);
-`from_settings` builds the real components. A call is planned once (`retrieval.plan`, where
-every default is resolved) and run by `retrieval.pipeline`.
-"""
+"""HybridSearcher owns the encoder, the reranker and the store, and is safe to share across
+threads. It depends on protocols only; `from_settings` builds the real components. A call is
+planned once (`retrieval.plan`) and run by `retrieval.pipeline`."""
 
 from __future__ import annotations
 
@@ -80,8 +76,7 @@ class HybridSearcher:
         self.store.close()
 
     def give_way(self) -> None:
-        """For background work sharing this searcher's process (ingest jobs): wait while
-        interactive searches run, at most `lanes.YIELD_S`."""
+        """Background work in this process (ingest jobs) waits for interactive searches here."""
         self._lanes.give_way()
 
     def stop_threads(self) -> None:
@@ -107,13 +102,9 @@ class HybridSearcher:
         checkpoint: Callable[[], None] | None = None,
         **options: Any,
     ) -> list[SearchResponse]:
-        """Search a batch; the queries are encoded in one model call.
-
-        `background`: bulk work that gives way to interactive searches (`retrieval.lanes`): it
-        runs in a low-priority thread and waits at its stage boundaries while interactive
-        searches run; the answers are the same. `checkpoint` runs at those boundaries too and
-        may raise to stop the batch (the service's deadline and client-gone check).
-        """
+        """Search a batch, encoded in one model call. `background`: give way to interactive
+        searches (`retrieval.lanes`), same answers; `checkpoint` runs at its stage boundaries and
+        may raise to stop the batch (the service's deadline and client-gone check)."""
         if isinstance(queries, BatchSearchRequest):
             request = queries
         else:
@@ -134,8 +125,7 @@ class HybridSearcher:
         fields_set: set[str],
         lane: Lane | None = None,
     ) -> list[SearchResponse]:
-        """Plan the call (the request, then the collection's saved defaults, read once per
-        searcher like the spec, then the settings) and run it on its lane."""
+        """Plan the call (the collection's saved defaults read once, like the spec) and run it."""
         spec = self.spec()  # CollectionNotFoundError until the collection exists
         if self._saved_defaults is None:
             self._saved_defaults = self.store.search_defaults(self.collection)

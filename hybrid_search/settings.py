@@ -190,9 +190,7 @@ class Settings(BaseSettings):
     @field_validator("use_fp16", mode="before")
     @classmethod
     def _fp16_text(cls, value: object) -> object:
-        if isinstance(value, str):
-            return value.lower()
-        return value
+        return value.lower() if isinstance(value, str) else value
 
     def resolved_device(self) -> str:
         if self.device != "auto":

@@ -1,10 +1,6 @@
-"""Thread priorities for work that should yield the CPU: ingest jobs and batch searches.
-
-A tenant's bulk work (a 64-query batch, a large write) and another tenant's single search share
-two cores. Bulk work runs on threads with a higher nice value, so the kernel gives the CPU to
-interactive searches first and bulk work takes what is left; on Linux nice is per thread, and
-threads it starts later (torch's OpenMP workers) inherit it.
-"""
+"""Bulk work (ingest jobs, batch searches) runs on threads with a higher nice value, so the
+kernel gives the CPU to interactive searches first; on Linux nice is per thread, and threads
+started later (torch's OpenMP workers) inherit it."""
 
 from __future__ import annotations
 
@@ -24,9 +20,8 @@ T = TypeVar("T")
 
 
 def lower_thread_priority(increment: int) -> bool:
-    """Raise the calling thread's nice value by `increment` (at most 19). Never lowered back
-    (that needs privileges), so only threads owned by bulk work call it. False where
-    unsupported."""
+    """Raise the calling thread's nice value (at most 19; never lowered back: that needs
+    privileges, so only bulk work's own threads call it). False where unsupported."""
     if not hasattr(os, "setpriority"):
         return False
     try:
