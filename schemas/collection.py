@@ -142,11 +142,9 @@ class CollectionSpec:
     def analyzer_params(self) -> dict[str, object]:
         """jieba segments Chinese and splits English on word boundaries; lowercase and (optionally)
         English stop words make English BM25 behave like Lucene's standard analyzer."""
+        if self.analyzer in ("english", "chinese"):
+            return {"type": self.analyzer}
         filters: list[object] = ["lowercase"]
-        if self.analyzer == "english":
-            return {"type": "english"}
-        if self.analyzer == "chinese":
-            return {"type": "chinese"}
         if self.stop_words:
             filters.append({"type": "stop", "stop_words": ["_english_"]})
         return {"tokenizer": self.analyzer, "filter": filters}

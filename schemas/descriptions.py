@@ -1,10 +1,6 @@
-"""What a hybrid-search collection and each of its fields hold, in words.
-
-A Milvus user opening the data in Attu or `describe_collection` should not need this project's
-README. Milvus servers keep the schema's own descriptions; Milvus Lite drops them, so the same
-words are also written as collection properties (`hybrid_search.description`,
-`hybrid_search.field.<name>`), which every Milvus keeps.
-"""
+"""What a hybrid-search collection and each of its fields hold, in words, for Attu and
+`describe_collection`. Milvus Lite drops schema descriptions, so they are also written as
+collection properties, which every Milvus keeps."""
 
 from __future__ import annotations
 

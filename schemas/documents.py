@@ -1,15 +1,13 @@
 """Documents as the ingestion job and the HTTP API accept them, and the ingest summary.
-
-Every check here walks nested JSON with an explicit stack, never by recursion: a document nested
-thousands of levels deep must be refused with a message, not crash the checker.
-"""
+Nested JSON is walked with an explicit stack: a document nested thousands of levels deep must be
+refused with a message, not crash the checker."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from schemas.collection import MAX_ID_BYTES, MAX_TITLE_BYTES
 
@@ -33,11 +31,7 @@ def _check_text(value: str, what: str) -> str:
 
 
 def check_doc_id(value: str) -> str:
-    """A document id as stored: non-blank, no control characters, at most MAX_ID_BYTES.
-
-    Raises:
-        ValueError: naming what is wrong with the id.
-    """
+    """A document id as stored: non-blank, no control characters, at most MAX_ID_BYTES."""
     _check_text(value, "id")
     if not value.strip():
         raise ValueError("id is blank")
@@ -56,6 +50,10 @@ def safe_text(value: str) -> str:
     except UnicodeEncodeError:
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
     return value
+
+
+#: text that may echo input (an id in an error message), made safe to serialise
+SafeText = Annotated[str, AfterValidator(safe_text)]
 
 
 def _children(value: Any) -> list[tuple[str, Any]]:
@@ -144,23 +142,14 @@ class Document(BaseModel):
         return value
 
 
-def _safe_optional(value: str | None) -> str | None:
-    return None if value is None else safe_text(value)
-
-
 class IngestErrorItem(BaseModel):
-    """One failed record. Text fields may echo input, so they are made safe to serialise."""
+    """One failed record."""
 
-    source: str | None = None
+    source: SafeText | None = None
     line: int | None = None
-    field: str | None = None
-    doc_id: str | None = None
-    message: str
-
-    @field_validator("source", "field", "doc_id", "message")
-    @classmethod
-    def _safe(cls, value: str | None) -> str | None:
-        return _safe_optional(value)
+    field: SafeText | None = None
+    doc_id: SafeText | None = None
+    message: SafeText
 
 
 #: what happened to one document of a write: the Elasticsearch bulk API's one-outcome-per-item
@@ -172,14 +161,9 @@ class DocumentOutcome(BaseModel):
     its line); `id` is None when the item had no usable id; `error` is set when it failed."""
 
     index: int | None = None
-    id: str | None = None
+    id: SafeText | None = None
     status: DocumentStatus
-    error: str | None = None
-
-    @field_validator("id", "error")
-    @classmethod
-    def _safe(cls, value: str | None) -> str | None:
-        return _safe_optional(value)
+    error: SafeText | None = None
 
 
 class IngestSummary(BaseModel):

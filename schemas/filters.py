@@ -6,9 +6,8 @@ A filter is JSON that users write on the CLI (`--filter`) and over HTTP (`"filte
     {"and": [{"field": "metadata.year", "op": "gte", "value": 2019},
              {"not": {"field": "metadata.lang", "op": "in", "value": ["de", "fr"]}}]}
 
-These models describe the shape (and give the OpenAPI schema). What a value may be for a given
-field, and the size limits, are checked by `hybrid_search.filtering.parse_filter`, which is
-the only way a request's filter reaches Milvus.
+These models give the shape and the OpenAPI schema; values and limits are checked by
+`hybrid_search.filtering.parse_filter`, the only way a request's filter reaches Milvus.
 """
 
 from __future__ import annotations
@@ -37,9 +36,8 @@ MAX_FILTER_DEPTH = 8
 MAX_FILTER_CLAUSES = 64  # conditions (leaves), over the whole tree
 MAX_IN_VALUES = 1024  # values in one in/nin list
 MAX_FILTER_VALUES = 4096  # values over the whole tree (Milvus Lite parses ~20k comparisons/s)
-MAX_STRING_BYTES = (
-    65_535  # Milvus's VARCHAR limit: no longer value can be stored, so none can match
-)
+#: Milvus's VARCHAR limit: no longer value can be stored, so none can match
+MAX_STRING_BYTES = 65_535
 
 #: cost bounds over the whole filter: each comparison on a metadata key costs a share of a plain
 #: search (an `in` on metadata is spelled out as one comparison per value), so they are counted;
@@ -59,12 +57,8 @@ def _literal_bytes(value: object) -> int:
 
 def filter_cost_problem(obj: object) -> tuple[str, str] | None:
     """(path, message) for the first cost bound a filter (decoded JSON) goes over, else None.
-
-    Walked with an explicit stack, so a filter nested past every limit costs one pass and no
-    recursion. Shape errors (unknown keys, wrong types) are left to the parser; this only
-    counts nodes, metadata comparisons, literal bytes and each `in` list's length times its
-    longest value.
-    """
+    An explicit stack, so a filter nested past every limit costs one pass and no recursion;
+    shape errors are left to the parser."""
     nodes = 0
     total = 0
     comparisons = 0
@@ -125,12 +119,14 @@ class Condition(BaseModel):
     )
 
 
+#: and/or/not nodes: the JSON keys are Python keywords, so the fields take them as aliases
+_NODE = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
+
+
 class AndFilter(BaseModel):
     """All children hold."""
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
-    )
+    model_config = _NODE
 
     all_of: list[Filter] = Field(alias="and", min_length=1)
 
@@ -138,9 +134,7 @@ class AndFilter(BaseModel):
 class OrFilter(BaseModel):
     """At least one child holds."""
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
-    )
+    model_config = _NODE
 
     any_of: list[Filter] = Field(alias="or", min_length=1)
 
@@ -148,9 +142,7 @@ class OrFilter(BaseModel):
 class NotFilter(BaseModel):
     """The child does not hold."""
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
-    )
+    model_config = _NODE
 
     negated: Filter = Field(alias="not")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from functools import partial
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -43,51 +44,38 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
+        counter = partial(Counter, registry=self.registry)
+        gauge = partial(Gauge, registry=self.registry)
+        histogram = partial(Histogram, registry=self.registry, buckets=_BUCKETS)
+        http = ["endpoint", "method", "status"]
+        self.requests = counter(
             "hybrid_search_http_requests",
             "HTTP requests by endpoint template, method and status.",
-            ["endpoint", "method", "status"],
-            registry=self.registry,
+            http,
         )
-        self.latency = Histogram(
+        self.latency = histogram(
             "hybrid_search_http_request_duration_seconds",
             "HTTP request latency by endpoint template and status.",
-            ["endpoint", "method", "status"],
-            buckets=_BUCKETS,
-            registry=self.registry,
+            http,
         )
-        self.stage_latency = Histogram(
+        self.stage_latency = histogram(
             "hybrid_search_stage_duration_seconds",
             "Search stage latency from the responses' timings_ms.",
             ["stage"],
-            buckets=_BUCKETS,
-            registry=self.registry,
         )
-        self.in_flight = Gauge(
-            "hybrid_search_http_requests_in_flight",
-            "HTTP requests being handled now.",
-            registry=self.registry,
+        self.in_flight = gauge(
+            "hybrid_search_http_requests_in_flight", "HTTP requests being handled now."
         )
-        self.errors = Counter(
-            "hybrid_search_errors",
-            "Error answers by error code.",
-            ["code"],
-            registry=self.registry,
-        )
-        self.abandoned = Counter(
+        self.errors = counter("hybrid_search_errors", "Error answers by error code.", ["code"])
+        self.abandoned = counter(
             "hybrid_search_abandoned_work_seconds",
             "Worker-thread seconds spent on requests after their clients had left.",
-            registry=self.registry,
         )
-        self.jobs_running = Gauge(
-            "hybrid_search_jobs_running",
-            "Model/Milvus jobs running in the worker pool.",
-            registry=self.registry,
+        self.jobs_running = gauge(
+            "hybrid_search_jobs_running", "Model/Milvus jobs running in the worker pool."
         )
-        self.jobs_waiting = Gauge(
-            "hybrid_search_jobs_waiting",
-            "Model/Milvus jobs admitted and waiting for a worker.",
-            registry=self.registry,
+        self.jobs_waiting = gauge(
+            "hybrid_search_jobs_waiting", "Model/Milvus jobs admitted and waiting for a worker."
         )
 
     def observe_timings(self, timings_ms: Mapping[str, float]) -> None:
