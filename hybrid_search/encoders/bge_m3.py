@@ -1,16 +1,10 @@
-"""BGE-M3 through FlagEmbedding's BGEM3FlagModel: dense, sparse lexical weights and ColBERT vectors.
-
-Each batch is encoded by one forward pass of FlagEmbedding's own model and heads (`m3_forward`);
-`single_pass=False` calls `BGEM3FlagModel.encode` instead, which computes a one-batch call twice.
-
-BGE-M3: Chen et al., "BGE M3-Embedding: Multi-Lingual, Multi-Functionality, Multi-Granularity
-Text Embeddings Through Self-Knowledge Distillation", 2024.
-"""
+"""BGE-M3 (Chen et al., 2024) through FlagEmbedding: dense, sparse lexical weights and ColBERT
+vectors from one forward pass per batch (`m3_forward`); `single_pass=False` calls
+`BGEM3FlagModel.encode`, which computes a one-batch call twice."""
 
 from __future__ import annotations
 
 import copy
-import logging
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any, Unpack
@@ -24,16 +18,11 @@ from hybrid_search.encoders.loading import resolve_model_path as resolve_model_p
 from hybrid_search.encoders.m3_forward import forward_m3, place
 from hybrid_search.errors import EncoderError
 
-logger = logging.getLogger(__name__)
-
 
 class HFTokenizer:
-    """Adapter from a Hugging Face fast tokenizer to the TextTokenizer protocol.
-
-    It works on its own copy, with truncation and padding off for good: calls that never change
-    those settings never mutate the Rust tokenizer, so chunking a large document and counting a
-    query's tokens run at once in several threads without a lock (the model's own tokenizer
-    is switched between truncation lengths by encode calls, which would make them race)."""
+    """A Hugging Face fast tokenizer as a TextTokenizer, on its own copy with truncation and
+    padding off for good: calls then never mutate the Rust tokenizer, so they run in several
+    threads at once without a lock (encode calls switch the model's own between lengths)."""
 
     def __init__(self, tokenizer: Any) -> None:
         self._tok = bound_cache(copy.deepcopy(tokenizer))
@@ -115,9 +104,7 @@ class BGEM3Encoder(LazyModel):
             except Exception as exc:
                 raise EncoderError(f"BGE-M3 encode failed: {exc}") from exc
         with self._lock:
-            try:
-                # batch_size > len(texts): one batch (callers size batches by token budget),
-                # and FlagEmbedding's tqdm bars stay off
+            try:  # batch_size > len(texts): one batch (sized by the caller), no tqdm bars
                 out = model.encode(
                     list(texts),
                     batch_size=len(texts) + 1,

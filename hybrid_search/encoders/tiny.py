@@ -1,11 +1,7 @@
-"""Build tiny BGE-M3-shaped models offline, for tests and demos where real weights are absent.
-
-The files have the real layout (`config.json`, `model.safetensors`, a fast XLM-R tokenizer,
-`colbert_linear.pt`, `sparse_linear.pt`), so FlagEmbedding's own `BGEM3FlagModel` and
-`FlagReranker` load them exactly as they load `BAAI/bge-m3` and `BAAI/bge-reranker-v2-m3`.
-Weights are random but seeded: the same call always writes the same model. They are drawn wider
-than XLM-R's 0.02 (init_range 0.3): at 0.02 a 2-layer model maps every text to nearly the same
-vector (cosine 0.9999+), which would make ranking tests compare rounding noise.
+"""Tiny BGE-M3-shaped models built offline for tests and demos, in the real file layout, so
+FlagEmbedding loads them as it loads `BAAI/bge-m3` and `BAAI/bge-reranker-v2-m3`. Weights are
+random but seeded, drawn wider than XLM-R's 0.02 (at 0.02 a 2-layer model maps every text to
+nearly the same vector, and ranking tests would compare rounding noise).
 """
 
 from __future__ import annotations
@@ -57,10 +53,8 @@ def _frequent_chinese_words(n: int = 20000, per_line: int = 40) -> list[str]:
 
 
 def _write_tokenizer(out: Path, vocab_size: int) -> int:
-    """Train an XLM-R-style tokenizer (Metaspace, <s> </s> specials) as a fast tokenizer.
-
-    Saved as a generic `PreTrainedTokenizerFast`: transformers' XLMRobertaTokenizer rebuilds a
-    Unigram model from the vocabulary, and ours is BPE (see below)."""
+    """Train an XLM-R-style tokenizer (Metaspace, <s> </s> specials), saved as a generic
+    `PreTrainedTokenizerFast`: XLMRobertaTokenizer would rebuild a Unigram model from our BPE."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from tokenizers.trainers import BpeTrainer
 

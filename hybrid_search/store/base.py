@@ -1,13 +1,7 @@
-"""The VectorStore protocol: the few general verbs ingest, search and the service build on.
-
-Modelled on pymilvus' `MilvusClient`: collection lifecycle, upsert, delete, get by keys, query
-by scope, search one field, fused search. The reads callers need (document states, counts,
-stats, keys, a scored read of the head) are plain functions over these verbs in `store/ops.py`,
-written once for every store. Nothing outside `store/` speaks a backend's language: calls name a
-collection and a `Scope` (tenant + typed filter), and answer with the values of `store/types.py`.
-`MilvusStore` (store/milvus.py) and `CollectionPerTenantStore` (store/tenancy.py) implement it;
-the tests prove a numpy twin ranks alike.
-"""
+"""The VectorStore protocol: the few general verbs, modelled on pymilvus' `MilvusClient`, that
+ingest, search and the service build on (the reads they need are functions over them in `ops`).
+Calls name a collection and a `Scope` and answer with `types` values, so nothing outside `store/`
+speaks a backend's language; the tests prove a numpy twin ranks alike."""
 
 from __future__ import annotations
 
@@ -30,8 +24,6 @@ from hybrid_search.store.types import (
 )
 from schemas.collection import CollectionSpec
 from schemas.filters import Filter
-
-__all__ = ["VectorStore"]
 
 
 class VectorStore(Protocol):
@@ -109,13 +101,9 @@ class VectorStore(Protocol):
         queries: Sequence[QueryVectors],
         **options: Unpack[FieldOptions],
     ) -> list[list[Candidate]]:
-        """Best `limit` chunks per query on one field: inner product for dense and sparse, BM25
-        over the analysed text for bm25, best token match for colbert (up to 2 x `limit`, where
-        the token layout allows it). Raw scores, higher is better.
-
-        Raises:
-            RouteError: no query has anything this route can search.
-        """
+        """Best `limit` chunks per query on one field, raw scores (higher is better): inner
+        product for dense and sparse, BM25 for bm25, best token match for colbert (up to 2 x
+        `limit`, where the token layout allows it). A RouteError when no query can take it."""
         ...
 
     def fused_search(

@@ -1,19 +1,12 @@
-r"""The Milvus boolean expressions the store sends: the one place they are assembled.
+r"""The Milvus boolean expressions the store sends: the one place they are assembled. User input
+never becomes expression text: `parse_filter` checks the JSON tree, and `compile_filter` writes
+every field name from a mapping the store owns and every value through a literal formatter.
 
-User filters are compiled by `compile_filter`, the store's private compiler; the `*_expr`
-functions add the store's own conditions (tenant, documents, keys, hashes). User input never
-becomes expression text: `parse_filter` (hybrid_search/filtering.py, re-exported here) checks
-the JSON tree (fields from an allow-list, operators, value types, size limits), and
-`compile_filter` writes every field name from a mapping the store owns and every value through
-`string_literal` or a number formatter.
-
-Milvus string literals, as found by experiment on Milvus Lite 3.2.2 and matching the server's
-grammar (`Plan.g4`, unquoted like a C string): inside double quotes `\\` is one backslash and
-`\"` a double quote; `\'`, `\n`, `\t` are escapes too, and any other backslash pair (`\u`,
-`\/`, `\q`) is a parse error. A raw newline ends the literal with an error. Everything else,
-CJK, emoji, right-to-left marks, zero-width characters, is taken literally. So escaping
-backslash and double quote is enough to make any string without control characters a literal
-that matches exactly itself; `tests/store/test_filters.py` proves it against a real Milvus Lite.
+Milvus string literals (Milvus Lite 3.2.2, as the server's `Plan.g4`, unquoted like a C string):
+`\\`, `\"`, `\'`, `\n`, `\t` are escapes, any other backslash pair is a parse error, a raw
+newline ends the literal with an error, and everything else (CJK, emoji, zero-width characters)
+is taken literally. So escaping backslash and double quote makes any string without control
+characters a literal matching exactly itself (`tests/store/test_filters.py` proves it).
 """
 
 from __future__ import annotations
@@ -23,31 +16,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
 from hybrid_search.errors import InvalidFilterError
-from hybrid_search.filtering import fail, literal_problem, parse_filter
+from hybrid_search.filtering import fail, literal_problem
+from hybrid_search.filtering import parse_filter as parse_filter
 from hybrid_search.store.types import Scope
 from schemas import collection as C
 from schemas import filters as F
 from schemas.filters import Filter
 
-__all__ = [
-    "DEFAULT_FIELDS",
-    "Filter",
-    "and_expressions",
-    "compile_filter",
-    "parse_filter",
-    "string_list_literal",
-    "string_literal",
-]
-
 #: logical filter field -> Milvus field; "metadata" names the JSON field that `metadata.<key>` reads
 DEFAULT_FIELDS: Mapping[str, str] = MappingProxyType(
-    {
-        "doc_id": "doc_id",
-        "tenant": "tenant",
-        "chunk_index": "chunk_index",
-        "title": "title",
-        "metadata": "metadata",
-    }
+    {f: f for f in ("doc_id", "tenant", "chunk_index", "title", "metadata")}
 )
 
 _METADATA = "metadata"
@@ -57,11 +35,7 @@ _COMPARISON = {"eq": "==", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte":
 
 def string_literal(value: str) -> str:
     """`value` double-quoted for a Milvus expression, matching exactly itself (`"a\\"b"` for
-    `a"b`): only backslash and double quote need escaping (see the module docstring).
-
-    Raises:
-        InvalidFilterError: the string holds a control character or a lone surrogate.
-    """
+    `a"b`); an InvalidFilterError for a control character or a lone surrogate."""
     if not isinstance(value, str):
         raise InvalidFilterError(f"expected a string, got {type(value).__name__}")
     problem = literal_problem(value)
@@ -87,15 +61,9 @@ def and_expressions(*exprs: str | None) -> str | None:
 
 
 def compile_filter(f: Filter, fields: Mapping[str, str] | None = None) -> str:
-    """A filter as a Milvus expression, e.g. `(doc_id == "a" and metadata["year"] >= 2019)`.
-    The tree is validated again (a model may be built by hand), so every name comes from
-    `fields` (logical -> Milvus field, default `DEFAULT_FIELDS`; only those may be filtered on)
-    and every value from a literal formatter.
-
-    Raises:
-        InvalidFilterError: the filter is invalid or names a field the mapping leaves out.
-        ValueError: `fields` holds an unknown logical field or a name Milvus would not accept.
-    """
+    """A filter as a Milvus expression, e.g. `(doc_id == "a" and metadata["year"] >= 2019)`,
+    validated again (a model may be built by hand). Only the logical fields in `fields` (default
+    `DEFAULT_FIELDS`) may be filtered on; a bad mapping is a ValueError."""
     mapping = DEFAULT_FIELDS if fields is None else fields
     for logical, name in mapping.items():
         if logical not in F.FIELD_TYPES and logical != _METADATA:

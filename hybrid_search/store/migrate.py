@@ -1,14 +1,10 @@
 """Copy a collection to another Milvus without re-encoding (`hybrid-search migrate`).
 
-Built on the `VectorStore` verbs, so both tenancy modes and every token storage kind copy alike:
-the recorded spec and saved search defaults first, then the chunks the target lacks or holds in
-another version (by content hash), in windows of keys in order. Each window writes its token
-vectors, then commits its chunk rows as ingest does, so a chunk row on the target implies its
-tokens are there; a killed run leaves whole windows behind, and a re-run copies only what is
-missing (upserts by primary key: nothing is duplicated). Last, the two sides are compared:
-counts per tenant, stored vectors of sampled chunks, and the top hits of searches built from
-those chunks on each route. BM25 is reported, not required to agree: each engine computes its
-corpus statistics itself (Milvus Lite per segment), so BM25 scores may differ between them.
+Built on the `VectorStore` verbs, so every tenancy mode and token storage kind copies alike: the
+spec and search defaults, then the chunks the target lacks in this version, in windows of keys,
+each written as ingest writes (token vectors, then the chunk commit), so a killed run leaves whole
+windows and a re-run copies only what is missing. Last, counts, sampled vectors and the top hits
+of searches built from them are compared on both sides (see `NOTE` for BM25 and dense).
 """
 
 from __future__ import annotations
@@ -32,8 +28,6 @@ from hybrid_search.store.types import (
     StoredChunk,
 )
 from schemas import collection as C
-
-__all__ = ["MigrateReport", "migrate"]
 
 #: the mean top-10 overlap each route must reach: sparse and ColBERT (both sides rescore the same
 #: keys, whatever the token layout) are exact; the dense HNSW graph is built anew on the target,
@@ -79,12 +73,8 @@ def migrate(
     samples: int = 20,
     progress: Callable[[int, int], None] | None = None,
 ) -> MigrateReport:
-    """Copy collection `name` from `source` to `target`, then compare them (`report.ok`).
-
-    Raises:
-        SchemaMismatchError: the target holds a collection of that name that differs (model,
-            dimensions, token storage, analyzer or tenancy); it is never overwritten.
-    """
+    """Copy collection `name` from `source` to `target`, then compare them (`report.ok`); a
+    differing collection of that name on the target is a SchemaMismatchError, never overwritten."""
     started = time.perf_counter()
     spec = source.describe(name)
     try:

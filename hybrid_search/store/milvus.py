@@ -31,8 +31,6 @@ from hybrid_search.store.types import (
 from schemas import collection as C
 from schemas.filters import Filter
 
-__all__ = ["MilvusStore"]
-
 
 class MilvusStore:
     """One MilvusClient shared by all threads (its gRPC channel is thread-safe)."""

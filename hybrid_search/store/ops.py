@@ -23,27 +23,13 @@ from hybrid_search.store.types import (
 )
 from schemas import collection as C
 
-__all__ = [
-    "can_search_tokens",
-    "count_chunks",
-    "doc_states",
-    "docs_with_token_vectors",
-    "get_chunks",
-    "get_keys",
-    "iter_doc_ids",
-    "score_rows",
-    "search_tokens",
-    "stats",
-]
-
 _STATE_FIELDS = [C.DOC_ID_FIELD, C.CONTENT_HASH_FIELD, C.CHUNK_COUNT_FIELD]
 #: what `get_chunks` returns: a hit's fields plus the completeness fields
 _CHUNK_FIELDS = [*C.HIT_FIELDS, C.CHUNK_COUNT_FIELD, C.CONTENT_HASH_FIELD]
 
 
 def count_chunks(store: VectorStore, name: str, scope: Scope, *, tokens: bool = False) -> int:
-    """How many chunks (`tokens`: token vector rows) `scope` holds (why a search came back
-    empty)."""
+    """How many chunks (`tokens`: token vector rows) `scope` holds."""
     return sum(int(r[COUNT]) for r in store.query(name, scope, [COUNT], tokens=tokens))
 
 
@@ -108,15 +94,10 @@ def score_rows(
     *,
     with_vectors: bool = False,
 ) -> ScoredRows:
-    """The chunks `scope.pks` (within `scope`) read as `get_rows` does, with their score on
-    `route` equal to what `search_field` gives them: one search restricted to the keys that
-    returns their rows, then a read by key of the few it did not reach (a BM25 query sharing no
-    term). Milvus Lite pays a fixed ~3 ms per call, so for an explained head this halves the
-    calls after fusion.
-
-    Raises:
-        RouteError: the query has nothing this route can search.
-    """
+    """The chunks `scope.pks` (within `scope`) as `get_rows` reads them, scored on `route` as
+    `search_field` scores them: one search restricted to the keys that returns their rows, then
+    a read by key of the few it did not reach. Milvus Lite pays ~3 ms per call, so for an
+    explained head this halves the calls after fusion."""
     assert scope.pks is not None
     pks = list(dict.fromkeys(scope.pks))
     if not pks:
@@ -149,11 +130,8 @@ def can_search_tokens(store: VectorStore, name: str) -> bool:
 def search_tokens(
     store: VectorStore, name: str, tokens: FloatArray, *, tenant: str, limit: int
 ) -> list[str]:
-    """Chunk pks whose stored token vectors are nearest to `tokens`, best first.
-
-    Raises:
-        RouteError: this collection's token layout has no token index to search.
-    """
+    """Chunk pks whose stored token vectors are nearest to `tokens`, best first (a RouteError
+    where the token layout has no index to search)."""
     query = QueryVectors("", colbert=tokens)
     hits = store.search_field(name, "colbert", [query], scope=Scope(tenant), limit=limit)[0]
     return [h.pk for h in hits]

@@ -1,9 +1,5 @@
-"""The chunks collection's Milvus schema, and the spec recorded in (and read back from) it.
-
-The spec travels as JSON in a collection property (Milvus Lite keeps no schema descriptions):
-model, dimensions, analyzer, ColBERT layout and storage kind. A collection written by another
-model, analyzer or layout is refused with a SchemaMismatchError that says what differs.
-"""
+"""The chunks collection's Milvus schema, and the spec recorded in it as a JSON property (Milvus
+Lite keeps no schema descriptions); a collection of another spec is refused, saying what differs."""
 
 from __future__ import annotations
 
@@ -210,12 +206,10 @@ def create_indexed(
     *,
     described: tuple[str, dict[str, str]] | None = None,
 ) -> None:
-    """Create, then index without waiting: pymilvus' synchronous index wait sleeps 0.5 s per
-    index (and calls AllocTimestamp, which Milvus Lite lacks); an empty collection's index is
-    built at once, and load works as soon as the index exists. Runs inside `conn.call`.
-
-    `described` (the collection's description, field -> description) goes into the schema and,
-    since Milvus Lite drops schema descriptions, into properties too (schemas/descriptions.py)."""
+    """Create, then index without waiting (pymilvus' wait sleeps 0.5 s per index and calls
+    AllocTimestamp, which Milvus Lite lacks; an empty collection's index is built at once).
+    `described` (collection and field descriptions) goes into the schema and, since Milvus Lite
+    drops those, into properties too. Runs inside `conn.call`."""
     meta = {_MARKER: C.SCHEMA_VERSION, **meta}
     properties = {_META_PROPERTY: json.dumps(meta)}
     if described is not None:

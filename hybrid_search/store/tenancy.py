@@ -1,19 +1,12 @@
-"""Collection tenancy: one Milvus collection per tenant, so one tenant's volume never enters
-another tenant's search.
+"""Collection tenancy (`HYBRID_SEARCH_TENANCY=collection`): one Milvus collection per tenant, so
+one tenant's volume never enters another tenant's search.
 
-`CollectionPerTenantStore` wraps a store and maps every call that names a tenant from the
-logical collection `C` to the tenant's own physical collection `tenant_collection(C, tenant)`
-(with its own ColBERT companion). `C` itself stays: it holds the spec, the search defaults and
-the load state, so `describe` works before any tenant has written, and it holds no rows. A
-tenant's collection is created from `C`'s spec on its first write and records its owner
-(`CollectionSpec.owner`, "C/tenant"), which is checked before it is read or written: a
-collection of that name that another deployment made is refused, never read. A read for a
-tenant without a collection goes to `C` (empty), so it answers exactly as an empty collection
-does. Calls without a tenant (a query of tenant "", `drop`, `sync`) cover `C` and every
-tenant collection of `C`, found by listing the collections named `C__*`.
-
-The mode is chosen per deployment (`HYBRID_SEARCH_TENANCY`); the modes do not share data: a
-logical collection written in `partition_key` mode is refused here (`ensure_collection`).
+Calls naming a tenant go from the logical collection `C` to `tenant_collection(C, tenant)`,
+created from `C`'s spec on the tenant's first write and recording its owner ("C/tenant"), checked
+before every first use: a same-named collection of another deployment is refused, never read.
+`C` keeps the spec, search defaults and load state and no rows, so a tenant without a collection
+reads it as an empty collection. Calls without a tenant cover `C` and every `C__*` collection it
+owns. A logical collection written in `partition_key` mode is refused (the modes share no data).
 """
 
 from __future__ import annotations
@@ -40,8 +33,6 @@ from hybrid_search.store.types import (
     StoredChunk,
 )
 from schemas import collection as C
-
-__all__ = ["CollectionPerTenantStore", "ListingStore", "tenant_collection"]
 
 #: Milvus' longest collection name (proxy.maxNameLength; Milvus Lite checks the same)
 MAX_NAME = 255
@@ -82,9 +73,8 @@ def check_tenant(tenant: str) -> None:
 
 
 def tenant_collection(collection: str, tenant: str) -> str:
-    """The Milvus collection holding `tenant`'s rows of `collection`: deterministic, distinct
-    for distinct (collection, tenant) pairs, and short enough (with its ColBERT companion's
-    suffix) for Milvus; a name that would be too long uses a 128-bit hash of the tenant."""
+    """The Milvus collection of `tenant`'s rows of `collection`: deterministic, injective, and
+    short enough for Milvus with the ColBERT suffix (else named by a 128-bit hash of the tenant)."""
     check_collection_name(collection)
     check_tenant(tenant)
     name = collection + SEPARATOR + _READABLE + "".join(_ESCAPES.get(c, c) for c in tenant)

@@ -1,16 +1,11 @@
 """ColBERT token vectors in Milvus: the one module that writes, reads, deletes and searches them.
 
-Each storage kind (`CollectionSpec.colbert_storage`, recorded in the collection) keeps a chunk's
-tokens in a companion collection `C_colbert`, several per row, with the same key and bookkeeping
-fields (`block_row`), so deletes, replaces and crash recovery treat the kinds alike; callers only
-ever see float32 `(n_tokens, dim)` matrices.
-
-`float32`: up to `colbert_block` tokens concatenated into one FLOAT_VECTOR, the last block
-zero-padded (Milvus' per-row cost dominates writes); with `colbert_block=1` the rows are
-HNSW-indexed, so ColBERT can also generate candidates. `binary` and `int8` (Milvus Lite has no
-such vector types): as many packed tokens as fit a VARCHAR, as 7-bit ASCII (8/7 of the packed
-size; the layouts compared: docs/benchmarks.md), next to a never-searched 2-dimensional
-placeholder vector (Milvus requires one); they only rescore.
+Every storage kind (`CollectionSpec.colbert_storage`) keeps a chunk's tokens, several per row, in
+a companion collection `C_colbert` with the same key and bookkeeping fields, so deletes, replaces
+and crash recovery treat the kinds alike. `float32` rows are zero-padded blocks of one vector
+(with one token per block, HNSW-indexed for candidate generation); `binary` and `int8`, which
+Milvus Lite cannot store as vectors, are 7-bit ASCII VARCHARs (8/7 of the packed size,
+docs/benchmarks.md) beside a never-searched placeholder vector, and only rescore.
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""The values the store and its callers exchange: one module both sides import.
-
-Rows are typed dataclasses, never backend dicts: a store fills them from whatever it keeps, and
-the searcher, routes, ingest and service read attributes. `Scope` is the tenant plus the typed
-user filter (`schemas.filters`), never an expression string; each store compiles or evaluates it.
-"""
+"""The values the store and its callers exchange: typed dataclasses, never backend dicts, and a
+`Scope` (tenant plus the typed user filter) that each store compiles or evaluates itself."""
 
 from __future__ import annotations
 
@@ -12,33 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, TypedDict
 
 from hybrid_search.encoders.base import FloatArray, SparseVector
-from hybrid_search.errors import HybridSearchError, RouteError
+from hybrid_search.errors import HybridSearchError
+from hybrid_search.errors import RouteError as RouteError
 from hybrid_search.fusion.base import FusedHit
 from schemas.filters import Filter
 
 #: the `VectorStore.query` field that asks for a count
 COUNT = "count(*)"
-
-__all__ = [
-    "COUNT",
-    "FIELD_ROUTES",
-    "Candidate",
-    "ChunkRow",
-    "DocState",
-    "FieldName",
-    "FieldOptions",
-    "FusedOptions",
-    "FusedResult",
-    "Health",
-    "QueryVectors",
-    "RouteError",
-    "Scope",
-    "StoreStats",
-    "StoredChunk",
-    "chunk_id",
-    "chunk_pk",
-    "field_query",
-]
 
 #: the routes that are one search over one stored field (ColBERT is token vectors, apart)
 FieldName = Literal["dense", "sparse", "bm25"]
@@ -56,12 +32,8 @@ class QueryVectors:
 
 
 def field_query(route: FieldName, q: QueryVectors) -> FloatArray | SparseVector | str:
-    """What `route` searches with for this query.
-
-    Raises:
-        RouteError: the query has nothing this route can search (no dense vector, no positive
-            lexical weight, blank text).
-    """
+    """What `route` searches with for this query; a RouteError when it has nothing (no dense
+    vector, no positive lexical weight, blank text)."""
     data: FloatArray | SparseVector | str | None
     if route == "dense":
         data = q.dense
@@ -135,9 +107,8 @@ class StoredChunk:
 
 @dataclass(slots=True)
 class ScoredRows:
-    """Chunks read by key together with their score on one route (`ops.score_rows`).
-    A chunk the route does not reach (a BM25 query sharing no term with it) has a row and no
-    score."""
+    """Chunks read by key with their score on one route (`ops.score_rows`); a chunk the route
+    does not reach (a BM25 query sharing no term) has a row and no score."""
 
     rows: dict[str, StoredChunk]
     scores: dict[str, float]
