@@ -1,11 +1,6 @@
-"""What a reader hands the chunker: a document's text as ordered blocks with their place.
-
-A block is one run of text from one place of the source (a paragraph, a table row, a list item,
-the text of a PDF page). Readers that know a file's structure (PDF, DOCX, HTML, Markdown) fill
-`SourceDoc.blocks`; JSON Lines and plain text leave them empty and the chunker splits the text
-on blank lines. The chunker never crosses a section boundary and keeps each chunk's heading path
-and page range in its metadata.
-"""
+"""What a reader hands the chunker: a document's text as ordered blocks (a paragraph, a table
+row, a PDF page's text) with their place. Readers without structure (JSON Lines, plain text)
+leave `SourceDoc.blocks` empty and the chunker splits the text on blank lines."""
 
 from __future__ import annotations
 

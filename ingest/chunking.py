@@ -1,12 +1,7 @@
-"""Structure-aware chunking in the model's own tokens, title carried into every chunk.
-
-A document is split by section (never crossed), then paragraph (a block, or blank lines), then
-sentence, and whole sentences are packed into windows of at most `max_tokens` tokens (title and
-special tokens included) that overlap by whole sentences of at most `overlap` tokens: a passage
-handed to an LLM starts and ends where its source's sentences do. Only a sentence longer than the
-budget is cut mid-way, at a clause mark when it can, else at a token. Chunk text is a slice of
-the blocks' text joined by blank lines (of the text itself when there are no blocks).
-"""
+"""Structure-aware chunking in the model's own tokens, title carried into every chunk: split by
+section (never crossed), paragraph, then sentence; whole sentences packed into windows of at most
+`max_tokens` (title included) overlapping by whole sentences, so a passage starts and ends where
+its source's sentences do. Only a sentence over the budget is cut, at a clause mark if it can."""
 
 from __future__ import annotations
 

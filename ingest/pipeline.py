@@ -1,9 +1,6 @@
 """The ingestion pipeline: documents in windows -> skip unchanged -> chunk -> encode -> write.
-
-Encoding runs on the calling thread; Milvus writes run on one writer thread fed through a
-bounded queue, so writes hide behind encoding and at most two batches of vectors are in memory.
-Memory is bounded by the window and batch token budgets, not by the corpus size.
-"""
+Encoding runs on the calling thread, writes on `ingest.writer`'s thread; memory is bounded by the
+window and batch token budgets, not by the corpus size."""
 
 from __future__ import annotations
 
@@ -16,8 +13,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
-
-import numpy as np
 
 from hybrid_search.encoders.base import EncodedBatch, Encoder
 from hybrid_search.errors import HybridSearchError, IngestError, StoreUnavailableError
@@ -146,11 +141,9 @@ class IngestJob:
         progress: Callable[[int], None] | None = None,
         give_way: Callable[[], None] | None = None,
     ) -> None:
-        """`give_way` is called before each encode batch: a background job's way to let
-        interactive searches in the same process go first (`HybridSearcher.give_way`)."""
         self.store, self.encoder, self.spec, self.options = store, encoder, spec, options
         self._progress = progress or (lambda n: None)
-        self._give_way = give_way or (lambda: None)
+        self._give_way = give_way or (lambda: None)  # before each encode batch
         self._pool_factor = 1  # the collection's ColBERT token pooling, read by `run`
 
     def validate(self, records: Iterable[Record]) -> list[IngestError]:
@@ -158,11 +151,9 @@ class IngestJob:
         errors: list[IngestError] = []
         seen: dict[str, str] = {}
         for rec in records:
-            if isinstance(rec, Skipped):
-                continue
             if isinstance(rec, IngestError):
                 errors.append(rec)
-            elif (err := self._duplicate(rec, seen)) is not None:
+            elif isinstance(rec, SourceDoc) and (err := self._duplicate(rec, seen)) is not None:
                 errors.append(err)
         return errors
 
@@ -188,13 +179,9 @@ class IngestJob:
         stop: Callable[[], str | None] | None = None,
         outcomes: bool = False,
     ) -> IngestSummary:
-        """Ingest `records` (documents and the input errors found reading them); the summary
-        counts what happened. `stop` is asked between windows and between a window's encode
-        batches: a reason ("deadline", "cancelled") ends the job there, committing the windows
-        already encoded but not the stopped one (its new documents leave no token vectors behind)
-        and reading no more; the summary's `stopped` says why. `outcomes` lists one outcome per
-        input record, in input order (bounded inputs such as an HTTP request; records not reached
-        are failed)."""
+        """Ingest `records`; the summary counts what happened. `stop` is asked between windows and
+        encode batches: a reason ("deadline", "cancelled") ends the job there, committing only the
+        windows already encoded. `outcomes`: one outcome per input record, in input order."""
         started = time.perf_counter()
         outcome = _Outcome(IngestSummary(), statuses={} if outcomes else None)
         summary = outcome.summary
@@ -260,9 +247,8 @@ class IngestJob:
         return summary
 
     def _abandon(self, stopped: _Stopped, writer: Writer, outcome: _Outcome) -> None:
-        """A window stopped before its commit: each of its pending documents fails, and the
-        token vectors written ahead for the new ones are dropped after the queued writes (a
-        stopped replacement keeps its old chunks, incomplete, and the next write redoes it)."""
+        """A window stopped before its commit: its pending documents fail, and token vectors written
+        ahead for the new ones are dropped (a stopped replacement is redone by the next write)."""
         fresh = stopped.fresh
         if fresh and self.spec.colbert_dim:
 
@@ -324,9 +310,7 @@ class IngestJob:
             return
 
         flat = [(i, c) for i, p in enumerate(pending) for c in p.chunks]
-        dense: dict[tuple[int, int], np.ndarray] = {}
-        sparse: dict[tuple[int, int], dict[int, float]] = {}
-        token_counts: dict[tuple[int, int], int] = {}
+        encoded: dict[tuple[int, int], ChunkRow] = {}
         for batch in batches(flat, opts.batch_tokens, opts.batch_size):
             self._give_way()
             if (reason := stop()) is not None:  # one large document is many batches
@@ -335,30 +319,19 @@ class IngestJob:
             token_rows: list[ChunkRow] = []
             for j, (i, c) in enumerate(batch):
                 assert enc.dense is not None
-                dense[(i, c.index)] = enc.dense[j]
-                # a dense-only encoder stores an empty sparse row; the sparse route is then
-                # reported unavailable by the searcher
-                sparse[(i, c.index)] = enc.sparse[j] if enc.sparse is not None else {}
+                count = 0
                 if enc.colbert is not None and self.spec.colbert_dim:
                     tokens = pool_tokens(enc.colbert[j], self._pool_factor)
-                    token_counts[(i, c.index)] = len(tokens)
+                    count = len(tokens)
                     token_rows.append(self._row(pending[i], c, enc.dense[j], {}, tokens))
+                # a dense-only encoder stores an empty sparse row (the sparse route: unavailable)
+                sparse = enc.sparse[j] if enc.sparse is not None else {}
+                encoded[(i, c.index)] = self._row(pending[i], c, enc.dense[j], sparse, None, count)
             if token_rows and self.spec.colbert_dim:
                 write = partial(self.store.upsert, self.spec, opts.tenant, token_rows)
                 writer.submit(partial(self._recovering, write, "write token vectors"))
 
-        rows = [
-            self._row(
-                p,
-                c,
-                dense[(i, c.index)],
-                sparse[(i, c.index)],
-                None,
-                token_counts.get((i, c.index), 0),
-            )
-            for i, p in enumerate(pending)
-            for c in p.chunks
-        ]
+        rows = [encoded[(i, c.index)] for i, p in enumerate(pending) for c in p.chunks]
         hashes = {p.doc.id: p.hash for p in pending}
         if (reason := stop()) is not None:
             raise self._stopped(reason, pending)
@@ -377,20 +350,17 @@ class IngestJob:
                 return
             with outcome.lock:
                 for p in pending:
+                    replaced = p.kind == "replaced"
+                    outcome.status(p.doc.id, "replaced" if replaced else "inserted")
                     summary.chunks += len(p.chunks)
-                    outcome.status(p.doc.id, "replaced" if p.kind == "replaced" else "inserted")
-                    if p.kind == "replaced":
-                        summary.replaced += 1
-                    else:
-                        summary.inserted += 1
-                        if p.kind == "redone":
-                            summary.redone += 1
+                    summary.replaced += replaced
+                    summary.inserted += not replaced
+                    summary.redone += p.kind == "redone"
 
         writer.submit(commit)
 
     def _interrupted(self, doc_ids: list[str]) -> set[str]:
-        """Documents with ColBERT rows but no chunk row: a run stopped between writing their
-        token vectors and committing them. Writing them again is a redo, and counted as one."""
+        """Documents with ColBERT rows but no chunk row (a run stopped before committing them)."""
         if not doc_ids or not self.spec.colbert_dim:
             return set()
         return ops.docs_with_token_vectors(self.store, self.spec.name, self.options.tenant, doc_ids)
@@ -406,10 +376,8 @@ class IngestJob:
         )
 
     def _recover(self, exc: BaseException) -> bool:
-        """Milvus went away (retries exhausted) or came back with the collections released (a
-        restarted Milvus Lite server): wait for it, load the collections again, and say whether
-        the failed work is worth running again. Writes are upserts by deterministic keys and
-        document commits are idempotent, so running them twice is safe."""
+        """Milvus went away or came back with the collections released: wait, reload, and say
+        whether to run the (idempotent) failed work again."""
         if not isinstance(exc, StoreUnavailableError) and not needs_reload(exc):
             return False
         try:

@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from importlib import import_module
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -193,83 +194,61 @@ def read_jsonl(path: Path) -> Iterator[Record]:
             yield err
             return
         for lineno, raw in enumerate(fh, start=1):
+            error = partial(IngestError, source=source, line=lineno)
             if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             if len(raw) > MAX_LINE_BYTES:
-                yield IngestError(
-                    f"line longer than {MAX_LINE_BYTES} bytes", source=source, line=lineno
-                )
+                yield error(f"line longer than {MAX_LINE_BYTES} bytes")
                 continue
             if not raw.strip():
                 continue
             if b"\x00" in raw:
-                yield IngestError(
+                yield error(
                     f"raw NUL byte at byte {raw.index(0)} of the line (JSON never holds one): "
-                    "UTF-16 without a byte-order mark, or binary data? Re-encode as UTF-8",
-                    source=source,
-                    line=lineno,
+                    "UTF-16 without a byte-order mark, or binary data? Re-encode as UTF-8"
                 )
                 continue
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield IngestError(
-                    f"not valid UTF-8 at byte {exc.start} of the line; re-encode the file as UTF-8",
-                    source=source,
-                    line=lineno,
+                yield error(
+                    f"not valid UTF-8 at byte {exc.start} of the line; re-encode the file as UTF-8"
                 )
                 continue
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
-                yield IngestError(
-                    f"malformed JSON at column {exc.colno}: {exc.msg}", source=source, line=lineno
-                )
+                yield error(f"malformed JSON at column {exc.colno}: {exc.msg}")
                 continue
             except RecursionError:
-                yield IngestError("JSON nested too deeply to parse", source=source, line=lineno)
+                yield error("JSON nested too deeply to parse")
                 continue
             yield record_from_object(obj, source, lineno)
 
 
 def record_from_object(obj: Any, source: str, line: int | None) -> SourceDoc | IngestError:
     """Validate one JSON object as a Document; errors name the field."""
+    error = partial(IngestError, source=source, line=line)
     if not isinstance(obj, dict):
-        return IngestError(
-            f"expected a JSON object, got {type(obj).__name__}", source=source, line=line
-        )
+        return error(f"expected a JSON object, got {type(obj).__name__}")
     keys = [k for k in _ID_KEYS if k in obj]
     if not keys:
-        return IngestError(
-            "missing document id ('id' or '_id')", source=source, line=line, field="id"
-        )
+        return error("missing document id ('id' or '_id')", field="id")
     if len(keys) == 2 and obj["id"] != obj["_id"]:
-        return IngestError(
-            "both 'id' and '_id' given and they differ", source=source, line=line, field="id"
-        )
+        return error("both 'id' and '_id' given and they differ", field="id")
     doc_id = obj[keys[0]]
     if isinstance(doc_id, bool) or not isinstance(doc_id, str | int):
-        return IngestError(
-            f"id must be a string or an integer, got {type(doc_id).__name__}",
-            source=source,
-            line=line,
-            field=keys[0],
+        return error(
+            f"id must be a string or an integer, got {type(doc_id).__name__}", field=keys[0]
         )
     doc_id = str(doc_id)
     if "text" not in obj:
-        return IngestError("missing 'text'", source=source, line=line, field="text", doc_id=doc_id)
+        return error("missing 'text'", field="text", doc_id=doc_id)
     extra = {k: v for k, v in obj.items() if k not in (*_ID_KEYS, "text", "title", "metadata")}
-    metadata = obj.get("metadata", {})
-    if metadata is None:
-        metadata = {}
+    metadata = {} if obj.get("metadata") is None else obj["metadata"]
     if not isinstance(metadata, dict):
-        return IngestError(
-            f"metadata must be a JSON object, got {type(metadata).__name__}",
-            source=source,
-            line=line,
-            field="metadata",
-            doc_id=doc_id,
-        )
+        got = type(metadata).__name__
+        return error(f"metadata must be a JSON object, got {got}", field="metadata", doc_id=doc_id)
     title = obj.get("title")
     try:
         doc = Document(
@@ -282,5 +261,5 @@ def record_from_object(obj: Any, source: str, line: int | None) -> SourceDoc | I
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or None
         msg = str(first["msg"]).removeprefix("Value error, ")
-        return IngestError(msg, source=source, line=line, field=field, doc_id=doc_id)
+        return error(msg, field=field, doc_id=doc_id)
     return SourceDoc(doc, source, line)
