@@ -1,9 +1,7 @@
 """The Milvus collections hybrid-search writes: field names, limits and the schema version.
 
-Two collections per logical collection C:
-- `C` holds one row per chunk: text for BM25, dense and sparse BGE-M3 vectors, metadata.
-- `C_colbert` holds one row per ColBERT token vector, keyed by the chunk's primary key, because
-  Milvus (Lite included) has no array-of-vectors field that a server and Lite both support.
+`C` holds one row per chunk (text for BM25, dense and sparse vectors, metadata); `C_colbert` its
+ColBERT token vectors, because Milvus has no array-of-vectors field that a server and Lite share.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""Wire models of the HTTP service besides search and RAG (those are `schemas.api`, `schemas.rag`).
-
-Pure pydantic, importing neither FastAPI nor pymilvus, so the remote client can share them.
-"""
+"""Wire models of the HTTP service besides search and RAG: pure pydantic, importing neither
+FastAPI nor pymilvus, so the remote client can share them."""
 
 from __future__ import annotations
 
@@ -27,11 +25,8 @@ _TENANT = r"^[A-Za-z0-9_\-]{1,64}$"
 
 
 class UpsertDocumentsRequest(BaseModel):
-    """The envelope of `POST /v1/documents`.
-
-    Items stay raw JSON objects here and are validated one by one (as the ingest job validates
-    JSONL lines), so one bad document is reported in the summary instead of failing the batch.
-    """
+    """The envelope of `POST /v1/documents`. Items stay raw JSON here and are validated one by one,
+    so one bad document is reported in the summary instead of failing the batch."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -21,7 +21,6 @@ from hybrid_search.service.auth import Principal, PrincipalDep, check_filter_sco
 from hybrid_search.service.deps import MetricsDep, ServiceState, StateDep
 from hybrid_search.service.errors import (
     DocumentNotFoundError,
-    JobNotFoundError,
     PayloadTooLargeError,
 )
 from hybrid_search.service.execution import (
@@ -32,7 +31,6 @@ from hybrid_search.service.execution import (
     stopped_error,
     write_documents,
 )
-from hybrid_search.service.jobs import JobQueue
 from hybrid_search.service.metrics import CONTENT_TYPE_LATEST
 from hybrid_search.store.ops import get_chunks
 from schemas.api import (
@@ -274,18 +272,14 @@ async def collection(principal: PrincipalDep, state: StateDep) -> CollectionInfo
 async def upsert_documents(
     body: UpsertDocumentsRequest, principal: PrincipalDep, state: StateDep, work: WorkDep
 ) -> Any:
-    """Insert or replace documents (idempotent: unchanged documents are skipped).
-
-    Each item is validated on its own and gets one outcome (`outcomes`: inserted, replaced,
-    unchanged or failed with its error; the `errors` list and counts as before): 200 whatever
-    the mix. More than `job_threshold_bytes` of text: 202 with a job id instead; the job runs on
-    its own worker and `GET /v1/jobs/{job_id}` reports its progress and outcomes.
-    """
+    """Insert or replace documents (idempotent: unchanged ones are skipped); 200 whatever the mix,
+    with one outcome per item (inserted, replaced, unchanged or failed with its error). Over
+    `job_threshold_bytes` of text: 202 and a job id; `GET /v1/jobs/{job_id}` reports progress."""
     principal.check_write()
     s = state.settings
     _at_most("documents", body.documents, s.service.max_documents_per_request)
     tenant = principal.tenant_for(body.tenant, s.tenant)
-    if state.jobs is not None and documents_bytes(body.documents) > s.service.job_threshold_bytes:
+    if documents_bytes(body.documents) > s.service.job_threshold_bytes:
         queued = state.jobs.submit(tenant, len(body.documents), body.documents)
         return JSONResponse(queued.view().model_dump(mode="json"), status_code=202)
     work.limit(s.service.write_deadline_s)
@@ -321,8 +315,7 @@ async def upload_files(files: list[UploadFile], principal: PrincipalDep, state: 
                 details={"file": name, "limit": limit},
             )
         uploads.append((name, data))
-    jobs = _jobs(state, "")
-    queued = jobs.submit(principal.tenant_for(None, s.tenant), len(uploads), uploads)
+    queued = state.jobs.submit(principal.tenant_for(None, s.tenant), len(uploads), uploads)
     return JSONResponse(queued.view().model_dump(mode="json"), status_code=202)
 
 
@@ -392,12 +385,6 @@ _JOB_NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _jobs(state: ServiceState, job_id: str) -> JobQueue:
-    if state.jobs is None:
-        raise JobNotFoundError("this service runs no jobs", details={"job_id": job_id})
-    return state.jobs
-
-
 @v1_router.get("/jobs/{job_id}", tags=["documents"], responses=_JOB_NOT_FOUND)
 async def get_job(
     job_id: str, principal: PrincipalDep, state: StateDep, tenant: TenantQuery = None
@@ -405,7 +392,7 @@ async def get_job(
     """A queued write's state, progress (`done` of `total` documents) and, once finished,
     its summary with one outcome per document."""
     scope = principal.tenant_for(tenant, state.settings.tenant)
-    return _jobs(state, job_id).get(scope, job_id).view()
+    return state.jobs.get(scope, job_id).view()
 
 
 @v1_router.delete("/jobs/{job_id}", tags=["documents"], responses=_JOB_NOT_FOUND)
@@ -416,8 +403,7 @@ async def cancel_job(
     with the state reached within a few seconds); the documents it committed stay."""
     principal.check_write()
     scope = principal.tenant_for(tenant, state.settings.tenant)
-    jobs = _jobs(state, job_id)
-    job = await anyio.to_thread.run_sync(lambda: jobs.cancel(scope, job_id, CANCEL_WAIT_S))
+    job = await anyio.to_thread.run_sync(lambda: state.jobs.cancel(scope, job_id, CANCEL_WAIT_S))
     return job.view()
 
 

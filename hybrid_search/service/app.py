@@ -94,14 +94,7 @@ def create_app(
             metrics.jobs_running.set_function(lambda: gate.running)
             metrics.jobs_waiting.set_function(lambda: gate.waiting)
             app.state.service = ServiceState(
-                settings,
-                served,
-                store,
-                encoder,
-                reranker,
-                gate,
-                spec,
-                jobs=jobs,
+                settings, served, store, encoder, reranker, gate, spec, jobs
             )
             logger.info(
                 "serving collection %s: %d workers, queue %d, %d API keys",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -28,7 +28,7 @@ __all__ = [
     "check_filter_scope",
     "current_principal",
     "is_loopback_host",
-    "rate_key",
+    "principal_for",
 ]
 
 
@@ -152,18 +152,17 @@ async def current_principal(
     checked = getattr(request.state, "principal", None)
     if isinstance(checked, Principal):  # the body guard checked the key before the body came
         return checked
-    auth: Authenticator = request.app.state.auth
-    principal = auth.authenticate(
-        request.headers.get("authorization"), request.headers.get("x-api-key")
-    )
-    limiter = getattr(request.app.state, "rate_limiter", None)
+    return principal_for(request.app.state, request.headers)
+
+
+def principal_for(state: Any, headers: Mapping[str, str]) -> Principal:
+    """The principal for a request's headers, charged one request of its key's rate limit."""
+    auth: Authenticator = state.auth
+    principal = auth.authenticate(headers.get("authorization"), headers.get("x-api-key"))
+    limiter = getattr(state, "rate_limiter", None)
     if limiter is not None:
-        limiter.check(rate_key(principal))
+        limiter.check(f"{principal.tenant}|{principal.name}|{principal.admin}")
     return principal
-
-
-def rate_key(principal: Principal) -> str:
-    return f"{principal.tenant}|{principal.name}|{principal.admin}"
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

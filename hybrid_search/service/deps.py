@@ -33,8 +33,7 @@ class ServiceState:
     reranker: Reranker | None
     gate: TenantGate
     spec: CollectionSpec
-    #: large writes (202 + job id) run here, outside the gate; None: every write runs inline
-    jobs: JobQueue | None = None
+    jobs: JobQueue  # large writes (202 + job id) run here, outside the gate
 
 
 def get_state(request: Request) -> ServiceState:

@@ -18,7 +18,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hybrid_search.errors import HybridSearchError, RateLimitedError
-from hybrid_search.service.auth import Authenticator, rate_key
+from hybrid_search.service.auth import Authenticator, principal_for
 from hybrid_search.service.errors import error_response, exception_response
 from hybrid_search.service.work import Work
 
@@ -180,12 +180,8 @@ def admit(scope: Scope) -> JSONResponse | None:
     auth = getattr(state, "auth", None)
     if not str(scope.get("path", "")).startswith("/v1/") or not isinstance(auth, Authenticator):
         return None
-    headers = Headers(scope=scope)
     try:
-        principal = auth.authenticate(headers.get("authorization"), headers.get("x-api-key"))
-        limiter = getattr(state, "rate_limiter", None)
-        if isinstance(limiter, RateLimiter):
-            limiter.check(rate_key(principal))
+        principal = principal_for(state, Headers(scope=scope))
     except HybridSearchError as exc:
         response = exception_response(Request(scope), exc)
         response.headers["Connection"] = "close"  # the body stays unread
