@@ -1,8 +1,5 @@
 """hybrid-search: BGE-M3 dense + sparse + ColBERT and BM25 on Milvus, fused with RRF, reranked.
-
-Heavy modules (torch, FlagEmbedding, pymilvus) load only when used, so importing the package
-and running `hybrid-search --help` stay fast.
-"""
+Heavy modules (torch, FlagEmbedding, pymilvus) load only when used: imports stay fast."""
 
 from __future__ import annotations
 

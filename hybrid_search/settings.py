@@ -199,14 +199,6 @@ class Settings(BaseSettings):
 
         return "cuda" if torch.cuda.is_available() else "cpu"
 
-    def resolved_fp16(self) -> bool:
-        """fp16 on GPU by default; on CPU it is slower and less exact, so off."""
-        if isinstance(self.use_fp16, bool):
-            return self.use_fp16
-        if self.use_fp16 == "auto":
-            return self.resolved_device() == "cuda"
-        return self.use_fp16 == "true"
-
     def is_milvus_lite(self) -> bool:
         return is_lite_uri(self.milvus_uri)
 

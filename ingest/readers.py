@@ -1,9 +1,6 @@
-"""Read documents from JSON Lines, BEIR dataset directories, files and folders, streaming.
-
-Each record comes out as a `SourceDoc` or, when it is bad, as an `IngestError` that names the file
-and line (and field): a bad record never stops the records after it. A folder walk reports each
-file it skips as `Skipped`.
-"""
+"""Read documents from JSON Lines, BEIR dataset directories, files and folders, streaming: each
+record is a `SourceDoc`, an `IngestError` naming file, line and field (it never stops the records
+after it), or a `Skipped` file of a folder walk."""
 
 from __future__ import annotations
 
@@ -171,15 +168,6 @@ def read_document(data: bytes, name: str, doc_id: str | None = None) -> SourceDo
     return replace(rec, blocks=() if suffix == ".txt" else tuple(blocks))
 
 
-def _utf16_error(head: bytes, source: str) -> IngestError | None:
-    for bom, name in _BOMS.items():
-        if head.startswith(bom):
-            return IngestError(
-                f"file is {name} encoded; re-encode it as UTF-8", source=source, line=1
-            )
-    return None
-
-
 def read_jsonl(path: Path) -> Iterator[Record]:
     """One JSON object per line: id (or BEIR _id), text, optional title; other keys -> metadata."""
     source = str(path)
@@ -190,8 +178,10 @@ def read_jsonl(path: Path) -> Iterator[Record]:
         return
     with fh:
         head = fh.peek(4)[:4] if hasattr(fh, "peek") else b""
-        if err := _utf16_error(head, source):
-            yield err
+        if utf16 := next((name for bom, name in _BOMS.items() if head.startswith(bom)), None):
+            yield IngestError(
+                f"file is {utf16} encoded; re-encode it as UTF-8", source=source, line=1
+            )
             return
         for lineno, raw in enumerate(fh, start=1):
             error = partial(IngestError, source=source, line=lineno)
