@@ -98,13 +98,11 @@ class BGEM3Encoder(LazyModel):
         if not texts:
             return EncodedBatch(np.zeros((0, self.dense_dim), np.float32), [], [], token_counts=[])
         model = self.load()
-        if self.single_pass:
-            try:
-                return self._single_pass(model, texts, max_length)
-            except Exception as exc:
-                raise EncoderError(f"BGE-M3 encode failed: {exc}") from exc
-        with self._lock:
-            try:  # batch_size > len(texts): one batch (sized by the caller), no tqdm bars
+        try:
+            if self.single_pass:
+                self._place_once(lambda: place(model))
+                return forward_m3(model, texts, max_length, self.tokenizers)
+            with self._lock:  # batch_size > len(texts): one batch (sized by the caller), no tqdm
                 out = model.encode(
                     list(texts),
                     batch_size=len(texts) + 1,
@@ -113,24 +111,14 @@ class BGEM3Encoder(LazyModel):
                     return_sparse=True,
                     return_colbert_vecs=True,
                 )
-            except Exception as exc:
-                raise EncoderError(f"BGE-M3 encode failed: {exc}") from exc
+        except Exception as exc:
+            raise EncoderError(f"BGE-M3 encode failed: {exc}") from exc
         colbert: list[FloatArray] = [np.asarray(c, dtype=np.float32) for c in out["colbert_vecs"]]
         return EncodedBatch(
             dense=np.asarray(out["dense_vecs"], dtype=np.float32).reshape(len(texts), -1),
             sparse=[to_sparse(w) for w in out["lexical_weights"]],
             colbert=colbert,
             token_counts=[len(c) + 1 for c in colbert],
-        )
-
-    def _single_pass(self, model: Any, texts: Sequence[str], max_length: int) -> EncodedBatch:
-        self._place_once(lambda: place(model))
-        out = forward_m3(model, texts, max_length, self.tokenizers)
-        return EncodedBatch(
-            dense=out.dense,
-            sparse=out.sparse,
-            colbert=out.colbert,
-            token_counts=[len(c) + 1 for c in out.colbert],
         )
 
 

@@ -9,20 +9,12 @@ padding, forward and post-processing, so outputs equal `encode`'s (tests/encoder
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from hybrid_search.encoders.base import FloatArray, SparseVector
+from hybrid_search.encoders.base import EncodedBatch, SparseVector
 from hybrid_search.encoders.loading import TokenizerPool
-
-
-@dataclass(slots=True)
-class M3Output:
-    dense: FloatArray
-    sparse: list[SparseVector]
-    colbert: list[FloatArray]
 
 
 def place(flag: Any) -> None:
@@ -46,7 +38,7 @@ def special_ids(tokenizer: Any) -> np.ndarray:
 
 def forward_m3(
     flag: Any, texts: Sequence[str], max_length: int, tokenizers: TokenizerPool
-) -> M3Output:
+) -> EncodedBatch:
     """Dense, lexical weights and ColBERT vectors of `texts` from one forward pass, on a model
     placed once (`place`); passes may run concurrently, each with a tokenizer of its own."""
     import torch
@@ -71,12 +63,12 @@ def forward_m3(
     ids = batch["input_ids"].cpu().numpy()
     lengths = batch["attention_mask"].cpu().numpy().sum(axis=1)
     skip = special_ids(flag.tokenizer)
-    return M3Output(
+    tokens = [np.ascontiguousarray(c[: int(n) - 1]) for c, n in zip(colbert, lengths, strict=True)]
+    return EncodedBatch(
         dense=dense.reshape(len(texts), -1),
         sparse=[_lexical(w, i, skip) for w, i in zip(weights, ids, strict=True)],
-        colbert=[
-            np.ascontiguousarray(c[: int(n) - 1]) for c, n in zip(colbert, lengths, strict=True)
-        ],
+        colbert=tokens,
+        token_counts=[len(c) + 1 for c in tokens],
     )
 
 

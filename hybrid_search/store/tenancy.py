@@ -16,11 +16,11 @@ import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from hybrid_search.encoders.base import FloatArray
 from hybrid_search.errors import ConfigError, InvalidRequestError, SchemaMismatchError
-from hybrid_search.store.base import VectorStore
+from hybrid_search.store.milvus import MilvusStore
 from hybrid_search.store.ops import count_chunks
 from hybrid_search.store.types import (
     Candidate,
@@ -45,12 +45,6 @@ _READABLE, _HASHED = "t_", "h_"
 _ESCAPES = {"_": "__", "-": "_h", **{c: "_u" + c.lower() for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}}
 _TENANT = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _TENANT_PART = re.compile(r"t_(?:[a-z0-9]|_(?:_|h|u[a-z]))+|h_[0-9a-f]{32}")
-
-
-class ListingStore(VectorStore, Protocol):
-    """A store that can list its collections (MilvusStore)."""
-
-    def list_collections(self, prefix: str = "") -> list[str]: ...
 
 
 def check_collection_name(collection: str) -> None:
@@ -96,7 +90,7 @@ def _pk_tenant(pk: str) -> str | None:
 class CollectionPerTenantStore:
     """A VectorStore that gives every tenant its own Milvus collection (see the module)."""
 
-    def __init__(self, inner: ListingStore) -> None:
+    def __init__(self, inner: MilvusStore) -> None:
         self.inner = inner
         self.retries = inner.retries
         #: physical collections known to exist and to belong to the tenant they are named for

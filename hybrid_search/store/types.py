@@ -134,7 +134,7 @@ class ChunkRow:
 
     @property
     def chunk_id(self) -> str:
-        return chunk_id(self.doc_id, self.chunk_index)
+        return f"{self.doc_id}#{self.chunk_index}"
 
     @property
     def pk(self) -> str:
@@ -145,10 +145,6 @@ class ChunkRow:
         if self.token_count is not None:
             return self.token_count
         return 0 if self.colbert is None else len(self.colbert)
-
-
-def chunk_id(doc_id: str, index: int) -> str:
-    return f"{doc_id}#{index}"
 
 
 def chunk_pk(tenant: str, doc_id: str, index: int) -> str:
