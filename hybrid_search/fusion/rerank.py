@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from hybrid_search.fusion.rrf import DEFAULT_K
+from hybrid_search.fusion import DEFAULT_K
 
 __all__ = ["DEFAULT_RERANK_WEIGHT", "fuse_with_rerank"]
 
