@@ -9,7 +9,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import groupby
+from itertools import accumulate, groupby
 
 from hybrid_search.encoders.base import TextTokenizer
 from ingest.blocks import Block
@@ -144,11 +144,8 @@ def chunk_text(
                     at = cut
 
     chunks: list[Chunk] = []
-    offsets, at = [], 0
-    for b in blocks:
-        offsets.append(at)
-        at += len(b.text) + 2
-    placed = list(zip(blocks, offsets, strict=True))
+    offsets = accumulate((len(b.text) + 2 for b in blocks), initial=0)  # of each block in base
+    placed = list(zip(blocks, offsets, strict=False))
     for section, group in groupby(placed, key=lambda p: p[0].section):
         us = [u for b, o in group for u in units(o, o + len(b.text), b.page)]
         i = 0

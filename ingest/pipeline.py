@@ -116,6 +116,10 @@ class _Outcome:
                 position = self.positions.get(err.doc_id)
             self._status(position, err.doc_id, "failed", err.message)
 
+    def not_written(self, doc_id: str | None, reason: str, position: int | None = None) -> None:
+        message = f"not written: the job stopped ({reason})"
+        self.error(IngestErrorItem(doc_id=doc_id, message=message), position)
+
     def status(self, doc_id: str, status: DocumentStatus) -> None:
         self._status(self.positions.get(doc_id), doc_id, status, None)
 
@@ -229,15 +233,9 @@ class IngestJob:
             raise
         if summary.stopped is not None:
             for position, rec in remaining:  # never read: say so for each
-                if isinstance(rec, Skipped):
-                    continue
-                doc_id = rec.doc_id if isinstance(rec, IngestError) else rec.doc.id
-                outcome.error(
-                    IngestErrorItem(
-                        doc_id=doc_id, message=f"not written: the job stopped ({summary.stopped})"
-                    ),
-                    position,
-                )
+                if not isinstance(rec, Skipped):
+                    doc_id = rec.doc_id if isinstance(rec, IngestError) else rec.doc.id
+                    outcome.not_written(doc_id, summary.stopped, position)
         if outcome.statuses is not None:
             summary.outcomes = [outcome.statuses[i] for i in sorted(outcome.statuses)]
         if self.options.delete_missing:
@@ -249,16 +247,12 @@ class IngestJob:
     def _abandon(self, stopped: _Stopped, writer: Writer, outcome: _Outcome) -> None:
         """A window stopped before its commit: its pending documents fail, and token vectors written
         ahead for the new ones are dropped (a stopped replacement is redone by the next write)."""
-        fresh = stopped.fresh
-        if fresh and self.spec.colbert_dim:
-
-            def drop() -> None:
-                self.store.delete(self.spec.name, self.options.tenant, fresh)
-
-            writer.submit(drop)
+        if stopped.fresh and self.spec.colbert_dim:
+            writer.submit(
+                partial(self.store.delete, self.spec.name, self.options.tenant, stopped.fresh)
+            )
         for doc_id in stopped.unwritten:
-            message = f"not written: the job stopped ({stopped.reason})"
-            outcome.error(IngestErrorItem(doc_id=doc_id, message=message))
+            outcome.not_written(doc_id, stopped.reason)
 
     @staticmethod
     def _stopped(reason: str, pending: list[_Pending]) -> _Stopped:

@@ -16,7 +16,7 @@ class Writer:
     """One thread that performs the store writes in order; the first fatal error stops the job."""
 
     def __init__(self) -> None:
-        self._q: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=2)
+        self._q: queue.Queue[Callable[[], object] | None] = queue.Queue(maxsize=2)
         self.fatal: BaseException | None = None
         self._t = threading.Thread(target=self._run, name="milvus-writer", daemon=True)
         self._t.start()
@@ -29,7 +29,7 @@ class Writer:
                 except BaseException as exc:  # surfaced to the caller by check()
                     self.fatal = exc
 
-    def submit(self, task: Callable[[], None]) -> None:
+    def submit(self, task: Callable[[], object]) -> None:
         self.check()
         self._q.put(task)
 
@@ -38,8 +38,7 @@ class Writer:
             raise self.fatal
 
     def close(self) -> None:
-        self._q.put(None)
-        self._t.join()
+        self.abort()
         self.check()
 
     def abort(self) -> None:

@@ -63,6 +63,3 @@ class SearchState:
         for c in candidates:
             self.keys.setdefault(c.pk, c)
         self.errors.pop(route, None)
-
-    def fail(self, route: str, exc: HybridSearchError) -> None:
-        self.errors[route] = exc

@@ -82,7 +82,7 @@ class Retriever:
             result, seconds = fut.result()
             state.timings[name] = ms(seconds)
             if isinstance(result, HybridSearchError):
-                state.fail(name, result)
+                state.errors[name] = result
             else:
                 state.add_ranked(name, result)
         if colbert:
@@ -100,7 +100,7 @@ class Retriever:
         if generated is not None:
             found, gen_s = generated.result()
             if isinstance(found, HybridSearchError):
-                state.fail("colbert", found)
+                state.errors["colbert"] = found
                 state.timings["colbert"] = ms(gen_s)
                 return
             pool = found
@@ -113,7 +113,7 @@ class Retriever:
             )
         )
         if isinstance(result, HybridSearchError):
-            state.fail("colbert", result)
+            state.errors["colbert"] = result
         else:
             state.add_ranked("colbert", result)
         state.timings["colbert"] = ms(gen_s + time.perf_counter() - t)

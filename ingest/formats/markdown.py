@@ -11,14 +11,11 @@ from ingest.formats.text import decode
 _PARSER = MarkdownIt("commonmark").enable("table")
 
 
+_BREAKS = {"softbreak": " ", "hardbreak": "\n"}
+
+
 def _plain(tok: Token) -> str:
-    parts = []
-    for c in tok.children or []:
-        if c.type in ("softbreak", "hardbreak"):
-            parts.append(" " if c.type == "softbreak" else "\n")
-        else:
-            parts.append(c.content)
-    return "".join(parts).strip()
+    return "".join(_BREAKS.get(c.type, c.content) for c in tok.children or []).strip()
 
 
 def read(data: bytes, name: str) -> tuple[str, list[Block]]:
