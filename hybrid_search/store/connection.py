@@ -3,6 +3,7 @@ released collection loaded again, and every pymilvus exception turned into a Sto
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -25,12 +26,10 @@ QUERY_CAP = 16_384
 def _quiet_jieba() -> None:
     """Milvus Lite's Chinese analyzer runs jieba in this process, and jieba sets its own logger
     to DEBUG on import: its dictionary-loading chatter would land in CLI output."""
-    try:
+    with contextlib.suppress(ImportError):  # the analyzer then fails with Milvus' own message
         import jieba
 
         jieba.setLogLevel(logging.WARNING)
-    except ImportError:  # the analyzer then fails with Milvus' own message
-        pass
 
 
 def milvus_client(uri: str, token: str | None, db_name: str | None, timeout_s: float | None) -> Any:

@@ -16,10 +16,6 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hybrid-search"
-
-
 def load_jieba_dict() -> None:
     """Initialise jieba's default tokenizer, from the pickle when there is one (see above)."""
     try:
@@ -30,7 +26,8 @@ def load_jieba_dict() -> None:
     if dt.initialized or dt.dictionary is not None:  # done, or a dictionary of the user's
         return
     source = Path(jieba.__file__).with_name("dict.txt").stat()
-    path = cache_dir() / f"jieba-{jieba.__version__}-{source.st_size}-{source.st_mtime_ns}.pickle"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hybrid-search"
+    path = cache / f"jieba-{jieba.__version__}-{source.st_size}-{source.st_mtime_ns}.pickle"
     with dt.lock:
         if dt.initialized:
             return

@@ -191,7 +191,7 @@ def create_chunks(conn: MilvusConnection, spec: C.CollectionSpec) -> None:
         if spec.owner is not None:  # absent from shared collections, as before the field
             meta["owner"] = spec.owner
         described = (D.chunk_collection(spec, __version__), D.chunk_fields(spec))
-        create_indexed(conn, spec.name, s, ip, meta, described=described)
+        create_indexed(conn, spec.name, s, ip, meta, described)
 
     conn.call(create, f"create {spec.name}")
     logger.info("created collection %s (dense dim %d)", spec.name, spec.dense_dim)
@@ -203,18 +203,17 @@ def create_indexed(
     schema: Any,
     index: Any,
     meta: dict[str, Any],
-    *,
-    described: tuple[str, dict[str, str]] | None = None,
+    described: tuple[str, dict[str, str]],
 ) -> None:
     """Create, then index without waiting (pymilvus' wait sleeps 0.5 s per index and calls
     AllocTimestamp, which Milvus Lite lacks; an empty collection's index is built at once).
     `described` (collection and field descriptions) goes into the schema and, since Milvus Lite
     drops those, into properties too. Runs inside `conn.call`."""
-    meta = {_MARKER: C.SCHEMA_VERSION, **meta}
-    properties = {_META_PROPERTY: json.dumps(meta)}
-    if described is not None:
-        schema = with_descriptions(schema, *described)
-        properties.update(D.as_properties(*described))
+    properties = {
+        _META_PROPERTY: json.dumps({_MARKER: C.SCHEMA_VERSION, **meta}),
+        **D.as_properties(*described),
+    }
+    schema = with_descriptions(schema, *described)
     conn.client.create_collection(name, schema=schema, properties=properties)
     conn.client.create_index(name, index, sync=False)
 

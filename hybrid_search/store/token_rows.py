@@ -394,7 +394,7 @@ def _create_collection(
         ip.add_index(C.DOC_ID_FIELD, index_type="INVERTED")
         full_meta = {"role": "colbert", "chunks": spec.name, **meta}
         described = (D.colbert_collection(spec, __version__), D.colbert_fields(spec))
-        create_indexed(conn, spec.colbert_collection, s, ip, full_meta, described=described)
+        create_indexed(conn, spec.colbert_collection, s, ip, full_meta, described)
 
     conn.call(create, f"create {spec.colbert_collection}")
 
