@@ -181,18 +181,15 @@ def _jieba_tokens(
             yield from ((ch, start + i, start + i + 1) for i, ch in enumerate(block))
 
 
-def _merged(spans: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+def _merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     """Overlapping spans as one (adjacent ones stay apart: they are different terms)."""
-    current: tuple[int, int] | None = None
+    out: list[tuple[int, int]] = []
     for s, e in sorted(spans):
-        if current is not None and s < current[1]:
-            current = (current[0], max(current[1], e))
-            continue
-        if current is not None:
-            yield current
-        current = (s, e)
-    if current is not None:
-        yield current
+        if out and s < out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
 
 
 def _best_window(found: list[Token], width: int) -> tuple[int, int]:

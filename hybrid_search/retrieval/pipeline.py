@@ -16,8 +16,7 @@ from hybrid_search.errors import (
     RerankDeadlineExceeded,
     RouteError,
 )
-from hybrid_search.fusion import make_fusion
-from hybrid_search.fusion.base import FusedHit, RouteHit
+from hybrid_search.fusion import FusedHit, RouteHit, make_fusion
 from hybrid_search.fusion.rerank import fuse_with_rerank
 from hybrid_search.highlight import highlight_hits
 from hybrid_search.rerank.base import Reranker
