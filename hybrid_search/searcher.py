@@ -83,8 +83,6 @@ class HybridSearcher:
         """Stop the searcher's thread pools, leaving the store open (it may be shared)."""
         self._lanes.shutdown()
 
-    # -- public API -------------------------------------------------------------------------
-
     def search(self, query: str | SearchRequest, **options: Any) -> SearchResponse:
         """Search one query. Options are SearchOptions fields (top_k, routes, filter, rerank...)."""
         if isinstance(query, SearchRequest):
