@@ -10,7 +10,6 @@ from hybrid_search.cli import (  # noqa: F401  (registers commands)
     doctor_cmd,
     eval_cmd,
     ingest_cmd,
-    mcp_cmd,
     migrate_cmd,
     negatives_cmd,
     search_cmd,

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
@@ -30,8 +31,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_FATAL, EXIT_USAGE, EXIT_PARTIAL = 1, 2, 3
 
 
-class State:
-    overrides: dict[str, Any] = {}  # noqa: RUF012  (one CLI process, one state)
+#: the global options given to this CLI process
+_overrides: dict[str, Any] = {}
 
 
 #: the settings every command also takes as an option (`--milvus-uri` ...), over the environment
@@ -44,7 +45,8 @@ GLOBAL_SETTINGS = (
 
 def main(verbose: bool = False, **overrides: Any) -> None:
     """Settings come from HYBRID_SEARCH_* variables and .env; these options override them."""
-    State.overrides = {k: v for k, v in overrides.items() if v is not None}
+    _overrides.clear()
+    _overrides.update({k: v for k, v in overrides.items() if v is not None})
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         stream=sys.stderr,
@@ -58,23 +60,17 @@ def _global_options() -> inspect.Signature:
     """`main`'s options, derived from `Settings`: each setting's type and description."""
     from hybrid_search.settings import Settings
 
+    param = partial(inspect.Parameter, kind=inspect.Parameter.KEYWORD_ONLY)
+
     def option(name: str) -> inspect.Parameter:
         field = Settings.model_fields[name]
-        kind = int if field.annotation is int else str
         help = f"HYBRID_SEARCH_{name.upper()}: {field.description or ''}"
-        default = typer.Option(None, help=help)
-        return inspect.Parameter(
-            name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind
-        )
+        kind = int if field.annotation is int else str
+        return param(name, default=typer.Option(None, help=help), annotation=kind)
 
     verbose = typer.Option(False, "--verbose", "-v", help="Log to stderr.")
     return inspect.Signature(
-        [option(n) for n in GLOBAL_SETTINGS]
-        + [
-            inspect.Parameter(
-                "verbose", inspect.Parameter.KEYWORD_ONLY, default=verbose, annotation=bool
-            )
-        ]
+        [*map(option, GLOBAL_SETTINGS), param("verbose", default=verbose, annotation=bool)]
     )
 
 
@@ -89,7 +85,7 @@ def settings(*, read_env_file: bool = True, **more: Any) -> Settings:
 
     from hybrid_search.settings import Settings
 
-    values = {**State.overrides, **{k: v for k, v in more.items() if v is not None}}
+    values = {**_overrides, **{k: v for k, v in more.items() if v is not None}}
     if not read_env_file:
         values["_env_file"] = None
     try:
@@ -99,9 +95,9 @@ def settings(*, read_env_file: bool = True, **more: Any) -> Settings:
             f"{env_name(e['loc'])}={shown(env_name(e['loc']), e['input'])}: {e['msg']}"
             for e in exc.errors()
         )
-        fail(f"invalid settings: {problems}", code="config_error", exit_code=EXIT_USAGE)
+        fail(f"invalid settings: {problems}", code="config_error")
     except SettingsError as exc:  # a nested setting's value that is not JSON
-        fail(bad_json_setting(str(exc)), code="config_error", exit_code=EXIT_USAGE)
+        fail(bad_json_setting(str(exc)), code="config_error")
 
 
 def env_name(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -139,7 +135,7 @@ def fail(
     message: str,
     *,
     code: str = "error",
-    exit_code: int = EXIT_FATAL,
+    exit_code: int = EXIT_USAGE,
     as_json: bool = False,
     details: dict[str, Any] | None = None,
 ) -> NoReturn:
@@ -151,11 +147,7 @@ def fail(
 
 def handle_errors(as_json: bool, fn: Callable[[], None]) -> None:
     """Our errors become one line on stderr (and JSON on stdout with --json), never a traceback."""
-    from hybrid_search.errors import (
-        ConfigError,
-        HybridSearchError,
-        InvalidRequestError,
-    )
+    from hybrid_search.errors import ConfigError, HybridSearchError, InvalidRequestError
 
     try:
         fn()

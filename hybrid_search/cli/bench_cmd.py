@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from hybrid_search.cli.app import EXIT_USAGE, app, emit_json, fail, handle_errors
+from hybrid_search.cli.app import app, emit_json, fail, handle_errors
 
 
 @app.command()
@@ -101,7 +101,7 @@ def _parts(spec: str) -> frozenset[str]:
 
     chosen = frozenset(spec.replace(",", "").strip().lower())
     if not chosen or chosen - set(PARTS):
-        fail(f"--parts {spec!r}: use letters of {PARTS!r}", code="usage", exit_code=EXIT_USAGE)
+        fail(f"--parts {spec!r}: use letters of {PARTS!r}", code="usage")
     return chosen
 
 
@@ -116,7 +116,6 @@ def _sizes(spec: str | None) -> tuple[int, ...] | None:
         fail(
             f"--scale-sizes {spec!r}: use chunk counts of at least 10, e.g. 10000,30000",
             code="usage",
-            exit_code=EXIT_USAGE,
         )
     return sizes
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,6 @@ import typer
 from hybrid_search.capacity import describe_capacity, lite_capacity
 from hybrid_search.cli.app import (
     EXIT_PARTIAL,
-    EXIT_USAGE,
     app,
     emit_json,
     fail,
@@ -33,10 +33,7 @@ def models_tiny(
 
     quiet_transformers()
     models = build_tiny_models(directory)
-    out = {
-        "embedding_model": str(models.embedding_model.resolve()),
-        "reranker_model": str(models.reranker_model.resolve()),
-    }
+    out = {k: str(getattr(models, k).resolve()) for k in ("embedding_model", "reranker_model")}
     if as_json:
         emit_json(out)
     else:
@@ -60,11 +57,7 @@ def stats(
         store = build_store(s, create=False)
         try:
             st = ops.stats(store, s.collection, tenant)
-            out: dict[str, Any] = {
-                "documents": st.documents,
-                "chunks": st.chunks,
-                "colbert_rows": st.colbert_rows,
-            }
+            out: dict[str, Any] = asdict(st)
             if s.is_milvus_lite():  # the whole collection's size decides its search latency
                 total = st.chunks if tenant is None else ops.stats(store, s.collection).chunks
                 out["lite_capacity"] = lite_capacity(total, s.lite_capacity_chunks)
@@ -168,9 +161,9 @@ def drop(
                     details={"collection": s.collection},
                 )
             n = ops.stats(store, s.collection, only).documents
-            what = f"collection '{s.collection}' at {s.milvus_uri}"
+            where = f"collection '{s.collection}' at {s.milvus_uri}"
             what = (
-                f"tenant '{only}'s {n} documents in {what}" if only else f"{what} ({n} documents)"
+                f"tenant '{only}'s {n} documents in {where}" if only else f"{where} ({n} documents)"
             )
             try:
                 if not yes:
@@ -179,7 +172,6 @@ def drop(
                 fail(
                     f"not dropped: {what}; answer y, or pass --yes",
                     code="not_confirmed",
-                    exit_code=EXIT_USAGE,
                     as_json=as_json,
                 )
             if only:

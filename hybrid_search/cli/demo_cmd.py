@@ -21,10 +21,8 @@ def is_demo_env(env_file: Path = ENV_FILE) -> bool:
 
 
 def demo_env(values: dict[str, str], env_file: Path = ENV_FILE) -> str:
-    """Write the demo's settings to .env (which Settings reads) unless the user wrote one.
-
-    Returns what to tell the user: the README's next commands then work as printed.
-    """
+    """Write the demo's settings to .env unless the user wrote one, so the README's next
+    commands work as printed; returns what to tell the user."""
     lines = [ENV_HEADER, *(f"HYBRID_SEARCH_{k.upper()}={v}" for k, v in values.items())]
     text = "\n".join(lines) + "\n"
     if env_file.exists() and not is_demo_env(env_file):
@@ -94,11 +92,8 @@ def demo(
                     "collection": s.collection + "_tiny",
                 }
             )
-        sources = (
-            list(data)
-            if data
-            else [Path(str(resources.files("hybrid_search") / "sample" / "corpus.jsonl"))]
-        )
+        sample = Path(str(resources.files("hybrid_search") / "sample" / "corpus.jsonl"))
+        sources = list(data) if data else [sample]
         encoder = build_encoder(s)
         store = build_store(s)
         options = ingest_options(s)

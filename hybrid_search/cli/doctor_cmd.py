@@ -1,9 +1,5 @@
-"""`hybrid-search doctor`: the one command to run when something is off.
-
-Package versions against requirements.lock, whether the configured models load (and through
-which FlagEmbedding classes), whether Milvus answers at the URI and which one it is, and the
-free disk where a Milvus Lite file lives. Exit 0 when every check passes, 1 otherwise.
-"""
+"""`hybrid-search doctor`: the one command to run when something is off. Exit 0 when every check
+passes, 1 otherwise."""
 
 from __future__ import annotations
 
@@ -64,13 +60,13 @@ def check_packages(lock: Path = LOCK) -> list[Check]:
             have = None
         want = locked.get(_norm(name))
         if have is None:
-            checks.append(Check(f"package {name}", want is None, "not installed"))
+            ok, detail = want is None, "not installed"
         elif want is None:
-            checks.append(Check(f"package {name}", True, f"{have} (no lock here to compare)"))
+            ok, detail = True, f"{have} (no lock here to compare)"
         else:
-            same = have == want
-            detail = have if same else f"{have}, the lock says {want}: run `make install`"
-            checks.append(Check(f"package {name}", same, detail))
+            ok = have == want
+            detail = have if ok else f"{have}, the lock says {want}: run `make install`"
+        checks.append(Check(f"package {name}", ok, detail))
     return checks
 
 
@@ -117,8 +113,7 @@ def check_milvus(s: Settings) -> list[Check]:
 
 
 def check_capacity(s: Settings) -> Check:
-    """The collection's size against Milvus Lite's capacity; past it, what to do (ok: slow is
-    not broken)."""
+    """The collection's size against Milvus Lite's capacity (past it: ok, slow is not broken)."""
     from hybrid_search.capacity import describe_capacity, lite_capacity
     from hybrid_search.factory import build_store
     from hybrid_search.store import ops

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hybrid_search.cli.app import EXIT_USAGE, app, emit_json, fail, handle_errors, is_tty, settings
+from hybrid_search.cli.app import app, emit_json, fail, handle_errors, is_tty, settings
 
 #: the arguments `eval` and `tune` share
 DatasetDir = Annotated[
@@ -31,7 +31,12 @@ IgnoreIdenticalIds = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
 
 
-def tqdm_progress(desc: str, total: int | None, unit: str) -> Any:
+def progress_bar(desc: str, total: int | None, unit: str) -> Any:
+    """A tqdm bar on a terminal, else none."""
+    from hybrid_search.evaluation.runner import no_progress
+
+    if not is_tty():
+        return no_progress(desc, total, unit)
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False)
@@ -59,7 +64,6 @@ def parse_routes(routes: str | None) -> tuple[str, ...] | None:
         fail(
             f"--routes: unknown route(s) {unknown}; use {', '.join(ALL_ROUTES)}",
             code="invalid_request",
-            exit_code=EXIT_USAGE,
         )
     return chosen
 
@@ -101,14 +105,13 @@ def eval_command(
     def run() -> None:
         from hybrid_search.encoders.bge_m3 import quiet_transformers
         from hybrid_search.evaluation.beir import load_beir
-        from hybrid_search.evaluation.runner import no_progress, write_outputs
+        from hybrid_search.evaluation.runner import markdown_table, write_outputs
         from hybrid_search.evaluation.suite import EvalRequest, evaluate_dataset
 
         if fusion not in ("rrf", "weighted", "minmax"):
             fail(
                 f"--fusion: unknown fusion {fusion!r}; use rrf, weighted or minmax",
                 code="invalid_request",
-                exit_code=EXIT_USAGE,
                 as_json=as_json,
             )
         quiet_transformers()
@@ -122,17 +125,10 @@ def eval_command(
             models_dir=models_dir,
             ignore_identical_ids=ignore_identical_ids,
         )
-        report = evaluate_dataset(
-            settings(),
-            dataset,
-            request,
-            progress=tqdm_progress if is_tty() else no_progress,
-        )
+        report = evaluate_dataset(settings(), dataset, request, progress=progress_bar)
         written = write_outputs(report, out or Path("out") / "eval" / dataset.name)
         if notes_or_json(report.notes, report.to_json(), written, as_json):
             return
-        from hybrid_search.evaluation.runner import markdown_table
-
         typer.echo(
             f"{report.dataset} ({report.split}, {report.queries} queries), collection "
             f"{report.collection}: ingest {report.ingest['inserted']} inserted, "

@@ -9,7 +9,6 @@ import typer
 
 from hybrid_search.cli.app import (
     EXIT_PARTIAL,
-    EXIT_USAGE,
     app,
     emit_json,
     fail,
@@ -60,7 +59,6 @@ def ingest(
             fail(
                 f"no such file or folder: {', '.join(missing)}; check the path(s) given to ingest",
                 code="not_found",
-                exit_code=EXIT_USAGE,
                 as_json=as_json,
             )
         options = ingest_options(s, delete_missing=delete_missing)
@@ -78,18 +76,13 @@ def ingest(
             errors = job.validate(read_paths(paths, include, exclude))
             if errors:
                 if as_json:
-                    emit_json(
-                        {
-                            "failed": len(errors),
-                            "errors": [{"message": e.message, **e.details} for e in errors[:1000]],
-                        }
-                    )
+                    shown = [{"message": e.message, **e.details} for e in errors[:1000]]
+                    emit_json({"failed": len(errors), "errors": shown})
                 for e in errors[:20]:
                     typer.echo(f"hybrid-search: {e.message}", err=True)
                 fail(
                     f"--strict: {len(errors)} bad records; nothing was written",
                     code="invalid_document",
-                    exit_code=EXIT_USAGE,
                 )
         if not as_json and is_tty():
             from tqdm import tqdm

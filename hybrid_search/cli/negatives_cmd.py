@@ -6,15 +6,13 @@ from pathlib import Path
 
 import typer
 
-from hybrid_search.cli.app import app, emit_json, handle_errors, is_tty, settings
-from hybrid_search.cli.eval_cmd import parse_routes, tqdm_progress
+from hybrid_search.cli.app import app, emit_json, handle_errors, settings
+from hybrid_search.cli.eval_cmd import DatasetDir, parse_routes, progress_bar
 
 
 @app.command("export-negatives")
 def export_negatives_command(
-    dataset_dir: Path = typer.Argument(
-        ..., help="BEIR dataset directory: corpus.jsonl, queries.jsonl, qrels/<split>.tsv."
-    ),
+    dataset_dir: DatasetDir,
     out: Path = typer.Option(..., "--out", help="JSONL file to write ({query, pos, neg} lines)."),
     split: str = typer.Option(
         "train", help="qrels split to mine (train: never mine the split you evaluate on)."
@@ -39,7 +37,6 @@ def export_negatives_command(
         from hybrid_search.encoders.bge_m3 import quiet_transformers
         from hybrid_search.evaluation.beir import load_beir
         from hybrid_search.evaluation.negatives import RankWindow, export_negatives
-        from hybrid_search.evaluation.runner import no_progress
         from hybrid_search.evaluation.suite import EvalRequest, open_dataset
 
         quiet_transformers()
@@ -47,9 +44,8 @@ def export_negatives_command(
         dataset = load_beir(dataset_dir, split)
         chosen = parse_routes(routes)
         request = EvalRequest(routes=chosen, fusion=fusion, rerank=rerank, collection=collection)
-        progress = tqdm_progress if is_tty() else no_progress
         with open_dataset(
-            settings(), dataset, request, need_reranker=rerank, progress=progress
+            settings(), dataset, request, need_reranker=rerank, progress=progress_bar
         ) as ds:
             options = {
                 "routes": list(chosen) if chosen else None,
@@ -67,7 +63,7 @@ def export_negatives_command(
                 per_query,
                 options=options,
                 seed=seed,
-                progress=progress,
+                progress=progress_bar,
             )
         data = {
             **summary.to_json(),

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from hybrid_search.cli.app import EXIT_USAGE, app, emit_json, fail, handle_errors, settings
+from hybrid_search.cli.app import app, emit_json, fail, handle_errors, settings
 
 
 @app.command()
@@ -70,7 +70,6 @@ def search(
                 fail(
                     f"--filter is not valid JSON: {exc.msg} at column {exc.colno}",
                     code="invalid_filter",
-                    exit_code=EXIT_USAGE,
                     as_json=as_json,
                 )
         chosen_routes = [r.strip() for r in (routes or "").split(",") if r.strip()]

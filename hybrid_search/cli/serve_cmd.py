@@ -1,17 +1,20 @@
-"""`hybrid-search serve` (the HTTP service under uvicorn) and `hybrid-search keys create`."""
+"""`hybrid-search serve` (the HTTP service under uvicorn), `hybrid-search mcp` (its MCP tools over
+stdio) and `hybrid-search keys create`."""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from hybrid_search.cli.app import EXIT_USAGE, app, emit_json, fail, handle_errors, settings
+from hybrid_search.cli.app import EXIT_FATAL, app, emit_json, fail, handle_errors, settings
 
 if TYPE_CHECKING:
-    from hybrid_search.settings import ServiceSettings, Settings
+    from pydantic import ValidationError
 
 keys_app = typer.Typer(help="Create API keys for the HTTP service.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -22,6 +25,11 @@ DEFAULT_GRACEFUL_S = 15.0
 
 def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _invalid_option(exc: ValidationError, code: str) -> NoReturn:
+    e = exc.errors()[0]
+    fail(f"invalid --{e['loc'][0]}: {e['msg']}", code=code)
 
 
 @app.command()
@@ -57,8 +65,7 @@ def serve(
         try:
             service = ServiceSettings.model_validate({**s.service.model_dump(), **updates})
         except ValidationError as exc:
-            e = exc.errors()[0]
-            fail(f"invalid --{e['loc'][0]}: {e['msg']}", code="config_error", exit_code=EXIT_USAGE)
+            _invalid_option(exc, "config_error")
         s = s.model_copy(update={"service": service})
         check_port_free(service.host, service.port)  # before the models load, not after
         logging.getLogger("hybrid_search").setLevel(logging.INFO)
@@ -66,28 +73,65 @@ def serve(
         # default: a child for a Lite path, nothing for a server URI
         use_child = s.is_milvus_lite() if lite_server is None else lite_server
         if use_child:
-            from pathlib import Path
-
             from hybrid_search.service.supervisor import LiteServer
 
             if not s.is_milvus_lite():
                 fail(
                     "--lite-server needs a Milvus Lite path as HYBRID_SEARCH_MILVUS_URI",
                     code="config_error",
-                    exit_code=EXIT_USAGE,
                 )
             from hybrid_search.store.lite_lock import check_unlocked, served_address
 
             if address := served_address(s.milvus_uri):
-                fail(f"{s.milvus_uri} is already served (Milvus child at {address})")
+                fail(
+                    f"{s.milvus_uri} is already served (Milvus child at {address})",
+                    exit_code=EXIT_FATAL,
+                )
             check_unlocked(s.milvus_uri)  # names the holder before the models load
             child = LiteServer(Path(s.milvus_uri))
             child.start()  # recorded beside the file: this process and the CLI connect to it
         try:
-            _run(s, service, graceful_timeout, log_level)
+            import uvicorn
+
+            from hybrid_search.process import limit_malloc_arenas, shorten_gil_switch_interval
+            from hybrid_search.service.app import create_app
+
+            limit_malloc_arenas()  # this process is the service: before its worker threads start
+            shorten_gil_switch_interval()
+            web = create_app(s)
+            typer.echo(
+                f"hybrid-search: serving collection '{s.collection}' on "
+                f"{_url(service.host, service.port)} (OpenAPI: /docs, health: /readyz)",
+                err=True,
+            )
+            uvicorn.run(
+                web,
+                host=service.host,
+                port=service.port,
+                timeout_graceful_shutdown=int(graceful_timeout),
+                log_level=log_level,
+                access_log=log_level == "debug",
+            )
         finally:
             if child is not None:
                 child.stop()
+
+    handle_errors(False, run)
+
+
+@app.command()
+def mcp(collection: str = typer.Option(None, help="HYBRID_SEARCH_COLLECTION.")) -> None:
+    """Serve search, rag_context and get_document (ingest_documents for a key that may write) as
+    MCP tools over stdin/stdout. The key, when the service has keys, is HYBRID_SEARCH_API_KEY."""
+
+    def run() -> None:
+        import anyio
+
+        from hybrid_search.service.app import create_app
+        from hybrid_search.service.mcp_server import serve_stdio
+
+        web = create_app(settings(collection=collection))
+        anyio.run(serve_stdio, web, os.environ.get("HYBRID_SEARCH_API_KEY"))
 
     handle_errors(False, run)
 
@@ -104,32 +148,7 @@ def check_port_free(host: str, port: int) -> None:
                 f"cannot listen on {_url(host, port)}: {exc.strerror}; stop what uses port "
                 f"{port} or pick another with --port N (HYBRID_SEARCH_SERVICE__PORT)",
                 code="config_error",
-                exit_code=EXIT_USAGE,
             )
-
-
-def _run(s: Settings, service: ServiceSettings, graceful_timeout: float, log_level: str) -> None:
-    import uvicorn
-
-    from hybrid_search.process import limit_malloc_arenas, shorten_gil_switch_interval
-    from hybrid_search.service.app import create_app
-
-    limit_malloc_arenas()  # this process is the service: before its worker threads start
-    shorten_gil_switch_interval()
-    web = create_app(s)
-    typer.echo(
-        f"hybrid-search: serving collection '{s.collection}' on "
-        f"{_url(service.host, service.port)} (OpenAPI: /docs, health: /readyz)",
-        err=True,
-    )
-    uvicorn.run(
-        web,
-        host=service.host,
-        port=service.port,
-        timeout_graceful_shutdown=int(graceful_timeout),
-        log_level=log_level,
-        access_log=log_level == "debug",
-    )
 
 
 @keys_app.command("create")
@@ -151,7 +170,7 @@ def keys_create(
     from hybrid_search.settings import ApiKey, hash_api_key
 
     if not tenant and not admin:
-        fail("give --tenant T or --admin", code="usage", exit_code=EXIT_USAGE, as_json=as_json)
+        fail("give --tenant T or --admin", code="usage", as_json=as_json)
     key = secrets.token_urlsafe(32)
     try:
         entry = ApiKey(
@@ -162,8 +181,7 @@ def keys_create(
             name=name,
         )
     except ValidationError as exc:
-        e = exc.errors()[0]
-        fail(f"invalid --{e['loc'][0]}: {e['msg']}", code="usage", exit_code=EXIT_USAGE)
+        _invalid_option(exc, "usage")
     data = entry.model_dump(exclude_defaults=True)
     if as_json:
         emit_json({"key": key, "entry": data})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from hybrid_search.cli.app import EXIT_USAGE, app, fail, handle_errors, is_tty, settings
+from hybrid_search.cli.app import app, fail, handle_errors, settings
 from hybrid_search.cli.eval_cmd import (
     AsJson,
     DatasetDir,
@@ -16,7 +16,7 @@ from hybrid_search.cli.eval_cmd import (
     IgnoreIdenticalIds,
     notes_or_json,
     parse_routes,
-    tqdm_progress,
+    progress_bar,
 )
 
 
@@ -24,8 +24,7 @@ def _ints(value: str, option: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in value.split(",") if v.strip())
     except ValueError:
-        fail(f"{option}: expected comma-separated integers, got {value!r}", exit_code=EXIT_USAGE)
-        raise  # unreachable: fail exits
+        fail(f"{option}: expected comma-separated integers, got {value!r}")
 
 
 @app.command("tune")
@@ -64,7 +63,6 @@ def tune_command(
     def run() -> None:
         from hybrid_search.encoders.bge_m3 import quiet_transformers
         from hybrid_search.evaluation.beir import load_beir
-        from hybrid_search.evaluation.runner import no_progress
         from hybrid_search.evaluation.tune import (
             TuneRequest,
             heldout_table,
@@ -87,8 +85,7 @@ def tune_command(
             ignore_identical_ids=ignore_identical_ids,
         )
         s = settings()
-        progress = tqdm_progress if is_tty() else no_progress
-        report = tune_dataset(s, dataset, request, progress=progress)
+        report = tune_dataset(s, dataset, request, progress=progress_bar)
         if save:
             report.saved = save_defaults(s, report)
         written = write_tune_outputs(report, out or Path("out") / "tune" / dataset.name)

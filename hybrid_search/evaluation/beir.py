@@ -1,8 +1,6 @@
-"""BEIR-format datasets: `corpus.jsonl` (or a `corpus/` folder of files, read like `ingest`
-reads a folder: doc id = relative path), `queries.jsonl`, `qrels/<split>.tsv`.
-
-Only the queries judged in the split are evaluated (BEIR keeps every split's queries in one
-file). The corpus is not loaded here: ingestion streams it through `ingest.readers`.
+"""BEIR-format datasets: `corpus.jsonl` (or a `corpus/` folder, doc id = relative path),
+`queries.jsonl`, `qrels/<split>.tsv`. Only the split's judged queries are evaluated; the corpus
+is streamed by ingestion, not loaded here.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""An Encoder wrapper that remembers query encodings, so an ablation of N configurations encodes
-each query once instead of N times. Documents pass through untouched."""
+"""An Encoder wrapper that remembers query encodings: an ablation of N configurations encodes each
+query once, not N times."""
 
 from __future__ import annotations
 

@@ -31,14 +31,9 @@ def _figure(path: Path, size: tuple[float, float]) -> Iterator[Any]:
 
 
 def bar_chart(
-    results: Mapping[str, Mapping[str, float]],
-    metrics: Sequence[str],
-    path: Path,
-    *,
-    title: str,
+    results: Mapping[str, Mapping[str, float]], metrics: Sequence[str], path: Path, *, title: str
 ) -> Path:
-    """Horizontal bars, one group per configuration (top to bottom in the given order), one bar
-    per metric, each value printed at the end of its bar."""
+    """Horizontal bars, one group per configuration in the given order, one bar per metric."""
     names = list(results)
     n_metrics = max(1, len(metrics))
     height = 0.8 / n_metrics
@@ -69,9 +64,8 @@ def bar_chart(
 def grid_chart(
     points: Sequence[tuple[EvalConfig, float]], path: Path, *, title: str, best: EvalConfig
 ) -> Path:
-    """The tuning grid. Two routes: the objective against the first route's weight, one line per
-    fusion (and RRF k), the untuned default as a dashed line, the chosen point ringed. More
-    routes: the 20 best points as bars."""
+    """The tuning grid: for two routes the objective against the first route's weight, one line
+    per fusion (and RRF k), the chosen point ringed; for more the 20 best points as bars."""
     weighted = [(c, v) for c, v in points if c.weights]
     default = [v for c, v in points if not c.weights]
     two = bool(weighted) and len(weighted[0][0].weights) == 2

@@ -1,8 +1,6 @@
-"""Retrieval configurations an evaluation runs, and the ablation set built from what exists.
-
-A configuration the encoder or collection cannot serve is reported with the reason, never
-approximated by another one.
-"""
+"""Retrieval configurations an evaluation runs, and the ablation set built from what exists: a
+configuration the encoder or collection cannot serve is reported with the reason, never
+approximated by another one."""
 
 from __future__ import annotations
 
@@ -14,12 +12,7 @@ from schemas.api import ALL_ROUTES
 
 #: pairs worth comparing: semantic + lexical (dense+bm25), BGE-M3's own dense+sparse, dense
 #: candidates rescored by ColBERT, and the two lexical routes together
-USEFUL_PAIRS: tuple[tuple[str, str], ...] = (
-    ("dense", "bm25"),
-    ("dense", "sparse"),
-    ("dense", "colbert"),
-    ("sparse", "bm25"),
-)
+USEFUL_PAIRS = (("dense", "bm25"), ("dense", "sparse"), ("dense", "colbert"), ("sparse", "bm25"))
 
 
 @dataclass(frozen=True)
@@ -70,14 +63,10 @@ def order_routes(routes: Sequence[str]) -> tuple[str, ...]:
 
 
 def ablation_configs(
-    available: Sequence[str],
-    *,
-    colbert_alone: bool,
-    rerank: Sequence[bool],
+    available: Sequence[str], *, colbert_alone: bool, rerank: Sequence[bool]
 ) -> tuple[list[EvalConfig], dict[str, str]]:
-    """Each route alone, the useful pairs, all routes with RRF and with min-max weighted fusion
-    (and raw weighted fusion with BGE-M3's weights when there is no BM25 among them), each with
-    every value in `rerank` (reranked in both modes, replace and fuse). Returns the
+    """Each route alone, the useful pairs, all routes with RRF and min-max fusion (and raw weighted
+    fusion without BM25), each with every value in `rerank` (reranked in both modes). Returns the
     configurations and {name: why unavailable}."""
     configs: list[EvalConfig] = []
     unavailable: dict[str, str] = {}
@@ -112,12 +101,8 @@ def ablation_configs(
     modes = {False: ("replace",), True: ("replace", "fuse")}
     out = [
         EvalConfig(c.routes, c.fusion, rr, c.weights, c.rrf_k, mode)
-        for c in _dedupe(configs)
+        for c in dict.fromkeys(configs)
         for rr in dict.fromkeys(rerank)
         for mode in modes[rr]
     ]
     return out, unavailable
-
-
-def _dedupe(configs: list[EvalConfig]) -> list[EvalConfig]:
-    return list(dict.fromkeys(configs))

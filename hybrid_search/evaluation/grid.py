@@ -1,9 +1,7 @@
 """The fusion grid `tune` searches, and the seeded split of judged queries it tunes and tests on.
 
-Pure functions: no search, no I/O. The grid always starts with the untuned default (RRF, k from
-the settings, every route weighing 1), so a tie keeps the default, and it holds each route alone
-(its weight 1, the others 0), so the best point on the tuning half is never below the best single
-route there.
+The grid starts with the untuned default, so a tie keeps it, and holds each route alone, so the
+best point on the tuning half is never below the best single route there.
 """
 
 from __future__ import annotations
@@ -16,8 +14,6 @@ from hybrid_search.errors import InvalidRequestError
 from hybrid_search.evaluation.beir import BeirDataset
 from hybrid_search.evaluation.configs import EvalConfig, order_routes
 
-__all__ = ["DEFAULT_RRF_KS", "fusion_grid", "split_dataset", "split_queries", "weight_grid"]
-
 #: RRF constants tried: small k sharpens the head of each list (a strong route's first places
 #: dominate), large k flattens it; 60 is the paper's and the default
 DEFAULT_RRF_KS: tuple[int, ...] = (10, 30, 60, 100)
@@ -29,11 +25,7 @@ DEFAULT_FUSIONS: tuple[str, ...] = ("rrf", "minmax")
 def split_queries(
     query_ids: Sequence[str], seed: int, fraction: float = 0.5
 ) -> tuple[list[str], list[str]]:
-    """A split of the query ids seeded by `seed`: (tune, held out), each in the input order, a
-    `fraction` in (0, 1) tuned on.
-
-    Raises:
-        InvalidRequestError: fraction outside (0, 1), or a half would be empty."""
+    """(tune, held out) query ids, each in the input order, a seeded `fraction` tuned on."""
     if not 0.0 < fraction < 1.0:
         raise InvalidRequestError(
             f"tune fraction must be between 0 and 1, got {fraction}",
@@ -65,25 +57,19 @@ def split_dataset(dataset: BeirDataset, ids: Sequence[str]) -> BeirDataset:
 
 
 def weight_grid(routes: Sequence[str], step: float) -> list[tuple[tuple[str, float], ...]]:
-    """Every weighting of `routes` on the simplex (weights >= 0, summing to 1) in `step`s.
-
-    Scale does not change a weighted RRF or min-max ranking, so the simplex covers every
-    distinct ratio the step can express. 2 routes at step 0.1: 11 points; 3 at 0.25: 15.
-
-    Raises:
-        InvalidRequestError: step not in (0, 1] or not dividing 1 into whole steps.
-    """
+    """Every weighting of `routes` on the simplex in `step`s: scale does not change a weighted RRF
+    or min-max ranking, so it covers every ratio the step expresses (2 routes at 0.1: 11 points)."""
     n = round(1 / step) if step > 0 else 0
     if not 0 < step <= 1 or abs(n * step - 1) > 1e-9:
         raise InvalidRequestError(
             f"weight step must divide 1 into whole steps (0.5, 0.25, 0.1, ...), got {step}",
             details={"field": "weight_step"},
         )
-    points = []
-    for parts in product(range(n + 1), repeat=len(routes)):
-        if sum(parts) == n:
-            points.append(tuple((r, round(p / n, 6)) for r, p in zip(routes, parts, strict=True)))
-    return points
+    return [
+        tuple((r, round(p / n, 6)) for r, p in zip(routes, parts, strict=True))
+        for parts in product(range(n + 1), repeat=len(routes))
+        if sum(parts) == n
+    ]
 
 
 def fusion_grid(
@@ -94,11 +80,7 @@ def fusion_grid(
     weight_step: float | None = None,
 ) -> list[EvalConfig]:
     """The configurations `tune` tries on two or more `routes`, the untuned default first;
-    `fusions` default to rrf and minmax (plus raw `weighted` without BM25), `weight_step` to 0.1
-    for 2 routes and 0.25 for more.
-
-    Raises:
-        InvalidRequestError: fewer than two routes, an unknown fusion or a bad k or step."""
+    `weight_step` defaults to 0.1 for 2 routes and 0.25 for more."""
     chosen = order_routes(routes)
     if len(chosen) < 2:
         raise InvalidRequestError(

@@ -1,10 +1,6 @@
-"""IR metrics through ranx (Bassani, ECIR 2022): nDCG@10, Recall@100, MRR@10, MAP.
-
-Conventions are trec_eval's, as BEIR reports them: gain = the judged relevance (not 2^rel - 1),
-queries without any hit score 0 and still count in the mean, MAP is over the retrieved list
-(top 100 here), and tied scores are ordered as trec_eval orders them (doc id descending, see
-`runs.ranked`) before ranx sees the run, so ranx's own tie handling never matters. ranx
-compiles its metrics with numba on first use (cached on disk after that).
+"""IR metrics through ranx: nDCG@10, Recall@100, MRR@10, MAP, with trec_eval's conventions as
+BEIR reports them: gain = the judged relevance, queries without hits score 0, MAP over the top 100,
+ties ordered as trec_eval orders them (`runs.ranked`) before ranx sees the run.
 """
 
 from __future__ import annotations

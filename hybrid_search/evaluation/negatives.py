@@ -1,19 +1,13 @@
-"""Hard negatives for fine-tuning, mined from hybrid search results.
-
-Output is FlagEmbedding's fine-tuning JSONL, one object per query:
-`{"query": str, "pos": [str, ...], "neg": [str, ...]}` (the layout its
-`AbsEmbedderTrainDataset` loads, and what its `hn_mine` script writes). Negatives are the
-documents the configured search ranks inside a window (ranks `start..end`, 1-based, inclusive),
-minus every judged positive; skipping the head of the ranking keeps unjudged relevant documents
-(false negatives) out, as FlagEmbedding's `range_for_sampling` does. Texts are
-`title + blank line + text`, the form the project encodes.
+"""Hard negatives for fine-tuning as FlagEmbedding's JSONL (`{"query", "pos", "neg"}` per query):
+the documents the search ranks inside a window (1-based, inclusive), judged positives excluded;
+skipping the head keeps unjudged relevant documents out, as its `range_for_sampling` does.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +43,7 @@ class MiningSummary:
     negatives: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 def positive_texts(dataset: BeirDataset) -> dict[str, str]:
@@ -82,9 +76,8 @@ def export_negatives(
     seed: int = 0,
     progress: ProgressFactory = no_progress,
 ) -> MiningSummary:
-    """One training example per judged query with a positive text and at least one negative,
-    up to `per_query` negatives sampled (seeded) from the window, as JSONL written atomically
-    (a temporary file renamed into place)."""
+    """One example per judged query with a positive text and a negative, up to `per_query`
+    negatives sampled (seeded) from the window; the file is written atomically."""
     if per_query < 1:
         raise ConfigError("--per-query must be at least 1")
     summary = MiningSummary()

@@ -1,10 +1,7 @@
 """Evaluate retrieval configurations on a BEIR dataset through the real ingest and search paths.
 
-The corpus goes through `IngestJob` into a collection of its own (named after the dataset, the
-BM25 analyzer and a hash of every setting that shapes the stored data), so a re-run finds it
-unchanged and writes nothing; a changed corpus or setting is re-ingested. Every judged query
-then goes through `HybridSearcher.search_many` (queries encoded in batches, hits grouped by
-document), and ranx scores the runs.
+The corpus gets a collection named after every setting that shapes the stored data, so a re-run
+writes nothing; every judged query goes through `HybridSearcher.search_many`; ranx scores the runs.
 """
 
 from __future__ import annotations
@@ -16,14 +13,13 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
 from hybrid_search.errors import HybridSearchError
 from hybrid_search.evaluation.beir import BeirDataset
-from hybrid_search.evaluation.configs import EvalConfig, ablation_configs, order_routes
+from hybrid_search.evaluation.configs import EvalConfig
 from hybrid_search.evaluation.metrics import EVAL_DEPTH, METRICS, evaluate
 from hybrid_search.evaluation.runs import RunScores, cut, drop_identical_ids, run_from_responses
 from hybrid_search.settings import Settings
@@ -38,7 +34,7 @@ QUERY_BATCH = 32
 
 
 class Progress(Protocol):
-    def update(self, n: int = 1) -> object: ...
+    def update(self, n: int = 1) -> None: ...
 
     def close(self) -> None: ...
 
@@ -48,11 +44,9 @@ ProgressFactory = Callable[[str, int | None, str], Progress]
 
 
 class _NoProgress:
-    def update(self, n: int = 1) -> None:
-        return None
+    def update(self, n: int = 1) -> None: ...
 
-    def close(self) -> None:
-        return None
+    def close(self) -> None: ...
 
 
 def no_progress(desc: str, total: int | None, unit: str) -> Progress:
@@ -67,12 +61,15 @@ class ConfigResult:
     seconds: float
     degraded: int = 0  # responses with a failed route or a skipped rerank
 
+    @property
+    def ms_per_query(self) -> float:
+        return 1000 * self.seconds / max(1, len(self.run))
+
     def summary(self) -> dict[str, Any]:
-        queries = max(1, len(self.run))
         return {
             **self.config.describe(),
             "seconds": round(self.seconds, 3),
-            "ms_per_query": round(1000 * self.seconds / queries, 2),
+            "ms_per_query": round(self.ms_per_query, 2),
             "degraded_queries": self.degraded,
         }
 
@@ -96,22 +93,14 @@ class EvalReport:
         return out or {self.main.config.name: self.main}
 
     def to_json(self) -> dict[str, Any]:
+        results = self.results() if self.ablation else {}
+        plain = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "main"}
         return {
-            "dataset": self.dataset,
-            "split": self.split,
-            "queries": self.queries,
-            "ignore_identical_ids": self.ignore_identical_ids,
+            **plain,
             "metrics": self.main.metrics,
             "config": self.main.summary(),
-            "ablation": {n: r.metrics for n, r in self.results().items()} if self.ablation else {},
-            "ablation_configs": {n: r.summary() for n, r in self.results().items()}
-            if self.ablation
-            else {},
-            "unavailable": self.unavailable,
-            "collection": self.collection,
-            "setup": self.setup,
-            "ingest": self.ingest,
-            "notes": self.notes,
+            "ablation": {n: r.metrics for n, r in results.items()},
+            "ablation_configs": {n: r.summary() for n, r in results.items()},
         }
 
 
@@ -119,7 +108,7 @@ def eval_collection_name(settings: Settings, dataset: str) -> str:
     """`eval_<dataset>_<analyzer>_<hash>`: the hash covers every setting that changes the
     stored data, so two setups never share (or fight over) one collection."""
     shaping = {
-        "model": settings.embedding_model.rstrip("/").rsplit("/", 1)[-1],
+        "model": model_name(settings.embedding_model),
         "kind": settings.embedding_kind,
         "pooling": settings.pooling if settings.embedding_kind == "dense" else None,
         "analyzer": settings.bm25_analyzer,
@@ -132,6 +121,11 @@ def eval_collection_name(settings: Settings, dataset: str) -> str:
     digest = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:10]
     slug = re.sub(r"[^A-Za-z0-9]+", "_", dataset).strip("_").lower()[:60] or "dataset"
     return f"eval_{slug}_{settings.bm25_analyzer}_{digest}"
+
+
+def model_name(path: str) -> str:
+    """A model path's last part: reports and names show it, not where it lives."""
+    return path.rstrip("/").rsplit("/", 1)[-1]
 
 
 def flush(store: VectorStore, spec: CollectionSpec) -> None:
@@ -160,11 +154,7 @@ def ingest_corpus(
     options = ingest_options(settings, delete_missing=True)
     bar = progress(f"ingest {dataset.name}", _count_lines(dataset.corpus), "doc")
     try:
-
-        def advance(n: int) -> None:
-            bar.update(n)
-
-        job = IngestJob(store, encoder, spec, options, progress=advance)
+        job = IngestJob(store, encoder, spec, options, progress=bar.update)
         summary = job.run(read_paths([dataset.corpus]))
     finally:
         bar.close()
@@ -188,11 +178,9 @@ def run_config(
     ignore_identical_ids: bool = True,
     progress: ProgressFactory = no_progress,
 ) -> ConfigResult:
-    """All judged queries through `searcher.search_many`, in batches of QUERY_BATCH.
-
-    With `ignore_identical_ids` (BEIR's default) a document whose id equals the query id is
-    dropped from the run; one more hit is searched so the run still holds `top_k`, as BEIR's
-    exact search fetches top_k + 1 for that purpose."""
+    """All judged queries through `searcher.search_many`. With `ignore_identical_ids` (BEIR's
+    default) one more hit is searched, as BEIR does, so the run still holds `top_k` once the
+    query's own id is dropped."""
     ids = list(dataset.queries)
     options = config.options(top_k + 1 if ignore_identical_ids else top_k)
     responses = []
@@ -213,69 +201,23 @@ def run_config(
     return ConfigResult(config, evaluate(dataset.qrels, run), run, seconds, degraded)
 
 
-def run_all(
-    searcher: Any,
-    dataset: BeirDataset,
-    main: EvalConfig,
-    *,
-    ablation: bool,
-    rerank_choices: Sequence[bool],
-    colbert_alone: bool,
-    ignore_identical_ids: bool = True,
-    progress: ProgressFactory = no_progress,
-) -> tuple[ConfigResult, list[ConfigResult], dict[str, str]]:
-    """The main configuration and, with `ablation`, every ablation configuration (the main one
-    is run once even if it is also in the ablation set)."""
-    run = partial(
-        run_config, searcher, dataset, ignore_identical_ids=ignore_identical_ids, progress=progress
-    )
-    results = {main: run(main)}
-    if not ablation:
-        return results[main], [], {}
-    configs, unavailable = ablation_configs(
-        searcher.available_routes(), colbert_alone=colbert_alone, rerank=rerank_choices
-    )
-    for c in configs:
-        if c not in results:
-            results[c] = run(c)
-    ablated = [results[c] for c in configs] + ([] if main in configs else [results[main]])
-    return results[main], ablated, unavailable
-
-
-def main_config(
-    available: Sequence[str], routes: Sequence[str] | None, fusion: str, rerank: bool
-) -> EvalConfig:
-    chosen = order_routes(routes) if routes else order_routes(available)
-    return EvalConfig(chosen, fusion if len(chosen) > 1 else "rrf", rerank)
-
-
 def markdown_table(report: EvalReport, metrics: Sequence[str] = METRICS) -> str:
     """The results as a Markdown table, best value of each metric in bold."""
     results = report.results()
     best = {m: max((r.metrics.get(m, 0.0) for r in results.values()), default=0.0) for m in metrics}
     head = "| configuration | " + " | ".join(metrics) + " | ms/query |\n"
     head += "|---|" + "---:|" * (len(metrics) + 1) + "\n"
-    rows = []
+    lines = [head]
     for name, r in results.items():
         cells = []
         for m in metrics:
             v = r.metrics.get(m, 0.0)
             cells.append(f"**{v:.4f}**" if v == best[m] and len(results) > 1 else f"{v:.4f}")
-        ms = 1000 * r.seconds / max(1, len(r.run))
-        rows.append(f"| {name} | " + " | ".join(cells) + f" | {ms:.1f} |\n")
-    lines = [head, *rows]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {r.ms_per_query:.1f} |\n")
     if report.unavailable:
         lines.append("\nNot measured:\n\n")
         lines.extend(f"- `{n}`: {why}\n" for n, why in report.unavailable.items())
     return "".join(lines)
-
-
-def chart_title(report: EvalReport) -> str:
-    model = str(report.setup.get("embedding_model", "")).rstrip("/").rsplit("/", 1)[-1]
-    return (
-        f"{report.dataset} ({report.split}, {report.queries} queries): embedding model {model}, "
-        f"BM25 analyzer {report.setup.get('bm25_analyzer')}, RRF k {report.setup.get('rrf_k')}"
-    )
 
 
 def write_outputs(report: EvalReport, out: Path) -> dict[str, str]:
@@ -285,23 +227,21 @@ def write_outputs(report: EvalReport, out: Path) -> dict[str, str]:
     from hybrid_search.evaluation.runs import write_trec_run
 
     out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, str] = {}
-    runs = out / "runs"
-    named = {n: r.run for n, r in report.results().items()}
-    for name, run in {report.main.config.name: report.main.run, **named}.items():
+    runs, table, results = out / "runs", out / "results.md", report.results()
+    for name, r in {report.main.config.name: report.main, **results}.items():
         slug = re.sub(r"[^A-Za-z0-9+]+", "_", name).strip("_")
-        write_trec_run(runs / f"{slug}.trec", run, slug)
-    written["runs"] = str(runs)
-    table = out / "results.md"
+        write_trec_run(runs / f"{slug}.trec", r.run, slug)
     table.write_text(markdown_table(report), encoding="utf-8")
-    written["table"] = str(table)
-    results = report.results()
+    written = {"runs": str(runs), "table": str(table)}
     if len(results) > 1:
+        setup = report.setup
+        title = (
+            f"{report.dataset} ({report.split}, {report.queries} queries): embedding model "
+            f"{model_name(str(setup.get('embedding_model', '')))}, BM25 analyzer "
+            f"{setup.get('bm25_analyzer')}, RRF k {setup.get('rrf_k')}"
+        )
         png = bar_chart(
-            {n: r.metrics for n, r in results.items()},
-            METRICS,
-            out / "ablation.png",
-            title=chart_title(report),
+            {n: r.metrics for n, r in results.items()}, METRICS, out / "ablation.png", title=title
         )
         written["chart"] = str(png)
     return write_report(out / "report.json", report.to_json(), written)

@@ -1,8 +1,6 @@
-"""Runs: ranked document ids per query, from search responses, in TREC run format.
-
-The score column is derived from the rank (`depth + 1 - rank`), not copied from the hit: fused
-scores can tie and rerank scores can be negative, and every evaluator re-sorts by score, so only
-rank-derived scores reproduce exactly the order the searcher returned.
+"""Runs: ranked document ids per query, in TREC run format. Scores derive from the rank, not the
+hit (fused scores tie, rerank scores go negative, evaluators re-sort by score): only rank-derived
+scores reproduce the searcher's order exactly.
 """
 
 from __future__ import annotations
@@ -28,12 +26,8 @@ def run_from_responses(query_ids: Sequence[str], responses: Sequence[SearchRespo
 
 
 def ranked(docs: Mapping[str, float]) -> list[str]:
-    """Doc ids in trec_eval's order: score descending, then doc id descending.
-
-    trec_eval (and pytrec_eval, which embeds it) ignores the rank column and sorts each query's
-    results with `comp_sim_docno`: higher sim first, and on equal sims
-    `strcmp(ptr2->docno, ptr1->docno)`, i.e. the byte-wise *larger* doc id first.
-    """
+    """Doc ids in trec_eval's order (its `comp_sim_docno`): score descending, then the byte-wise
+    larger doc id first."""
     return sorted(docs, key=lambda d: (docs[d], d.encode("utf-8")), reverse=True)
 
 
@@ -45,10 +39,8 @@ def strictly_ranked(docs: Mapping[str, float]) -> dict[str, float]:
 
 
 def drop_identical_ids(run: Mapping[str, Mapping[str, float]]) -> RunScores:
-    """The run without any document whose id equals its query's id, as BEIR's
-    `EvaluateRetrieval.evaluate(..., ignore_identical_ids=True)` (its default) scores it: on
-    ArguAna- or Quora-style sets, where queries are themselves corpus documents, finding the
-    query itself is not a hit."""
+    """The run without documents whose id is their query's, as BEIR scores by default: on
+    ArguAna- or Quora-style sets queries are corpus documents, and finding one is not a hit."""
     return {qid: {d: s for d, s in docs.items() if d != qid} for qid, docs in run.items()}
 
 
@@ -60,10 +52,11 @@ def cut(run: Mapping[str, Mapping[str, float]], depth: int) -> RunScores:
 def write_trec_run(path: Path, run: Mapping[str, Mapping[str, float]], tag: str) -> None:
     """`qid Q0 docid rank score tag`, one line per retrieved document."""
     tag = "".join(c if c.isalnum() or c in "-_.+" else "_" for c in tag) or "run"
-    lines = []
-    for qid, docs in run.items():
-        for rank, doc in enumerate(ranked(docs), start=1):
-            lines.append(f"{qid} Q0 {doc} {rank} {docs[doc]:g} {tag}\n")
+    lines = [
+        f"{qid} Q0 {doc} {rank} {docs[doc]:g} {tag}\n"
+        for qid, docs in run.items()
+        for rank, doc in enumerate(ranked(docs), start=1)
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(lines), encoding="utf-8")
 

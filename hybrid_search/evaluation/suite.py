@@ -5,20 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from hybrid_search.errors import EncoderError, ModelNotFoundError
 from hybrid_search.evaluation.beir import BeirDataset
+from hybrid_search.evaluation.configs import EvalConfig, ablation_configs, order_routes
 from hybrid_search.evaluation.runner import (
+    ConfigResult,
     EvalReport,
     ProgressFactory,
     eval_collection_name,
     ingest_corpus,
-    main_config,
     no_progress,
-    run_all,
+    run_config,
 )
 from hybrid_search.settings import BGE_M3_MAX_TOKENS, Settings, redact_uri
 from schemas.documents import IngestSummary
@@ -33,10 +35,6 @@ class EvalRequest:
     collection: str | None = None  # None: eval_collection_name()
     models_dir: Path = Path("models/tiny")  # tiny models for a BM25-only run without weights
     ignore_identical_ids: bool = True  # BEIR's default: a hit on the query's own id is dropped
-
-    @property
-    def bm25_only(self) -> bool:
-        return self.routes == ("bm25",) and not self.ablation
 
 
 def unavailable(name: str, *, dense: bool) -> str | None:
@@ -58,23 +56,18 @@ def reranker_unavailable(settings: Settings) -> str | None:
     return unavailable(name.removeprefix(DENSE_PREFIX), dense=name.startswith(DENSE_PREFIX))
 
 
-#: chunk size of a BM25-only run: whole documents, as BEIR's BM25 baseline indexes them
-BM25_ONLY_CHUNK_TOKENS = BGE_M3_MAX_TOKENS
-
-
 def prepare_settings(settings: Settings, request: EvalRequest) -> tuple[Settings, list[str]]:
-    """A BM25-only run stores no ColBERT vectors (nothing reads them), indexes documents whole
-    unless max_chunk_tokens was set explicitly (split documents cost BM25 nDCG@10 on SciFact, see
-    docs/evaluation.md), and, when the embedding weights are missing, runs on tiny
-    models: BM25 ranks by the analyzer alone. Any other run needs the configured model."""
+    """A BM25-only run stores no ColBERT vectors, indexes documents whole unless max_chunk_tokens
+    was set (split documents cost BM25 nDCG@10 on SciFact, docs/evaluation.md) and runs on tiny
+    models when the embedding weights are missing: BM25 ranks by the analyzer alone."""
     notes: list[str] = []
-    if not request.bm25_only:
+    if request.routes != ("bm25",) or request.ablation:
         return settings, notes
     update: dict[str, Any] = {"store_colbert": False}
     if "max_chunk_tokens" not in settings.model_fields_set:
-        update["max_chunk_tokens"] = BM25_ONLY_CHUNK_TOKENS
+        update["max_chunk_tokens"] = BGE_M3_MAX_TOKENS
         notes.append(
-            f"BM25-only run: documents indexed whole (max_chunk_tokens {BM25_ONLY_CHUNK_TOKENS}), "
+            f"BM25-only run: documents indexed whole (max_chunk_tokens {BGE_M3_MAX_TOKENS}), "
             "as BEIR's BM25 baseline indexes them; set HYBRID_SEARCH_MAX_CHUNK_TOKENS to chunk"
         )
     settings = settings.model_copy(update=update)
@@ -89,16 +82,12 @@ def prepare_settings(settings: Settings, request: EvalRequest) -> tuple[Settings
         f"run ingested with the tiny models in {request.models_dir} (BM25 scores do not depend "
         "on the embedding model; its tokenizer only sets chunk boundaries)"
     )
-    return (
-        settings.model_copy(
-            update={
-                "embedding_model": str(tiny.embedding_model.resolve()),
-                "embedding_kind": "bge-m3",
-                "reranker_model": str(tiny.reranker_model.resolve()),
-            }
-        ),
-        notes,
-    )
+    update = {
+        "embedding_model": str(tiny.embedding_model.resolve()),
+        "embedding_kind": "bge-m3",
+        "reranker_model": str(tiny.reranker_model.resolve()),
+    }
+    return settings.model_copy(update=update), notes
 
 
 def _versions() -> dict[str, str]:
@@ -134,18 +123,18 @@ def setup_of(settings: Settings, collection: str) -> dict[str, Any]:
 
 
 def eval_reranker(settings: Settings) -> Any:
-    """The configured reranker; `dense:<model>` selects the dense stand-in
-    (`rerank.dense.DenseCosineReranker`), for measuring rerank modes without a cross-encoder."""
+    """The configured reranker, or for `dense:<model>` the dense stand-in (rerank/dense.py)."""
+    from hybrid_search.encoders.dense import DenseEncoder
     from hybrid_search.factory import build_reranker
     from hybrid_search.rerank.dense import DENSE_PREFIX, DenseCosineReranker
 
-    if settings.reranker_model.startswith(DENSE_PREFIX):
-        return DenseCosineReranker.from_name(
-            settings.reranker_model,
-            device=settings.resolved_device(),
-            max_length=settings.rerank_max_length,
-        )
-    return build_reranker(settings)
+    if not settings.reranker_model.startswith(DENSE_PREFIX):
+        return build_reranker(settings)
+    model = settings.reranker_model.removeprefix(DENSE_PREFIX)
+    device, tokens = settings.resolved_device(), settings.rerank_max_length
+    return DenseCosineReranker(
+        DenseEncoder(model, device=device, pooling="mean", max_passage_tokens=tokens)
+    )
 
 
 @dataclass
@@ -221,23 +210,25 @@ def evaluate_dataset(
         if reranker is not None and (rerank_main or request.ablation):
             reranker.load()  # fail here, not as a degraded response per query
         stored = searcher.store.describe(ds.collection)
-        main = main_config(searcher.available_routes(), request.routes, request.fusion, rerank_main)
-        choices = [False] + ([True] if request.rerank is not False and reranker else [])
-        main_result, ablated, unavailable = run_all(
-            searcher,
-            dataset,
-            main,
-            ablation=request.ablation,
-            rerank_choices=choices,
-            colbert_alone=bool(stored.colbert_dim) and stored.colbert_block == 1,
-            ignore_identical_ids=request.ignore_identical_ids,
-            progress=progress,
-        )
-        if request.ablation and ds.rerank_unavailable is not None:
-            unavailable["rerank"] = ds.rerank_unavailable
-    summary = ds.ingest
-    ingest = summary.model_dump(mode="json", exclude={"errors"})
-    ingest["errors"] = [e.model_dump(mode="json", exclude_none=True) for e in summary.errors[:20]]
+        chosen = order_routes(request.routes or searcher.available_routes())
+        main = EvalConfig(chosen, request.fusion if len(chosen) > 1 else "rrf", rerank_main)
+        ignore = request.ignore_identical_ids
+        run = partial(run_config, searcher, dataset, ignore_identical_ids=ignore, progress=progress)
+        results = {main: run(main)}
+        ablated: list[ConfigResult] = []
+        unavailable: dict[str, str] = {}
+        if request.ablation:  # the main configuration is run once, even if it is among these
+            choices = [False] + ([True] if request.rerank is not False and reranker else [])
+            colbert_alone = bool(stored.colbert_dim) and stored.colbert_block == 1
+            configs, unavailable = ablation_configs(
+                searcher.available_routes(), colbert_alone=colbert_alone, rerank=choices
+            )
+            results.update({c: run(c) for c in configs if c not in results})
+            ablated = [results[c] for c in configs] + ([] if main in configs else [results[main]])
+            if ds.rerank_unavailable is not None:
+                unavailable["rerank"] = ds.rerank_unavailable
+    ingest = ds.ingest.model_dump(mode="json", exclude={"errors"})
+    ingest["errors"] = [e.model_dump(mode="json", exclude_none=True) for e in ds.ingest.errors[:20]]
     return EvalReport(
         dataset=dataset.name,
         split=dataset.split,
@@ -245,7 +236,7 @@ def evaluate_dataset(
         collection=ds.collection,
         setup=setup_of(ds.settings, ds.collection),
         ingest=ingest,
-        main=main_result,
+        main=results[main],
         ablation=ablated,
         unavailable=unavailable,
         notes=notes,

@@ -1,15 +1,14 @@
 """`hybrid-search tune`: choose the fusion method, per-route weights and RRF k for a collection.
 
-Every point of the grid (`grid.fusion_grid`) runs through the real `HybridSearcher` on one
-seeded half of the judged queries; the best point by the objective (nDCG@10 by default) is then
-run, with the untuned default and each route alone, on the *other* half only, so the reported
-gain is measured on queries the choice never saw.
+Every grid point runs on a seeded half of the judged queries; the best one is then run, with the
+untuned default and each route alone, on the *other* half only: the reported gain is measured on
+queries the choice never saw.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,13 @@ from hybrid_search.evaluation.metrics import METRICS
 from hybrid_search.evaluation.runner import (
     ConfigResult,
     ProgressFactory,
+    model_name,
     no_progress,
     run_config,
     write_report,
 )
 from hybrid_search.evaluation.suite import EvalRequest, open_dataset, setup_of
 from hybrid_search.settings import Settings
-
-__all__ = ["TuneReport", "TuneRequest", "tune_dataset", "write_tune_outputs"]
 
 
 @dataclass(frozen=True)
@@ -63,23 +61,13 @@ class TuneReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "dataset": self.dataset,
-            "split": self.split,
-            "seed": self.seed,
-            "tune_queries": self.tune_queries,
-            "heldout_queries": self.heldout_queries,
-            "objective": self.objective,
+            **{f.name: getattr(self, f.name) for f in fields(self)},
             "best": {"name": self.best.name, **self.best.describe()},
             "heldout": {n: r.metrics for n, r in self.heldout.items()},
             "grid": [
                 {"name": r.config.name, **r.config.describe(), "metrics": r.metrics}
                 for r in self.grid
             ],
-            "saved": self.saved,
-            "collection": self.collection,
-            "setup": self.setup,
-            "ingest": self.ingest,
-            "notes": self.notes,
         }
 
 
@@ -90,11 +78,7 @@ def tune_dataset(
     *,
     progress: ProgressFactory = no_progress,
 ) -> TuneReport:
-    """Ingest if needed, search the grid on the tuning half, test the best on the held-out half.
-
-    Raises:
-        InvalidRequestError: an unknown objective, fewer than two routes, a bad grid or split.
-    """
+    """Ingest if needed, search the grid on the tuning half, test the best on the held-out half."""
     if request.objective not in METRICS:
         raise InvalidRequestError(
             f"unknown objective {request.objective!r}; use one of {', '.join(METRICS)}",
@@ -131,8 +115,6 @@ def tune_dataset(
             )
             for label, config in tested.items()
         }
-    summary = ds.ingest
-    ingest = summary.model_dump(mode="json", exclude={"errors"})
     return TuneReport(
         dataset=dataset.name,
         split=dataset.split,
@@ -142,7 +124,7 @@ def tune_dataset(
         objective=request.objective,
         collection=ds.collection,
         setup=setup_of(ds.settings, ds.collection),
-        ingest=ingest,
+        ingest=ds.ingest.model_dump(mode="json", exclude={"errors"}),
         grid=results,
         best=best,
         heldout=heldout,
@@ -175,24 +157,23 @@ def write_tune_outputs(report: TuneReport, out: Path) -> dict[str, str]:
     from hybrid_search.evaluation.chart import grid_chart
 
     out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, str] = {}
     table = out / "grid.md"
     table.write_text(heldout_table(report) + "\n" + grid_table(report), encoding="utf-8")
-    written["table"] = str(table)
-    model = str(report.setup.get("embedding_model", "")).rstrip("/").rsplit("/", 1)[-1]
     title = (
         f"{report.dataset}: {report.objective} on the tuning half ({report.tune_queries} "
-        f"queries, seed {report.seed}), embedding model {model}"
+        f"queries, seed {report.seed}), embedding model "
+        f"{model_name(str(report.setup.get('embedding_model', '')))}"
     )
     points = [(r.config, r.metrics.get(report.objective, 0.0)) for r in report.grid]
-    written["chart"] = str(grid_chart(points, out / "grid.png", title=title, best=report.best))
-    return write_report(out / "tune.json", report.to_json(), written)
+    chart = grid_chart(points, out / "grid.png", title=title, best=report.best)
+    return write_report(
+        out / "tune.json", report.to_json(), {"table": str(table), "chart": str(chart)}
+    )
 
 
 def save_defaults(settings: Settings, report: TuneReport) -> dict[str, Any]:
-    """Record the best configuration as the tuned collection's search defaults (routes, fusion,
-    weights, rrf_k); every later search on it that leaves them unset uses them, and says so in
-    `defaults_applied`. Returns what was saved."""
+    """Record the best configuration as the collection's search defaults, used (and named in
+    `defaults_applied`) by every later search that leaves them unset. Returns what was saved."""
     from hybrid_search.factory import build_store
     from hybrid_search.retrieval.plan import check_saved_defaults
 

@@ -1,13 +1,7 @@
 """LangChain retriever over hybrid-search: pip install "hybrid-search[langchain]".
 
-`client` is anything with `.search(query, **options) -> SearchResponse`: the in-process
-`HybridSearcher`, the remote `HybridSearchClient`, or the `AsyncHybridSearchClient` (whose
-`search` is a coroutine function and is then awaited on LangChain's async path). `async_client`
-optionally adds an async twin for `ainvoke`, so one retriever serves both paths natively.
-
-The hit count follows LangChain's convention: `k` on the constructor, `k` as an `invoke` keyword,
-or `k` inside `search_kwargs` (as `VectorStoreRetriever` takes it); `top_k` works everywhere `k`
-does. Precedence: `invoke` keywords, then `k`, then `search_kwargs`.
+The hit count is `k` (or `top_k`), as LangChain spells it: `invoke` keywords win over the
+constructor's `k`, which wins over `search_kwargs`.
 """
 
 from __future__ import annotations
@@ -23,7 +17,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables.config import run_in_executor
 from pydantic import AliasChoices, ConfigDict, Field
 
-from hybrid_search.integrations.options import hit_metadata, is_async, merge_options
+from hybrid_search.integrations.options import hit_metadata, is_async, merge_options, sync_search
 from schemas.api import SearchHit, SearchResponse
 
 __all__ = ["HybridSearchRetriever", "hit_to_document"]
@@ -37,13 +31,9 @@ def hit_to_document(hit: SearchHit) -> Document:
 class HybridSearchRetriever(BaseRetriever):
     """Retrieves hybrid-search hits as LangChain Documents, in the service's rank order.
 
-    Attributes:
-        client: a HybridSearcher, HybridSearchClient or AsyncHybridSearchClient.
-        async_client: optional AsyncHybridSearchClient used by `ainvoke` (default: `client`,
-            awaited if it is async, else run in a thread).
-        k: hits returned (SearchOptions.top_k); None: `search_kwargs`' or the service default.
-        search_kwargs: SearchOptions fields passed on every call (routes, filter, fusion, ...);
-            also accepted as `search_options`, its earlier name.
+    `client`: a HybridSearcher, HybridSearchClient or AsyncHybridSearchClient; `async_client`:
+    an optional async twin for `ainvoke`; `search_kwargs` (or `search_options`, its earlier
+    name): SearchOptions fields passed on every call.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
@@ -62,11 +52,7 @@ class HybridSearchRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
-        if is_async(self.client):
-            raise TypeError(
-                "this retriever wraps an async client; call `ainvoke`, or pass a sync client"
-            )
-        response: SearchResponse = self.client.search(query, **self._options(kwargs))
+        response = sync_search(self.client, query, self._options(kwargs), "ainvoke")
         return [hit_to_document(h) for h in response.hits]
 
     async def _aget_relevant_documents(

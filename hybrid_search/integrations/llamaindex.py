@@ -1,11 +1,7 @@
 """LlamaIndex retriever over hybrid-search: pip install "hybrid-search[llamaindex]".
 
-Follows LlamaIndex's retriever conventions: `similarity_top_k` sets the hit count (as
-`VectorIndexRetriever` does), `retrieve` takes a string or a `QueryBundle`, `aretrieve` is
-native async when an async client is given, and each hit becomes a `NodeWithScore` whose node id
-is the chunk id, whose SOURCE relationship points at the document, and whose metadata carries the
-explanation (per-route ranks and scores, fused and rerank scores). The explanation keys are kept
-out of the text LlamaIndex embeds or shows an LLM; the title and the document's own metadata stay.
+Each hit becomes a `NodeWithScore` (node id: the chunk id; SOURCE: the document) whose metadata
+carries the explanation, kept out of the text LlamaIndex embeds or shows an LLM.
 """
 
 from __future__ import annotations
@@ -23,7 +19,7 @@ from llama_index.core.schema import (
     TextNode,
 )
 
-from hybrid_search.integrations.options import hit_metadata, is_async, merge_options
+from hybrid_search.integrations.options import hit_metadata, is_async, merge_options, sync_search
 from schemas.api import SearchHit, SearchResponse
 
 __all__ = ["EXPLANATION_KEYS", "HybridSearchLlamaRetriever", "hit_to_node"]
@@ -50,15 +46,9 @@ def hit_to_node(hit: SearchHit) -> NodeWithScore:
 class HybridSearchLlamaRetriever(BaseRetriever):
     """Retrieves hybrid-search hits as LlamaIndex nodes, in the service's rank order.
 
-    Args:
-        client: a HybridSearcher or HybridSearchClient (sync `search`), or an
-            AsyncHybridSearchClient (then only `aretrieve` works).
-        async_client: optional AsyncHybridSearchClient for `aretrieve` (default: `client`,
-            awaited if async, else called directly as LlamaIndex's default does).
-        similarity_top_k: hits returned (SearchOptions.top_k); None: `search_kwargs`' or the
-            service default.
-        search_kwargs: SearchOptions fields passed on every call (routes, filter, fusion, ...).
-        callback_manager, verbose: as every LlamaIndex retriever takes them.
+    `client`: a HybridSearcher, HybridSearchClient or AsyncHybridSearchClient (then only
+    `aretrieve` works); `async_client`: an optional async twin for `aretrieve`;
+    `similarity_top_k`: the hit count; `search_kwargs`: SearchOptions fields for every call.
     """
 
     def __init__(
@@ -83,11 +73,7 @@ class HybridSearchLlamaRetriever(BaseRetriever):
         return merge_options(self.search_kwargs, self.similarity_top_k, {}, call_name="retrieve")
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        if is_async(self.client):
-            raise TypeError(
-                "this retriever wraps an async client; call `aretrieve`, or pass a sync client"
-            )
-        response: SearchResponse = self.client.search(query_bundle.query_str, **self._options())
+        response = sync_search(self.client, query_bundle.query_str, self._options(), "aretrieve")
         return [hit_to_node(h) for h in response.hits]
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:

@@ -1,9 +1,6 @@
-"""Search options as framework retrievers take them, merged into one SearchOptions mapping.
-
-Frameworks spell the hit count `k` (LangChain) or `similarity_top_k` (LlamaIndex); the service
-spells it `top_k`. Shared by every adapter so their precedence is the same: per-call options win
-over the retriever's count, which wins over its stored options.
-"""
+"""Search options as framework retrievers take them, merged into one SearchOptions mapping, so
+every adapter has the same precedence: per-call options, then the retriever's count (`k`,
+`similarity_top_k`), then its stored options."""
 
 from __future__ import annotations
 
@@ -12,18 +9,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from hybrid_search.errors import InvalidRequestError
-from schemas.api import SearchHit
-
-__all__ = ["hit_metadata", "merge_options"]
-
-#: the names a framework may use for the number of hits, all meaning SearchOptions.top_k
-COUNT_ALIASES = ("k", "top_k")
+from schemas.api import SearchHit, SearchResponse
 
 
 def _normalised(options: Mapping[str, Any], where: str) -> dict[str, Any]:
     """`options` with `k` renamed to `top_k`; giving both with different values is an error."""
     out = dict(options)
-    given = {name: out.pop(name) for name in COUNT_ALIASES if name in out}
+    given = {name: out.pop(name) for name in ("k", "top_k") if name in out}
     if len(set(map(repr, given.values()))) > 1:
         raise InvalidRequestError(
             f"{where}: k={given['k']!r} and top_k={given['top_k']!r} disagree; give one of them",
@@ -39,15 +31,22 @@ def is_async(client: Any) -> bool:
     return inspect.iscoroutinefunction(getattr(client, "search", None))
 
 
+def sync_search(
+    client: Any, query: str, options: dict[str, Any], async_call: str
+) -> SearchResponse:
+    """`client.search`, refused for an async client: it only serves `async_call`."""
+    if is_async(client):
+        raise TypeError(
+            f"this retriever wraps an async client; call `{async_call}`, or pass a sync client"
+        )
+    response: SearchResponse = client.search(query, **options)
+    return response
+
+
 def merge_options(
     stored: Mapping[str, Any], count: int | None, call: Mapping[str, Any], *, call_name: str
 ) -> dict[str, Any]:
-    """SearchOptions fields for one call: `call` over `count` (the retriever's `k` or
-    `similarity_top_k`; None: unset) over `stored` (`search_kwargs`); `k` stands for `top_k`.
-
-    Raises:
-        InvalidRequestError: `k` and `top_k` with different values in one mapping (named by
-            `call_name`, e.g. "invoke")."""
+    """SearchOptions fields for one call: `call` over `count` (None: unset) over `stored`."""
     merged = _normalised(stored, "search_kwargs")
     if count is not None:
         merged["top_k"] = count
@@ -56,9 +55,8 @@ def merge_options(
 
 
 def hit_metadata(hit: SearchHit) -> dict[str, Any]:
-    """A hit's metadata for a framework document: the document's own metadata spread first, so
-    the keys hybrid-search sets (doc_id, chunk_id, title, routes, fused_score, rerank_score) win
-    over user metadata of the same name."""
+    """A hit's metadata for a framework document: the keys hybrid-search sets win over the
+    document's own metadata of the same name."""
     return {
         **hit.metadata,
         "doc_id": hit.doc_id,

@@ -5,10 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, TypedDict, Unpack
 
-from hybrid_search.errors import RerankDeadlineExceeded
-
-__all__ = ["RerankDeadlineExceeded", "RerankOptions", "Reranker"]
-
 
 class RerankOptions(TypedDict, total=False):
     """`normalize` maps scores to [0, 1]; `deadline` is a time.monotonic() instant after which
@@ -28,4 +24,3 @@ class Reranker(Protocol):
         self, query: str, passages: Sequence[str], **options: Unpack[RerankOptions]
     ) -> list[float]:
         """One score per passage, in order."""
-        ...

@@ -1,11 +1,8 @@
 """bge-reranker through FlagEmbedding's FlagReranker, batched by token budget.
 
-Two CPU options (settings `rerank_single_pass`, `rerank_quantize`):
-- single pass: each batch is tokenized exactly as `FlagReranker.compute_score` does (its own
-  tokenizer, query truncation and pair builder) and scored by one forward pass of its model.
-  `compute_score` itself first runs the longest batch once to probe for out-of-memory errors and
-  then scores every batch, so a one-batch call costs two forward passes.
-- dynamic int8 quantisation of the model's Linear layers (`torch.ao.quantization`), CPU only.
+CPU options: `rerank_single_pass` tokenizes each batch exactly as `compute_score` does and runs
+one forward pass (`compute_score` first probes the longest batch for out-of-memory errors, so a
+one-batch call costs two); `rerank_quantize` quantises the Linear layers to int8 (CPU only).
 """
 
 from __future__ import annotations
@@ -17,15 +14,14 @@ from collections.abc import Sequence
 from typing import Any, Unpack
 
 from hybrid_search.encoders.loading import LazyModel, Precision, flag_embedding
-from hybrid_search.errors import EncoderError
-from hybrid_search.rerank.base import RerankDeadlineExceeded, RerankOptions
+from hybrid_search.errors import EncoderError, RerankDeadlineExceeded
+from hybrid_search.rerank.base import RerankOptions
 
 logger = logging.getLogger(__name__)
 
 
 class BGEReranker(LazyModel):
-    """FlagReranker loaded on first use (see LazyModel); one forward pass per token-budget
-    batch."""
+    """FlagReranker loaded on first use (see LazyModel)."""
 
     kind = "reranker"
 
@@ -102,9 +98,7 @@ class BGEReranker(LazyModel):
         return scores
 
     def _forward(self, model: Any, pairs: list[tuple[str, str]], normalize: bool) -> list[float]:
-        """`compute_score_single_gpu` of FlagEmbedding 1.4 for one batch, minus its probe pass:
-        the same instruction formatting, query truncation (3/4 of max_length unless set), pair
-        building and padding helpers, then one forward pass."""
+        """FlagEmbedding 1.4's `compute_score_single_gpu` for one batch, minus its probe pass."""
         import torch
 
         device = model.target_devices[0]
@@ -132,24 +126,14 @@ class BGEReranker(LazyModel):
         """The padded pair batch, exactly as compute_score builds it (`tok`: for this call only)."""
         from FlagEmbedding.utils.tokenizer_compat import pad_with_compat, prepare_for_model_compat
 
-        q_ids = tok(
-            [p[0] for p in detailed],
-            return_tensors=None,
-            add_special_tokens=False,
-            max_length=query_max,
-            truncation=True,
-        )["input_ids"]
-        p_ids = tok(
-            [p[1] for p in detailed],
-            return_tensors=None,
-            add_special_tokens=False,
-            max_length=self.max_length,
-            truncation=True,
-        )["input_ids"]
+        q_ids, p_ids = (
+            tok([p[i] for p in detailed], add_special_tokens=False, max_length=n, truncation=True)
+            for i, n in ((0, query_max), (1, self.max_length))
+        )
         items = [
             prepare_for_model_compat(
                 tok, q, p, truncation="only_second", max_length=self.max_length, padding=False
             )
-            for q, p in zip(q_ids, p_ids, strict=True)
+            for q, p in zip(q_ids["input_ids"], p_ids["input_ids"], strict=True)
         ]
         return pad_with_compat(tok, items, padding=True, return_tensors="pt")

