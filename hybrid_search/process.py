@@ -1,10 +1,12 @@
 """Process tuning for a long-running service: glibc's heap (arenas, trimming after large
-writes) and the GIL switch interval. Linux/glibc only where it says so; elsewhere no-ops."""
+writes), oneDNN's kernel cache and the GIL switch interval. Linux/glibc only where it says so;
+elsewhere no-ops."""
 
 from __future__ import annotations
 
 import ctypes
 import gc
+import os
 import sys
 
 
@@ -35,6 +37,18 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
     `malloc_trim` cannot always hand back (docs/reliability.md). True when glibc took it."""
     libc = _glibc()
     return libc is not None and libc.mallopt(_M_ARENA_MAX, arenas) == 1
+
+
+#: compiled oneDNN kernels kept per process (oneDNN's default is 1,024)
+KERNEL_CACHE_CAPACITY = 64
+
+
+def bound_kernel_cache(capacity: int = KERNEL_CACHE_CAPACITY) -> None:
+    """oneDNN compiles a kernel per operation and input shape and keeps up to 1,024 of them, tens
+    to hundreds of KiB each; a service meets new (batch, length) shapes for hours, so its RSS
+    climbed until that cache filled (docs/reliability-soak.md). Read at the first forward pass,
+    so call it before the models run; a capacity set in the environment wins."""
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(capacity))
 
 
 #: the service's GIL switch interval (CPython's default is 5 ms)

@@ -93,10 +93,15 @@ def serve(
         try:
             import uvicorn
 
-            from hybrid_search.process import limit_malloc_arenas, shorten_gil_switch_interval
+            from hybrid_search.process import (
+                bound_kernel_cache,
+                limit_malloc_arenas,
+                shorten_gil_switch_interval,
+            )
             from hybrid_search.service.app import create_app
 
             limit_malloc_arenas()  # this process is the service: before its worker threads start
+            bound_kernel_cache()  # before the models' first forward pass
             shorten_gil_switch_interval()
             web = create_app(s)
             typer.echo(

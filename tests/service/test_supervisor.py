@@ -7,6 +7,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from hybrid_search.service.supervisor import LiteServer
 
 
@@ -90,6 +92,21 @@ def test_the_service_limits_glibc_arenas_and_trims_after_writes() -> None:
     applied = limit_malloc_arenas(8)  # in the test process: harmless
     assert applied is sys.platform.startswith("linux")
     release_memory()  # gc + malloc_trim: must not raise on any platform
+
+
+def test_the_service_bounds_onednn_kernel_cache_unless_the_environment_sets_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """oneDNN keeps a compiled kernel per shape; `serve` caps how many (the RSS climbed until
+    1,024 were cached), and a capacity the user exported is left as it is."""
+    from hybrid_search.process import KERNEL_CACHE_CAPACITY, bound_kernel_cache
+
+    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", raising=False)
+    bound_kernel_cache()
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == str(KERNEL_CACHE_CAPACITY) == "64"
+    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "512")
+    bound_kernel_cache()
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "512"
 
 
 def test_ingest_job_threads_run_below_searches() -> None:
