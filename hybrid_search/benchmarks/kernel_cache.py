@@ -52,7 +52,14 @@ def main(argv: list[str]) -> None:
     out = {}
     for capacity in capacities:
         env = {**os.environ, "ONEDNN_PRIMITIVE_CACHE_CAPACITY": capacity}
-        cmd = [sys.executable, "-m", __name__, "--child", model_dir, str(passes)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "hybrid_search.benchmarks.kernel_cache",
+            "--child",
+            model_dir,
+            str(passes),
+        ]
         run = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
         out[capacity] = json.loads(run.stdout.strip().splitlines()[-1])
     sys.stdout.write(json.dumps({"passes": passes, "capacities": out}) + "\n")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from hybrid_search.store.lite_lock import _message
 
@@ -14,6 +16,9 @@ def test_a_milvus_child_is_named_by_the_process_that_started_it() -> None:
     # a stand-in child whose command line reads like milvus_lite's server, started by this process
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "milvus_lite"])
     try:
+        cmdline, deadline = Path(f"/proc/{child.pid}/cmdline"), time.monotonic() + 10
+        while b"milvus_lite" not in cmdline.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the fork has exec'd: before, it shows this process' command
         message = _message("/data/m.db", child.pid)
     finally:
         child.kill()
