@@ -12,6 +12,7 @@ from hybrid_search.errors import validated
 from hybrid_search.rerank.base import Reranker
 from hybrid_search.retrieval import pipeline
 from hybrid_search.retrieval.colbert import ColbertRoute
+from hybrid_search.retrieval.engine import Engine
 from hybrid_search.retrieval.lanes import Lane, Lanes
 from hybrid_search.retrieval.plan import make_plan
 from hybrid_search.retrieval.retrieve import Retriever
@@ -138,7 +139,7 @@ class HybridSearcher:
             can_generate_colbert=self._colbert.can_generate(),
             has_reranker=self.reranker is not None,
         )
-        engine = pipeline.Engine(
+        engine = Engine(
             self.store,
             self.encoder,
             self.reranker,

@@ -21,7 +21,7 @@ from hybrid_search.store.ops import score_rows
 from hybrid_search.store.types import Candidate, FieldName, QueryVectors, Scope, StoredChunk
 
 if TYPE_CHECKING:
-    from hybrid_search.retrieval.pipeline import Engine
+    from hybrid_search.retrieval.engine import Engine
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 
 from hybrid_search.encoders.base import Encoder
 from hybrid_search.errors import (
@@ -19,36 +18,19 @@ from hybrid_search.errors import (
 from hybrid_search.fusion import FusedHit, RouteHit, make_fusion
 from hybrid_search.fusion.rerank import fuse_with_rerank
 from hybrid_search.highlight import highlight_hits
-from hybrid_search.rerank.base import Reranker
 from hybrid_search.retrieval import explain
-from hybrid_search.retrieval.colbert import ColbertRoute
 from hybrid_search.retrieval.empty import empty_result_notes
+from hybrid_search.retrieval.engine import Engine
 from hybrid_search.retrieval.lanes import Lane
 from hybrid_search.retrieval.plan import Plan
 from hybrid_search.retrieval.request import SearchState, ms
-from hybrid_search.retrieval.retrieve import Retriever
-from hybrid_search.store.base import VectorStore
 from hybrid_search.store.types import QueryVectors, StoredChunk
-from schemas import collection as C
 from schemas.api import RouteFailure, RouteScore, SearchHit, SearchResponse
 
 logger = logging.getLogger(__name__)
 
 #: the routes that need the query encoded (bm25 needs only the text)
 ENCODED_ROUTES = ("dense", "sparse", "colbert")
-
-
-@dataclass(frozen=True)
-class Engine:
-    """What a search runs on: one collection in a store, the models, the route runners."""
-
-    store: VectorStore
-    encoder: Encoder
-    reranker: Reranker | None
-    collection: str
-    spec: C.CollectionSpec
-    colbert: ColbertRoute
-    retriever: Retriever
 
 
 def run(e: Engine, queries: list[str], plan: Plan, lane: Lane) -> list[SearchResponse]:
