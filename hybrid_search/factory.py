@@ -12,7 +12,7 @@ from hybrid_search.encoders.base import Encoder
 from hybrid_search.errors import CollectionNotFoundError, ConfigError
 from hybrid_search.rerank.bge import BGEReranker
 from hybrid_search.settings import Settings
-from hybrid_search.store.base import VectorStore
+from hybrid_search.store.base import VectorStore, has_collection
 from hybrid_search.store.jieba_dict import load_jieba_dict
 from hybrid_search.store.milvus import MilvusStore
 from hybrid_search.store.tenancy import CollectionPerTenantStore, check_collection_name
@@ -122,7 +122,7 @@ def collection_spec(
 def check_before_load(store: VectorStore, settings: Settings, encoder: Encoder) -> None:
     """Refuse a collection that another model, analyzer or layout wrote before the model loads
     (real BGE-M3: half a minute), as the check after loading would; that one adds the dims."""
-    if not store.has_collection(settings.collection):
+    if not has_collection(store, settings.collection):
         return
     from types import SimpleNamespace
 

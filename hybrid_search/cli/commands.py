@@ -149,12 +149,13 @@ def drop(
         from hybrid_search.deletion import drop_tenant
         from hybrid_search.factory import build_store
         from hybrid_search.store import ops
+        from hybrid_search.store.base import has_collection
 
         s = settings(collection=collection, tenant=tenant)
         only = s.tenant if "tenant" in s.model_fields_set else None  # set by option or env
         store = build_store(s, create=False)
         try:
-            if not store.has_collection(s.collection):
+            if not has_collection(store, s.collection):
                 raise CollectionNotFoundError(
                     f"no collection '{s.collection}' at {s.milvus_uri} "
                     "(HYBRID_SEARCH_MILVUS_URI); nothing dropped",

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol, Unpack
 
 from hybrid_search.encoders.base import FloatArray
+from hybrid_search.errors import CollectionNotFoundError
 from hybrid_search.retry import RetryCounter
 from hybrid_search.store.types import (
     Candidate,
@@ -43,8 +44,6 @@ class VectorStore(Protocol):
     def ensure_collection(self, spec: CollectionSpec) -> None: ...
 
     def describe(self, name: str) -> CollectionSpec: ...
-
-    def has_collection(self, name: str) -> bool: ...
 
     def drop(self, name: str) -> None: ...
 
@@ -140,3 +139,13 @@ class VectorStore(Protocol):
         """Each chunk's stored token vectors as float32, decoded as MaxSim sees them: written
         back through `upsert` they store the same form (how `migrate` copies them)."""
         ...
+
+
+def has_collection(store: VectorStore, name: str) -> bool:
+    """Whether `name` exists in the store: `describe` without the not-found error (a collection
+    another program wrote exists too: its schema error is raised, not hidden)."""
+    try:
+        store.describe(name)
+    except CollectionNotFoundError:
+        return False
+    return True
