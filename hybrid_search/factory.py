@@ -12,7 +12,7 @@ from hybrid_search.encoders.base import Encoder
 from hybrid_search.errors import CollectionNotFoundError, ConfigError
 from hybrid_search.rerank.bge import BGEReranker
 from hybrid_search.settings import Settings
-from hybrid_search.store.base import VectorStore, has_collection
+from hybrid_search.store.base import VectorStore
 from hybrid_search.store.jieba_dict import load_jieba_dict
 from hybrid_search.store.milvus import MilvusStore
 from hybrid_search.store.tenancy import CollectionPerTenantStore, check_collection_name
@@ -122,13 +122,14 @@ def collection_spec(
 def check_before_load(store: VectorStore, settings: Settings, encoder: Encoder) -> None:
     """Refuse a collection that another model, analyzer or layout wrote before the model loads
     (real BGE-M3: half a minute), as the check after loading would; that one adds the dims."""
-    if not has_collection(store, settings.collection):
+    try:
+        found = store.describe(settings.collection)
+    except CollectionNotFoundError:
         return
     from types import SimpleNamespace
 
     from hybrid_search.store.schema import check_spec
 
-    found = store.describe(settings.collection)
     shape = SimpleNamespace(
         name=encoder.name, representations=encoder.representations,
         dense_dim=found.dense_dim, colbert_dim=found.colbert_dim,
