@@ -22,8 +22,9 @@ from hybrid_search.process import KERNEL_CACHE_CAPACITY
 
 
 def _rss_mib() -> float:
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) / 1024 for line in fh if line.startswith("VmRSS:"))
+    import psutil
+
+    return float(psutil.Process().memory_info().rss) / 2**20
 
 
 def _passes(model_dir: str, passes: int) -> dict[str, Any]:
