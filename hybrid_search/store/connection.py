@@ -79,6 +79,7 @@ class MilvusConnection:
         self.retries = RetryCounter()
         self._loaded: set[str] = set()
         self._lock = threading.RLock()
+        self._engine_is_lite: bool | None = None
         target = uri
         if self.is_lite:
             ensure_parent_dir(uri)
@@ -156,17 +157,25 @@ class MilvusConnection:
         state = self.call(lambda: self.client.get_load_state(name), f"load state of {name}")
         return str(state.get("state", ""))
 
+    def engine_is_lite(self) -> bool:
+        """Milvus Lite, embedded or as `milvus-lite server` (it reports "milvus_lite-<version>")."""
+        if self._engine_is_lite is None:
+            self._engine_is_lite = self.is_lite or self._server_version().startswith("milvus_lite")
+        return self._engine_is_lite
+
+    def _server_version(self) -> str:
+        try:
+            return str(self.client.get_server_version())
+        except Exception:  # version is informative only; older servers lack the call
+            logger.debug("get_server_version failed", exc_info=True)
+            return "unknown version"
+
     def deployment(self) -> str:
         if self.is_lite:
             return f"Milvus Lite at {self.uri}" + (
                 f" through {self.address}" if self.address else ""
             )
-        try:
-            version = str(self.client.get_server_version())
-        except Exception:  # version is informative only; older servers lack the call
-            logger.debug("get_server_version failed", exc_info=True)
-            version = "unknown version"
-        return f"Milvus server {version} at {self.uri}"
+        return f"Milvus server {self._server_version()} at {self.uri}"
 
     def flush(self, name: str) -> None:
         self.call(lambda: self.client.flush(name), f"flush {name}")

@@ -3,12 +3,13 @@ facade over `connection`, `schema`, `rows`, `search` and the token storage kinds
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, Unpack, cast
 
 from hybrid_search.encoders.base import FloatArray
-from hybrid_search.errors import RouteError, SchemaMismatchError
+from hybrid_search.errors import HybridSearchError, RouteError, SchemaMismatchError
 from hybrid_search.store import rows as R
 from hybrid_search.store import schema, search
 from hybrid_search.store.connection import ConnectOptions, MilvusConnection
@@ -31,6 +32,14 @@ from hybrid_search.store.types import (
 from schemas import collection as C
 from schemas.filters import Filter
 
+logger = logging.getLogger(__name__)
+
+#: rows a write may leave unsealed in a Milvus Lite collection: Lite walks every unsealed row in
+#: Python on each sparse and BM25 search until its 128 MiB memtable fills (a Milvus server
+#: indexes growing segments itself): a BM25 search took 10x longer over 256 unsealed rows, 90x
+#: over 10,000, and sealing 256 rows took 19 ms (docs/evaluation.md)
+SEAL_ROWS = 256
+
 
 class MilvusStore:
     """One MilvusClient shared by all threads (its gRPC channel is thread-safe)."""
@@ -43,6 +52,7 @@ class MilvusStore:
         #: the raw MilvusClient, for tests and the benchmarks' bare-pymilvus baseline only
         self.client: Any = self._conn.client
         self._specs: dict[str, C.CollectionSpec] = {}
+        self._unsealed: dict[str, int] = {}
 
     def close(self) -> None:
         self._conn.close()
@@ -134,6 +144,21 @@ class MilvusStore:
             tokens.delete(spec, stale, "delete stale tokens")
         R.upsert_batched(self._conn, spec.name, map(R.chunk_row, rows), 4 * spec.dense_dim)
         R.delete(self._conn, spec.name, stale, "delete stale chunks")
+        self._seal_if_many(spec, len(rows))
+
+    def _seal_if_many(self, spec: C.CollectionSpec, written: int) -> None:
+        """On Milvus Lite, seal a collection (and its token vectors) every SEAL_ROWS rows."""
+        if not self._conn.engine_is_lite():
+            return
+        unsealed = self._unsealed.get(spec.name, 0) + written
+        self._unsealed[spec.name] = unsealed
+        if unsealed < SEAL_ROWS:
+            return
+        try:
+            self.sync(spec)
+            self._unsealed[spec.name] = 0
+        except HybridSearchError as exc:  # the rows are written; the next write seals again
+            logger.warning("sealing %s failed: %s", spec.name, exc)
 
     def delete(self, name: str, tenant: str, doc_ids: Sequence[str]) -> int:
         """Chunks first (the document leaves search at once), then token vectors; idempotent."""

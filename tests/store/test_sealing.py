@@ -1,0 +1,55 @@
+"""Writes seal Milvus Lite collections every SEAL_ROWS rows: Lite walks every unsealed row in
+Python on each sparse and BM25 search, so a service's bulk write slowed every other search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hybrid_search.store import milvus, ops
+from hybrid_search.store.connection import MilvusConnection
+from hybrid_search.store.types import Scope
+from ingest.pipeline import IngestJob, IngestOptions
+from ingest.readers import SourceDoc
+from schemas.documents import Document
+from tests.reliability.procs import MilvusServer
+
+
+def _ingest(store: Any, encoder: Any, spec: Any, docs: list[SourceDoc]) -> None:
+    opts = IngestOptions(max_chunk_tokens=16, chunk_overlap_tokens=0, window_documents=1)
+    summary = IngestJob(store, encoder, spec, opts).run(docs)
+    assert summary.failed == 0 and summary.inserted == len(docs)
+
+
+def test_a_write_seals_the_collection_and_its_tokens_every_seal_rows(  # type: ignore[no-untyped-def]
+    store, encoder, spec, monkeypatch
+) -> None:
+    store.ensure_collection(spec)
+    flushed: list[str] = []
+    flush = store._conn.flush
+    monkeypatch.setattr(store._conn, "flush", lambda name: (flushed.append(name), flush(name)))
+    text = " ".join(f"word{i} 向量 检索" for i in range(12))  # several chunks of 16 tokens
+    monkeypatch.setattr(milvus, "SEAL_ROWS", 10**6)
+    _ingest(store, encoder, spec, [SourceDoc(Document(id="a", text=text), "a")])
+    per_doc = ops.count_chunks(store, spec.name, Scope("default"))
+    assert per_doc > 1 and flushed == []
+
+    monkeypatch.setattr(milvus, "SEAL_ROWS", per_doc + 1)
+    _ingest(store, encoder, spec, [SourceDoc(Document(id="b", text=text), "b")])
+    assert flushed == [spec.name, spec.colbert_collection]  # 2 * per_doc unsealed: sealed
+    _ingest(store, encoder, spec, [SourceDoc(Document(id="c", text=text), "c")])
+    assert len(flushed) == 2  # the count began again at the seal
+
+    hits = store.client.search(spec.name, data=["word3"], anns_field="bm25", limit=20)[0]
+    assert {h["entity"].get("doc_id") or h["id"].split("/")[1] for h in hits} == {"a", "b", "c"}
+
+
+def test_a_milvus_lite_server_is_known_by_its_version(tmp_path: Path) -> None:
+    server = MilvusServer.started_in(tmp_path)
+    try:
+        conn = MilvusConnection(server.uri)
+        assert not conn.is_lite  # a server address, not a file
+        assert conn.engine_is_lite()
+        conn.close()
+    finally:
+        server.stop()
