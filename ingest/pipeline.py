@@ -19,7 +19,6 @@ from hybrid_search.errors import HybridSearchError, IngestError, StoreUnavailabl
 from hybrid_search.retry import call_with_recovery, needs_reload
 from hybrid_search.store import ops
 from hybrid_search.store.base import VectorStore
-from hybrid_search.store.rows import WRITE_ROWS
 from hybrid_search.store.types import ChunkRow, DocState
 from hybrid_search.tokens.pooling import pool_tokens
 from ingest.blocks import Block
@@ -148,7 +147,7 @@ class IngestJob:
     ) -> None:
         self.store, self.encoder, self.spec, self.options = store, encoder, spec, options
         self._progress = progress or (lambda n: None)
-        self._give_way = give_way or (lambda: None)  # before each encode batch and commit call
+        self._give_way = give_way or (lambda: None)  # before each encode batch
         self._pool_factor = 1  # the collection's ColBERT token pooling, read by `run`
 
     def validate(self, records: Iterable[Record]) -> list[IngestError]:
@@ -333,14 +332,10 @@ class IngestJob:
 
         def commit() -> None:
             try:
-                for start in range(0, len(rows), WRITE_ROWS):
-                    self._give_way()  # a large window is many store calls: searches go between
-                    part = rows[start : start + WRITE_ROWS]
-                    part_hashes = {r.doc_id: hashes[r.doc_id] for r in part}
-                    self._recovering(
-                        partial(self.store.upsert, self.spec, opts.tenant, part, part_hashes),
-                        "commit documents",
-                    )
+                self._recovering(
+                    lambda: self.store.upsert(self.spec, opts.tenant, rows, hashes),
+                    "commit documents",
+                )
             except StoreUnavailableError:
                 raise
             except HybridSearchError as exc:  # a permanent error fails this window, not the job
