@@ -41,6 +41,12 @@ T = TypeVar("T")
 MAX_REPORTED_ERRORS = 1000
 
 
+#: chunk rows per store call of a window's commit when the job gives way (`serve`): searches go
+#: between the calls, so a long commit does not hold Milvus for seconds at a stretch
+#: (docs/design.md); without `give_way` a commit is one call (the store batches it)
+COMMIT_ROWS = 64
+
+
 @dataclass(frozen=True)
 class IngestOptions:
     tenant: str = "default"
@@ -147,7 +153,8 @@ class IngestJob:
     ) -> None:
         self.store, self.encoder, self.spec, self.options = store, encoder, spec, options
         self._progress = progress or (lambda n: None)
-        self._give_way = give_way or (lambda: None)  # before each encode batch
+        self._give_way = give_way or (lambda: None)  # before each encode batch and commit call
+        self._paced = give_way is not None  # a commit in COMMIT_ROWS calls, to give way between
         self._pool_factor = 1  # the collection's ColBERT token pooling, read by `run`
 
     def validate(self, records: Iterable[Record]) -> list[IngestError]:
@@ -332,10 +339,16 @@ class IngestJob:
 
         def commit() -> None:
             try:
-                self._recovering(
-                    lambda: self.store.upsert(self.spec, opts.tenant, rows, hashes),
-                    "commit documents",
-                )
+                step = COMMIT_ROWS if self._paced else max(1, len(rows))
+                for start in range(0, len(rows), step):
+                    self._give_way()  # a large window is many store calls: searches go between
+                    part = rows[start : start + step]
+                    # each document's other versions go with the call holding its first row
+                    part_hashes = {r.doc_id: hashes[r.doc_id] for r in part if r.chunk_index == 0}
+                    self._recovering(
+                        partial(self.store.upsert, self.spec, opts.tenant, part, part_hashes),
+                        "commit documents",
+                    )
             except StoreUnavailableError:
                 raise
             except HybridSearchError as exc:  # a permanent error fails this window, not the job

@@ -6,6 +6,7 @@ searches run, at most `YIELD_S` each time (slowed, never starved), and checks it
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,6 +27,8 @@ _RERANK_WORKERS = 4
 _BACKGROUND_WORKERS = 2
 #: the longest a background search waits at one checkpoint for interactive searches to finish
 YIELD_S = 0.1
+#: how long no interactive search must have run before bulk work goes on
+QUIET_S = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,7 @@ class Lanes:
         self._background = background_pool(_BACKGROUND_WORKERS, "background")
         self._inline = InlineExecutor()
         self._running = 0
+        self._last_end = 0.0
         self._idle = threading.Condition()
 
     @contextmanager
@@ -60,8 +64,7 @@ class Lanes:
         finally:
             with self._idle:
                 self._running -= 1
-                if self._running == 0:
-                    self._idle.notify_all()
+                self._last_end = time.monotonic()
 
     def run_background(
         self, search: Callable[[Lane], T], stop: Callable[[], None] | None = None
@@ -80,9 +83,15 @@ class Lanes:
         return self._background.submit(search, lane).result()
 
     def give_way(self) -> None:
-        """Wait while interactive searches run, at most YIELD_S (called between bulk stages)."""
+        """Wait, at most YIELD_S, until no interactive search has run for QUIET_S (called
+        between bulk stages): back-to-back searches leave gaps of a millisecond, which let bulk
+        work straight back in."""
+        deadline = time.monotonic() + YIELD_S
         with self._idle:
-            self._idle.wait_for(lambda: self._running == 0, timeout=YIELD_S)
+            while (now := time.monotonic()) < deadline:
+                if self._running == 0 and now - self._last_end >= QUIET_S:
+                    return
+                self._idle.wait(min(deadline - now, QUIET_S))
 
     def shutdown(self) -> None:
         for pool in (self.interactive.routes, self.interactive.rerank, self._background):

@@ -66,7 +66,7 @@ class VectorStore(Protocol):
     ) -> None:
         """Without `hashes`, step 1 of a document write: the rows' ColBERT token vectors, before
         any chunk row. With them, step 2: make each document's new version (its hash) the only
-        one, crash-safely."""
+        one, crash-safely; a long document's rows may follow in calls whose `hashes` omit it."""
         ...
 
     def delete(self, name: str, tenant: str, doc_ids: Sequence[str]) -> int:

@@ -131,19 +131,19 @@ class MilvusStore:
         """Crash-safe order: token vectors (the call without `hashes`), then other versions'
         token vectors dropped, chunk rows, other versions' chunk rows dropped. A document counts
         as stored only when all `chunk_count` rows carry its new hash (`DocState.is_complete`),
-        so a crash anywhere leaves it incomplete or mixed and the next run redoes it."""
+        so a crash anywhere leaves it incomplete or mixed and the next run redoes it. `hashes` {}:
+        more rows of documents an earlier call began (nothing to drop)."""
         tokens = token_storage(self._conn, spec)
         if hashes is None:
             if tokens is not None:
                 tokens.write(spec, rows)
             return
-        if not hashes:
-            return
-        stale = stale_expr(tenant, dict(hashes))
-        if tokens is not None:
+        stale = stale_expr(tenant, dict(hashes)) if hashes else None
+        if stale is not None and tokens is not None:
             tokens.delete(spec, stale, "delete stale tokens")
         R.upsert_batched(self._conn, spec.name, map(R.chunk_row, rows), 4 * spec.dense_dim)
-        R.delete(self._conn, spec.name, stale, "delete stale chunks")
+        if stale is not None:
+            R.delete(self._conn, spec.name, stale, "delete stale chunks")
         self._seal_if_many(spec, len(rows))
 
     def _seal_if_many(self, spec: C.CollectionSpec, written: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -217,10 +218,11 @@ def test_delete_missing_syncs_the_tenant(tmp_path, store, encoder, spec, setting
     assert ops.stats(store, spec.name).documents == 2
 
 
-def test_give_way_runs_before_every_encode_batch(
+def test_give_way_runs_before_every_encode_batch_and_commit_call(
     tmp_path, store, encoder, spec, settings, monkeypatch
 ):  # type: ignore[no-untyped-def]
-    """The service's ingest jobs let interactive searches go first between encode batches."""
+    """The service's ingest jobs let interactive searches go first between encode batches, and
+    between the store calls of a window's commit (a large window is many)."""
     docs = [
         {"id": f"d{i}", "text": f"document {i} about pandas and bamboo " * 40} for i in range(6)
     ]
@@ -230,20 +232,45 @@ def test_give_way_runs_before_every_encode_batch(
         batch_tokens=256,
         window_documents=2,
     )
+    monkeypatch.setattr(pipeline, "COMMIT_ROWS", 2)
     batches: list[int] = []
-    calls: list[int] = []
-    original = encoder.encode_documents
+    calls: list[str] = []
+    commits: list[int] = []
+    written: list[int] = []
+    original, upsert = encoder.encode_documents, store.upsert
 
     def counting(texts):  # type: ignore[no-untyped-def]
-        batches.append(len(calls))
+        batches.append(sum(name != "milvus-writer" for name in calls))
         return original(texts)
 
+    def committing(spec, tenant, rows, hashes=None):  # type: ignore[no-untyped-def]
+        if hashes is not None:
+            # a document's other versions go with the call holding its first row
+            assert len(rows) <= 2 and set(hashes) == {r.doc_id for r in rows if r.chunk_index == 0}
+            commits.append(calls.count("milvus-writer"))
+            written.append(len(rows))
+        return upsert(spec, tenant, rows, hashes)
+
     monkeypatch.setattr(encoder, "encode_documents", counting)
-    gave_way = IngestJob(store, encoder, spec, opts, give_way=lambda: calls.append(1))
+    monkeypatch.setattr(store, "upsert", committing)
+    give_way = lambda: calls.append(threading.current_thread().name)  # noqa: E731
+    gave_way = IngestJob(store, encoder, spec, opts, give_way=give_way)
     summary = gave_way.run(read_paths([write_jsonl(tmp_path / "d.jsonl", docs)]))
-    assert summary.inserted == 6
+    assert summary.inserted == 6 and summary.chunks > 6
     assert len(batches) > 3  # several batches, each preceded by its own give_way
     assert batches == list(range(1, len(batches) + 1))
+    # the commits wrote every chunk, two rows a call, each call after its own give_way
+    assert sum(written) == summary.chunks
+    assert commits == list(range(1, len(commits) + 1))
+
+    # changed documents written two rows a call: only the new versions remain, each complete
+    changed = [{**d, "text": d["text"] + " Revised."} for d in docs]
+    again = IngestJob(store, encoder, spec, opts, give_way=give_way)
+    summary = again.run(read_paths([write_jsonl(tmp_path / "d2.jsonl", changed)]))
+    assert summary.replaced == 6
+    states = ops.doc_states(store, spec.name, "default", [d["id"] for d in docs])
+    assert len(states) == 6
+    assert all(len(st.hashes) == 1 and st.rows == st.chunk_count for st in states.values())
 
 
 def test_chunks_keep_section_and_pages_and_a_new_chunker_rewrites(
