@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validato
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hybrid_search.capacity import LITE_CAPACITY_CHUNKS
-from hybrid_search.encoders.loading import Precision
+from hybrid_search.encoders.loading import PrecisionSetting
 
 DEFAULT_MILVUS_URI = "./data/milvus.db"
 BGE_M3_MAX_TOKENS = 8192
@@ -114,9 +114,10 @@ class Settings(BaseSettings):
     use_fp16: Literal["auto", "true", "false"] | bool = Field(
         "auto", description="auto (on GPU) | true | false."
     )
-    #: CPU only: the encoder in float32, bf16 or dynamic int8 (README "What it costs")
-    encoder_precision: Precision = Field(
-        "float32", description="encoder arithmetic on CPU: float32 | bf16 | int8."
+    #: CPU only: the encoder in float32, bf16 or dynamic int8 (README "What it costs"); auto is
+    #: bf16 where the CPU has native bf16 (avx512_bf16, AMX), float32 elsewhere
+    encoder_precision: PrecisionSetting = Field(
+        "auto", description="encoder arithmetic on CPU: auto | float32 | bf16 | int8."
     )
     batch_tokens: int = Field(
         16_384, ge=256, description="padded tokens per encode batch: bounds memory."

@@ -28,13 +28,15 @@ class BenchEnv:
 
 
 def tiny_settings(work: Path, models: Any, **more: Any) -> Settings:
+    """float32 unless `more` says otherwise: the baselines run FlagEmbedding's own encode on the
+    same model object, which cannot hand bf16 tensors to numpy."""
     return Settings(
         _env_file=None,
         milvus_uri=str(work / "bench.db"),
         embedding_model=str(models.embedding_model),
         reranker_model=str(models.reranker_model),
         device="cpu",
-        **more,
+        **{"encoder_precision": "float32", **more},
     )
 
 

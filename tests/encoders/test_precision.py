@@ -8,6 +8,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
+from hybrid_search.encoders import loading
 from hybrid_search.encoders.base import EncodedBatch
 from hybrid_search.encoders.bge_m3 import BGEM3Encoder
 from hybrid_search.settings import Settings
@@ -74,12 +75,40 @@ def test_close_to_float32(encoded, precision: str) -> None:  # type: ignore[no-u
 
 
 def test_the_setting_names_a_bad_value() -> None:
-    assert Settings().encoder_precision == "float32"
+    assert Settings(_env_file=None).encoder_precision == "auto"  # type: ignore[call-arg]
     assert Settings(encoder_precision="int8").encoder_precision == "int8"
     with pytest.raises(ValidationError) as err:
         Settings(encoder_precision="fp8")  # type: ignore[arg-type]
     text = str(err.value)
     assert "encoder_precision" in text and "'int8'" in text and "fp8" in text
+
+
+def test_auto_is_bf16_only_on_a_cpu_with_native_bf16(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    for native, want in ((True, "bf16"), (False, "float32")):
+        monkeypatch.setattr(loading, "cpu_has_native_bf16", lambda native=native: native)
+        assert loading.resolve_precision("auto", "cpu") == want
+        assert loading.resolve_precision("int8", "cpu") == "int8"  # a named precision stays
+        for precision in ("auto", "bf16", "int8"):
+            assert loading.resolve_precision(precision, "cuda") == "float32"  # CPU only
+
+
+def test_native_bf16_is_read_from_the_cpu_flags() -> None:
+    with open("/proc/cpuinfo", encoding="utf-8") as fh:
+        flags = set(next(line for line in fh if line.startswith("flags")).split())
+    assert loading.cpu_has_native_bf16() == bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def test_the_default_loads_what_this_cpu_allows(settings, encoded) -> None:  # type: ignore[no-untyped-def]
+    from hybrid_search.factory import build_encoder
+
+    enc = build_encoder(settings.model_copy(update={"encoder_precision": "auto"}))
+    assert enc.precision == "float32"  # type: ignore[attr-defined]  # nothing loaded yet
+    queries = enc.encode_queries(TEXTS[:1])
+    want = "bf16" if loading.cpu_has_native_bf16() else "float32"
+    assert enc.precision == want  # type: ignore[attr-defined]
+    dtypes = {p.dtype for p in enc.flag_model.model.parameters()}  # type: ignore[attr-defined]
+    assert dtypes == {torch.bfloat16 if want == "bf16" else torch.float32}
+    assert _cos(queries.dense, encoded[want][2].dense).min() > 0.9999
 
 
 def test_settings_reach_the_encoder(settings) -> None:  # type: ignore[no-untyped-def]

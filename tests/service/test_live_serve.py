@@ -108,7 +108,7 @@ def milvus(tmp_path: Path) -> Iterator[str]:
             stop(proc)
 
 
-def test_remote_client_returns_the_in_process_hits(tmp_path, milvus, tiny_models, encoder) -> None:  # type: ignore[no-untyped-def]
+def test_remote_client_returns_the_in_process_hits(tmp_path, milvus, tiny_models) -> None:  # type: ignore[no-untyped-def]
     port = free_port()
     env = {
         **os.environ,
@@ -155,11 +155,11 @@ def test_remote_client_returns_the_in_process_hits(tmp_path, milvus, tiny_models
                 reranker_model=str(tiny_models.reranker_model),
                 device="cpu",
             )
-            from hybrid_search.factory import build_store
+            from hybrid_search.factory import build_encoder, build_store
 
             local = HybridSearcher(
                 build_store(s),
-                encoder,
+                build_encoder(s),  # the service's default precision, as it resolves here
                 BGEReranker(str(tiny_models.reranker_model), device="cpu"),
                 collection="live",
                 settings=s,
