@@ -46,23 +46,14 @@ def _corpus(root: Path, keep: set[str] | None, limit: int | None) -> dict[str, s
     return docs
 
 
-def bm25_top(
-    docs: dict[str, str], queries: dict[str, str], depth: int, work: Path
-) -> dict[str, list[str]]:
-    """Each query's BM25 top `depth` doc ids from a Milvus Lite collection in `work`."""
-    from pymilvus import DataType, Function, FunctionType, MilvusClient
+def create_bm25_collection(client: Any, name: str, analyzer: dict[str, Any] | None = None) -> None:
+    """A collection of (pk, text) rows whose `bm25` field Milvus computes from the text."""
+    from pymilvus import DataType, Function, FunctionType
 
-    from schemas.collection import CollectionSpec
-
-    analyzer = CollectionSpec(
-        name="bm25", dense_dim=2, colbert_dim=None, model="-"
-    ).analyzer_params()
-    client = MilvusClient(uri=str(work / "bm25.db"))
     s = client.create_schema(auto_id=False, enable_dynamic_field=False)
     s.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=256)
-    s.add_field(
-        "text", DataType.VARCHAR, max_length=65_535, enable_analyzer=True, analyzer_params=analyzer
-    )
+    options = {"analyzer_params": analyzer} if analyzer else {}
+    s.add_field("text", DataType.VARCHAR, max_length=65_535, enable_analyzer=True, **options)
     s.add_field("bm25", DataType.SPARSE_FLOAT_VECTOR)
     s.add_function(
         Function(
@@ -72,9 +63,24 @@ def bm25_top(
             output_field_names=["bm25"],
         )
     )
-    ip = client.prepare_index_params()
-    ip.add_index("bm25", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-    client.create_collection("bm25", schema=s, index_params=ip)
+    index = client.prepare_index_params()
+    index.add_index("bm25", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    client.create_collection(name, schema=s, index_params=index)
+
+
+def bm25_top(
+    docs: dict[str, str], queries: dict[str, str], depth: int, work: Path
+) -> dict[str, list[str]]:
+    """Each query's BM25 top `depth` doc ids from a Milvus Lite collection in `work`."""
+    from pymilvus import MilvusClient
+
+    from schemas.collection import CollectionSpec
+
+    analyzer = CollectionSpec(
+        name="bm25", dense_dim=2, colbert_dim=None, model="-"
+    ).analyzer_params()
+    client = MilvusClient(uri=str(work / "bm25.db"))
+    create_bm25_collection(client, "bm25", analyzer)
     items = list(docs.items())
     for start in range(0, len(items), 500):
         client.insert("bm25", [{"pk": d, "text": t} for d, t in items[start : start + 500]])

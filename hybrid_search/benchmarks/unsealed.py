@@ -29,27 +29,15 @@ def _p50_ms(client: Any, words: list[str], rng: random.Random) -> float:
 
 
 def measure(rows: int, seed: int = 0) -> dict[str, float]:
-    from pymilvus import DataType, Function, FunctionType, MilvusClient
+    from pymilvus import MilvusClient
+
+    from hybrid_search.benchmarks.maxsim_quality import create_bm25_collection
 
     rng = random.Random(seed)
     words = [f"w{i}" for i in range(5000)]
     with tempfile.TemporaryDirectory(prefix="unsealed-") as tmp:
         client = MilvusClient(uri=f"{tmp}/m.db")
-        schema = client.create_schema(auto_id=False)
-        schema.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=64)
-        schema.add_field("text", DataType.VARCHAR, max_length=4096, enable_analyzer=True)
-        schema.add_field("bm25", DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_function(
-            Function(
-                name="bm25_fn",
-                function_type=FunctionType.BM25,
-                input_field_names=["text"],
-                output_field_names=["bm25"],
-            )
-        )
-        index = client.prepare_index_params()
-        index.add_index("bm25", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-        client.create_collection("t", schema=schema, index_params=index)
+        create_bm25_collection(client, "t")
         for start in range(0, rows, 1000):
             batch = range(start, min(rows, start + 1000))
             client.insert(
