@@ -79,7 +79,7 @@ class MilvusConnection:
         self.retries = RetryCounter()
         self._loaded: set[str] = set()
         self._lock = threading.RLock()
-        self._engine_is_lite: bool | None = None
+        self._shared_lite: bool | None = None
         target = uri
         if self.is_lite:
             ensure_parent_dir(uri)
@@ -157,11 +157,13 @@ class MilvusConnection:
         state = self.call(lambda: self.client.get_load_state(name), f"load state of {name}")
         return str(state.get("state", ""))
 
-    def engine_is_lite(self) -> bool:
-        """Milvus Lite, embedded or as `milvus-lite server` (it reports "milvus_lite-<version>")."""
-        if self._engine_is_lite is None:
-            self._engine_is_lite = self.is_lite or self._server_version().startswith("milvus_lite")
-        return self._engine_is_lite
+    def shared_lite_server(self) -> bool:
+        """A Milvus Lite server, which other clients search while this one writes: `serve`'s
+        child or a `milvus-lite server` (it reports "milvus_lite-<version>")."""
+        if self._shared_lite is None:
+            served = not self.is_lite or self.address is not None
+            self._shared_lite = served and self._server_version().startswith("milvus_lite")
+        return self._shared_lite
 
     def _server_version(self) -> str:
         try:
