@@ -18,7 +18,7 @@ _PAGE = 4096
 _WRITE_BYTES = 8 * 1024 * 1024
 #: rows per insert call: Milvus Lite converts a call's rows in stretches that hold its GIL, and
 #: the byte cap alone let 20,000 tiny-model rows go in one call (docs/evaluation.md)
-WRITE_ROWS = 256
+_WRITE_ROWS = 256
 
 
 def query_all(
@@ -84,9 +84,9 @@ def count(conn: MilvusConnection, name: str, expr: str = "") -> int:
 def upsert_batched(
     conn: MilvusConnection, name: str, rows: Iterable[dict[str, Any]], row_bytes: int
 ) -> None:
-    """Upsert in calls of at most WRITE_ROWS rows and _WRITE_BYTES (`row_bytes`: a row's vector
+    """Upsert in calls of at most _WRITE_ROWS rows and _WRITE_BYTES (`row_bytes`: a row's vector
     bytes)."""
-    per_call = max(1, min(WRITE_ROWS, _WRITE_BYTES // (row_bytes + 256)))
+    per_call = max(1, min(_WRITE_ROWS, _WRITE_BYTES // (row_bytes + 256)))
     left = iter(rows)
     while batch := list(islice(left, per_call)):
         conn.call(partial(conn.client.upsert, name, batch), f"upsert {len(batch)} rows into {name}")
