@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 # The install is the lock: every extra, every transitive package, exact versions and hashes.
 # pyproject.toml keeps ranges for `pip install` users; `make lock` re-resolves them into the lock.
 LOCK   := requirements.lock
+# Milvus Lite 2.5.1 (C++), unpacked beside the venv: the embedded engine that scales
+LITE25_LOCK := requirements-lite25.lock
 STAMP  := $(VENV)/.installed
 MODELS ?= models/tiny
 PYTEST_ARGS ?=
@@ -18,11 +20,14 @@ UV_LOCK_FLAGS ?= --find-links /opt/wheels
 install: $(STAMP)
 
 # a changed lock (or pyproject.toml) reinstalls; --no-deps: nothing outside the lock gets in
-$(STAMP): $(LOCK) pyproject.toml
+$(STAMP): $(LOCK) $(LITE25_LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python -m pip check
+	rm -rf $(VENV)/milvus-lite-2.5
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps --target $(VENV)/milvus-lite-2.5 \
+		-r $(LITE25_LOCK)
 	touch $(STAMP)
 
 # re-resolve pyproject.toml's ranges (every extra) into the lock; commit the result after `make test`

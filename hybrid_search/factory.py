@@ -60,7 +60,11 @@ def build_milvus_store(settings: Settings) -> MilvusStore:
     """The Milvus store itself, whatever the tenancy (benchmarks read its raw client)."""
     token = settings.milvus_token.get_secret_value() if settings.milvus_token else None
     return MilvusStore(
-        settings.milvus_uri, token=token, db_name=settings.milvus_db, retry=settings.retry
+        settings.milvus_uri,
+        token=token,
+        db_name=settings.milvus_db,
+        retry=settings.retry,
+        lite_engine=settings.lite_engine,
     )
 
 

@@ -9,8 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hybrid_search.capacity import LITE_CAPACITY_CHUNKS
 from hybrid_search.encoders.loading import PrecisionSetting
+from hybrid_search.store.lite_engines import DEFAULT_ENGINE, LiteEngine
 
 DEFAULT_MILVUS_URI = "./data/milvus.db"
 BGE_M3_MAX_TOKENS = 8192
@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     milvus_uri: str = Field(DEFAULT_MILVUS_URI, description="Milvus Lite file or server URI.")
     milvus_token: SecretStr | None = Field(None, description="Milvus token (user:password).")
     milvus_db: str | None = None
+    #: the Milvus Lite engine of new files (an existing one keeps the engine that wrote it):
+    #: 3 (pure Python) or 2.5 (C++; README "How far Lite goes")
+    lite_engine: LiteEngine = Field(DEFAULT_ENGINE, description="Milvus Lite engine of new files.")
     collection: str = Field("documents", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
     tenant: str = Field(
         "default", pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="tenant of requests naming none"
@@ -171,8 +174,10 @@ class Settings(BaseSettings):
     rerank_quantize: bool = False
     candidates_per_route: int = Field(100, ge=1, le=16384, description="each route's depth")
     rrf_k: int = Field(60, ge=1, description="RRF constant: higher flattens each route's head")
-    lite_capacity_chunks: int = Field(
-        LITE_CAPACITY_CHUNKS, ge=1, description="Milvus Lite chunks `stats` and `doctor` warn past"
+    lite_capacity_chunks: int | None = Field(
+        None,
+        ge=1,
+        description="Milvus Lite chunks `stats` and `doctor` warn past (unset: the engine's).",
     )
 
     retry: RetrySettings = Field(default_factory=RetrySettings)

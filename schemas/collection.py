@@ -59,6 +59,16 @@ DENSE_INDEX = {
     "metric_type": "IP",
     "params": {"M": 16, "efConstruction": 200},
 }
+#: IVF lists where an engine lacks HNSW (Milvus Lite 2.5), and the lists a search probes
+IVF_NLIST, IVF_NPROBE = 128, 32
+
+
+def ann_params(limit: int) -> dict[str, int]:
+    """Search parameters for either dense index: HNSW reads `ef` (>= limit is required; the
+    64 floor keeps recall high), IVF_FLAT reads `nprobe`; each ignores the other's."""
+    return {"ef": max(64, limit), "nprobe": IVF_NPROBE}
+
+
 SPARSE_INDEX = {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "IP", "params": {}}
 BM25_INDEX = {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25", "params": {}}
 #: one token per row: HNSW, so ColBERT can generate candidates by token ANN search

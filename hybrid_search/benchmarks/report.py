@@ -229,12 +229,17 @@ def _real_width(d: dict[str, Any]) -> list[str]:
 
 
 def scale_table(d: dict[str, Any]) -> list[str]:
-    """(g): one row per size, then the growth exponents and the capacity figure."""
+    """(g): per engine, one row per size, then the growth exponents and the capacity figure."""
     if _skipped(d):
         return ["", f"(g) Scale: skipped ({_skipped(d)})."]
-    if not d:
-        return []
+    out: list[str] = []
+    for key, e in d.get("engines", {}).items():
+        default = " (the default engine)" if key == d.get("default_engine") else ""
+        out += _engine_scale_table({**d, **e, "engine": f"{e.get('engine')}{default}"})
+    return out
 
+
+def _engine_scale_table(d: dict[str, Any]) -> list[str]:
     def s(p: dict[str, Any], k: str) -> str:
         return _f(p["search"][k]["p50_ms"])
 
@@ -276,15 +281,6 @@ def scale_table(d: dict[str, Any]) -> list[str]:
             )
             + "."
         )
-    lite25 = d.get("milvus_lite_2_5_1", {})
-    if lite25.get("checks"):
-        out += [
-            "",
-            f"Milvus Lite 2.5.1 as a child process ({lite25.get('uri_kind')}): "
-            f"{lite25.get('skipped')}.",
-            "",
-        ]
-        out += [f"- `{k}`: {v}" for k, v in lite25["checks"].items()]
     c, cc = d.get("capacity", {}), d.get("capacity_cpu", {})
     out += [
         "",

@@ -1,4 +1,5 @@
-"""(g) Scale: how search latency, write rate, disk and memory grow with the chunk count.
+"""(g) Scale: how search latency, write rate, disk and memory grow with the chunk count, on
+each Milvus Lite engine (3.x, pure Python; 2.5, C++).
 
 The project's own store and schema at BGE-M3's width (1024-dim dense HNSW, sparse, BM25 with
 the default jieba analyzer, ColBERT in the default packed binary storage), written through
@@ -24,11 +25,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from hybrid_search.benchmarks.stats import summarize
+from hybrid_search.store.lite_engines import DEFAULT_ENGINE, LiteEngine, lite_version
 
 #: the p50 the capacity figure is read at (the default hybrid search, explain on, no rerank)
 CAPACITY_P50_MS = 200.0
@@ -63,7 +64,7 @@ def _rss_mb() -> float:
 
 
 def measure_point(
-    root: Path, chunks: int, scifact: Path, queries: int, warmup: int
+    root: Path, chunks: int, scifact: Path, queries: int, warmup: int, engine: LiteEngine = "3"
 ) -> dict[str, Any]:
     """One size: write (unless `root` holds it already), then time the search variants."""
     from hybrid_search.benchmarks.scale_data import MODEL, HashEncoder, ScaleRows, load_sentences
@@ -77,8 +78,8 @@ def measure_point(
     spec = CollectionSpec(COLLECTION, 1024, 1024, MODEL, colbert_storage="binary")
     written = root / "written.json"
     root.mkdir(parents=True, exist_ok=True)
-    store = MilvusStore(str(root / "scale.db"))
-    out: dict[str, Any] = {"chunks": chunks}
+    store = MilvusStore(str(root / "scale.db"), lite_engine=engine)
+    out: dict[str, Any] = {"chunks": chunks, "engine": engine}
     try:
         record = json.loads(written.read_text()) if written.is_file() else {}
         have = store.has_collection(COLLECTION) and store.count(COLLECTION)
@@ -101,7 +102,7 @@ def measure_point(
         else:
             out["cached"] = True
         out.update({k: v for k, v in record.items() if k != "chunks"})
-        settings = Settings(_env_file=None, collection=COLLECTION)
+        settings = Settings(_env_file=None, collection=COLLECTION, lite_engine=engine)
         searcher = HybridSearcher(
             store, HashEncoder(data.bank), None, collection=COLLECTION, settings=settings
         )
@@ -177,6 +178,10 @@ def _grow_from(smaller: Path, root: Path) -> None:
     (root / "written.json").write_text(json.dumps({"grown_from": record["chunks"]}))
 
 
+def engine_name(engine: LiteEngine) -> str:
+    return f"milvus-lite {lite_version(engine)}"
+
+
 def measure_scale(
     sizes: Sequence[int],
     cache: Path,
@@ -184,52 +189,55 @@ def measure_scale(
     *,
     queries: int,
     warmup: int,
-    lite25: Path | None = None,
+    engines: Sequence[LiteEngine] = ("3", "2.5"),
     log: Callable[[str], None] = lambda m: None,
 ) -> dict[str, Any]:
-    """Every size in a child process, smallest first; growth and capacity from the points;
-    Milvus Lite 2.5.1 probed where its binary is given (`lite25`)."""
-    engine = f"milvus-lite {metadata.version('milvus-lite')}"
-    points: list[dict[str, Any]] = []
-    for n in sorted(sizes):
-        root = cache / f"{engine.replace(' ', '-')}-{n}"
-        if points and not (root / "written.json").is_file():
-            _grow_from(cache / f"{engine.replace(' ', '-')}-{points[-1]['chunks']}", root)
-        log(f"(g) {engine}: {n:,} chunks in {root}")
-        args = [str(root), str(n), str(scifact), str(queries), str(warmup)]
-        done = subprocess.run(
-            [sys.executable, "-m", "hybrid_search.benchmarks.scale", *args],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"(g) {n} chunks failed: {done.stderr[-2000:]}")
-        points.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        log(f"(g) {json.dumps(points[-1])}")
-    other: dict[str, Any] = {"skipped": "no --scale-lite25 DIR (the 2.5.1 wheel's lib folder)"}
-    if lite25 is not None:
-        from hybrid_search.benchmarks.lite25 import probe_lite25
-
-        log(f"(g) probing Milvus Lite 2.5.1 at {lite25}")
-        other = probe_lite25(lite25, cache / "lite25-probe")
+    """Every engine, every size in a child process, smallest first; growth and capacity from
+    each engine's points; the top-level capacity is the default engine's."""
+    by_engine: dict[str, Any] = {}
+    for engine in engines:
+        name = engine_name(engine)
+        points: list[dict[str, Any]] = []
+        for n in sorted(sizes):
+            root = cache / f"{name.replace(' ', '-')}-{n}"
+            if points and not (root / "written.json").is_file():
+                _grow_from(cache / f"{name.replace(' ', '-')}-{points[-1]['chunks']}", root)
+            log(f"(g) {name}: {n:,} chunks in {root}")
+            args = [str(root), str(n), str(scifact), str(queries), str(warmup), engine]
+            done = subprocess.run(
+                [sys.executable, "-m", "hybrid_search.benchmarks.scale", *args],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"(g) {name}, {n} chunks failed: {done.stderr[-2000:]}")
+            points.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            log(f"(g) {json.dumps(points[-1])}")
+        by_engine[engine] = {
+            "engine": name,
+            "points": points,
+            "growth": growth(points),
+            "capacity": capacity(points),
+            #: on a shared machine the wall clock waits for a CPU; CPU time is what an idle
+            #: one would take (an upper bound: the routes run in parallel threads)
+            "capacity_cpu": capacity(points, key="search_cpu"),
+        }
+    default = by_engine.get(DEFAULT_ENGINE) or next(iter(by_engine.values()))
     return {
-        "milvus_lite_2_5_1": other,
-        "engine": engine,
+        "default_engine": DEFAULT_ENGINE,
         "dense_dim": 1024,
         "colbert_storage": "binary",
         "queries": queries,
-        "points": points,
-        "growth": growth(points),
-        "capacity": capacity(points),
-        #: on a shared machine the wall clock waits for a CPU; CPU time is what an idle one
-        #: would take (an upper bound: the routes run in parallel threads)
-        "capacity_cpu": capacity(points, key="search_cpu"),
+        "engines": by_engine,
+        "points": [p for e in by_engine.values() for p in e["points"]],
+        "capacity": default["capacity"],
+        "capacity_cpu": default["capacity_cpu"],
     }
 
 
 if __name__ == "__main__":
-    root, n, scifact, q, w = sys.argv[1:6]
-    sys.stdout.write(
-        json.dumps(measure_point(Path(root), int(n), Path(scifact), int(q), int(w))) + "\n"
-    )
+    root, n, scifact, q, w, e = sys.argv[1:7]
+    engine: LiteEngine = "2.5" if e == "2.5" else "3"
+    point = measure_point(Path(root), int(n), Path(scifact), int(q), int(w), engine)
+    sys.stdout.write(json.dumps(point) + "\n")

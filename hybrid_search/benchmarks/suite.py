@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hybrid_search.benchmarks.corpus import BenchCorpus, from_path, synthetic
+from hybrid_search.store.lite_engines import LiteEngine
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,8 @@ class BenchOptions:
     scale_sizes: tuple[int, ...] | None = None
     #: (g) where generated collections are kept and reused; None: under the work directory
     scale_cache: Path | None = None
-    #: (g) the lib folder of the unpacked milvus-lite 2.5.1 wheel, probed as a child process
-    scale_lite25: Path | None = None
+    #: (g) the Milvus Lite engines measured
+    scale_engines: tuple[LiteEngine, ...] = ("3", "2.5")
 
 
 def machine() -> dict[str, Any]:
@@ -257,7 +258,7 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda m: None
                 options.real_width_corpus or SCIFACT,
                 queries=5 if options.quick else 20,
                 warmup=1 if options.quick else 2,
-                lite25=options.scale_lite25,
+                engines=options.scale_engines,
                 log=log,
             )
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from hybrid_search.cli.app import app, emit_json, fail, handle_errors
+from hybrid_search.store.lite_engines import LiteEngine
 
 
 @app.command()
@@ -47,10 +48,8 @@ def bench(
         help="(g) Keep the generated collections here and reuse them on the next run (each "
         "size grows from a copy of the one below it).",
     ),
-    scale_lite25: Path = typer.Option(
-        None,
-        help="(g) The lib folder of the unpacked milvus-lite 2.5.1 wheel: run its binary as a "
-        "child process and record what the project's store meets there.",
+    scale_engines: str = typer.Option(
+        "3,2.5", help="(g) Milvus Lite engines to measure, comma-separated: 3 and/or 2.5."
     ),
     quality: bool = typer.Option(
         True, "--quality/--no-quality", help="(f) Run the MaxSim quality guard."
@@ -82,7 +81,7 @@ def bench(
             quality_cache=quality_cache,
             scale_sizes=_sizes(scale_sizes),
             scale_cache=scale_cache,
-            scale_lite25=scale_lite25,
+            scale_engines=_engines(scale_engines),
         )
         report = run_bench(options, log=lambda m: typer.echo(f"bench: {m}", err=True))
         text = render_markdown(report)
@@ -118,6 +117,14 @@ def _sizes(spec: str | None) -> tuple[int, ...] | None:
             code="usage",
         )
     return sizes
+
+
+def _engines(spec: str) -> tuple[LiteEngine, ...]:
+    engines = tuple(dict.fromkeys(x.strip() for x in spec.split(",") if x.strip()))
+    known: dict[str, LiteEngine] = {"3": "3", "2.5": "2.5"}
+    if not engines or any(e not in known for e in engines):
+        fail(f"--scale-engines {spec!r}: name 3 and/or 2.5, e.g. 3,2.5", code="usage")
+    return tuple(known[e] for e in engines)
 
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"

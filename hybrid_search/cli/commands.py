@@ -60,7 +60,7 @@ def stats(
             out: dict[str, Any] = asdict(st)
             if s.is_milvus_lite():  # the whole collection's size decides its search latency
                 total = st.chunks if tenant is None else ops.stats(store, s.collection).chunks
-                out["lite_capacity"] = lite_capacity(total, s.lite_capacity_chunks)
+                out["lite_capacity"] = lite_capacity(total, s)
         finally:
             store.close()
         if as_json:

@@ -95,7 +95,7 @@ def check_milvus(s: Settings) -> list[Check]:
     from hybrid_search.store.probe import probe_milvus
 
     token = s.milvus_token.get_secret_value() if s.milvus_token else None
-    probe = probe_milvus(s.milvus_uri, token=token, db_name=s.milvus_db)
+    probe = probe_milvus(s.milvus_uri, token=token, db_name=s.milvus_db, lite_engine=s.lite_engine)
     shown = redact_uri(s.milvus_uri)  # the report may be pasted into an issue
     if not probe.reachable:
         return [Check("milvus", False, f"{probe.kind} at {shown}: {probe.error}")]
@@ -126,9 +126,7 @@ def check_capacity(s: Settings) -> Check:
             store.close()
     except Exception as exc:  # the check reports, it never stops the others
         return Check("lite capacity", False, getattr(exc, "message", None) or str(exc))
-    return Check(
-        "lite capacity", True, describe_capacity(lite_capacity(chunks, s.lite_capacity_chunks))
-    )
+    return Check("lite capacity", True, describe_capacity(lite_capacity(chunks, s)))
 
 
 def check_disk(s: Settings) -> list[Check]:

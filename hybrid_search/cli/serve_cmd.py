@@ -88,7 +88,11 @@ def serve(
                     exit_code=EXIT_FATAL,
                 )
             check_unlocked(s.milvus_uri)  # names the holder before the models load
-            child = LiteServer(Path(s.milvus_uri))
+            from hybrid_search.store.lite_engines import resolve_engine
+
+            child = LiteServer(
+                Path(s.milvus_uri), engine=resolve_engine(s.milvus_uri, s.lite_engine)
+            )
             child.start()  # recorded beside the file: this process and the CLI connect to it
         try:
             import uvicorn

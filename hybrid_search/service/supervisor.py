@@ -16,9 +16,11 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 from hybrid_search.errors import StoreUnavailableError
 from hybrid_search.ports import free_port, port_open
+from hybrid_search.store.lite_engines import LiteEngine, hold_lock, server_command
 from hybrid_search.store.lite_lock import address_file
 
 __all__ = ["LiteServer"]
@@ -42,9 +44,17 @@ class LiteServer:
     After `max_restarts` restarts it gives up (the service then answers 503 store_unavailable)."""
 
     def __init__(
-        self, data_dir: Path, *, log_path: Path | None = None, max_restarts: int = 5
+        self,
+        data_dir: Path,
+        *,
+        engine: LiteEngine = "3",
+        log_path: Path | None = None,
+        max_restarts: int = 5,
     ) -> None:
         self.data_dir = data_dir.expanduser().resolve()
+        self.engine = engine
+        #: Milvus Lite 2.5's file lock, held while this process serves the file
+        self._lock: IO[str] | None = None
         self.log_path = log_path or self.data_dir.with_name(self.data_dir.name + ".server.log")
         self.port = free_port()
         self.max_restarts = max_restarts
@@ -87,14 +97,23 @@ class LiteServer:
                 proc.wait(timeout_s)
         if self._watcher is not None:
             self._watcher.join(timeout_s)
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def _spawn(self, timeout_s: float) -> None:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(self.data_dir)]
-        cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
+        env = None
+        if self.engine == "2.5":
+            if self._lock is None:  # other processes see the file taken and share this child
+                self._lock = hold_lock(self.data_dir)
+            cmd, env = server_command(self.data_dir, f"127.0.0.1:{self.port}")
+        else:
+            cmd = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(self.data_dir)]
+            cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+                cmd, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
             )
         deadline = time.monotonic() + timeout_s
         while not port_open(self.port):

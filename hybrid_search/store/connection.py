@@ -14,6 +14,15 @@ from typing import Any, TypedDict, TypeVar
 from hybrid_search.errors import HybridSearchError, StoreError, StoreUnavailableError
 from hybrid_search.retry import RetryCounter, call_with_retry, is_transient, needs_reload
 from hybrid_search.settings import RetrySettings, ensure_parent_dir, is_lite_uri, redact_uri
+from hybrid_search.store.lite_engines import (
+    DEFAULT_ENGINE,
+    FULL,
+    LITE_25,
+    Capabilities,
+    LiteEngine,
+    open_lite25,
+    resolve_engine,
+)
 from hybrid_search.store.lite_lock import check_unlocked, served_address
 
 logger = logging.getLogger(__name__)
@@ -57,6 +66,7 @@ class ConnectOptions(TypedDict, total=False):
     db_name: str | None
     retry: RetrySettings | None
     timeout_s: float | None
+    lite_engine: LiteEngine
 
 
 class MilvusConnection:
@@ -70,6 +80,7 @@ class MilvusConnection:
         db_name: str | None = None,
         retry: RetrySettings | None = None,
         timeout_s: float | None = 60.0,
+        lite_engine: LiteEngine = DEFAULT_ENGINE,
     ) -> None:
         #: for logs and error texts: credentials and query parameters redacted; the raw URI
         #: only ever reaches MilvusClient
@@ -81,13 +92,22 @@ class MilvusConnection:
         self._lock = threading.RLock()
         self._shared_lite: bool | None = None
         target = uri
+        #: a `serve`'s Milvus child, which other processes share
+        self.address: str | None = None
+        #: the Milvus Lite engine of this file (None: a Milvus server)
+        self.engine: LiteEngine | None = None
         if self.is_lite:
             ensure_parent_dir(uri)
             _quiet_jieba()
-            target = served_address(uri) or uri  # a running `serve` shares its Milvus child
-            if target == uri:
+            self.engine = resolve_engine(uri, lite_engine)
+            self.address = served_address(uri)
+            if self.address is not None:
+                target = self.address
+            elif self.engine == "2.5":
+                target = self.call(lambda: open_lite25(uri), f"start Milvus Lite 2.5 for {uri}")
+            else:
                 check_unlocked(uri)  # one line naming the holder, not milvus_lite's traceback
-        self.address = None if target == uri else target  # a `serve`'s Milvus child
+        self.caps: Capabilities = LITE_25 if self.engine == "2.5" else FULL
         self.client: Any = self.call(
             lambda: milvus_client(target, token, db_name, timeout_s), f"connect {self.uri}"
         )

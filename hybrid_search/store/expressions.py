@@ -60,7 +60,9 @@ def and_expressions(*exprs: str | None) -> str | None:
     return " and ".join(f"({p})" for p in parts)
 
 
-def compile_filter(f: Filter, fields: Mapping[str, str] | None = None) -> str:
+def compile_filter(
+    f: Filter, fields: Mapping[str, str] | None = None, *, native_not: bool = True
+) -> str:
     """A filter as a Milvus expression, e.g. `(doc_id == "a" and metadata["year"] >= 2019)`,
     validated again (a model may be built by hand). Only the logical fields in `fields` (default
     `DEFAULT_FIELDS`) may be filtered on; a bad mapping is a ValueError."""
@@ -70,31 +72,67 @@ def compile_filter(f: Filter, fields: Mapping[str, str] | None = None) -> str:
             raise ValueError(f"unknown logical filter field {logical!r} in the field mapping")
         if not isinstance(name, str) or not _MILVUS_NAME.match(name):
             raise ValueError(f"{name!r} is not a valid Milvus field name (for {logical!r})")
-    return _compile(parse_filter(f), mapping, "filter")
+    return _compile(parse_filter(f), mapping, "filter", native_not)
 
 
-def _compile(node: Filter, fields: Mapping[str, str], path: str) -> str:
+def _compile(node: Filter, fields: Mapping[str, str], path: str, native_not: bool) -> str:
     if isinstance(node, F.AndFilter | F.OrFilter):
         key, children = (
             ("and", node.all_of) if isinstance(node, F.AndFilter) else ("or", node.any_of)
         )
-        parts = [_compile(c, fields, f"{path}.{key}[{i}]") for i, c in enumerate(children)]
+        parts = [
+            _compile(c, fields, f"{path}.{key}[{i}]", native_not) for i, c in enumerate(children)
+        ]
         return parts[0] if len(parts) == 1 else "(" + f" {key} ".join(parts) + ")"
     if isinstance(node, F.NotFilter):
-        return f"not ({_compile(node.negated, fields, f'{path}.not')})"
-    return _condition(node, fields, path)
+        if not native_not:
+            return _negated(node.negated, fields, f"{path}.not")
+        return f"not ({_compile(node.negated, fields, f'{path}.not', native_not)})"
+    return _condition(node, fields, path, native_not)
 
 
-def _condition(c: F.Condition, fields: Mapping[str, str], path: str) -> str:
+_OPPOSITE: Mapping[str, str] = MappingProxyType(
+    {"eq": "ne", "ne": "eq", "gt": "lte", "gte": "lt", "lt": "gte", "lte": "gt"}
+    | {"in": "nin", "nin": "in"}
+)
+
+
+def _negated(node: Filter, fields: Mapping[str, str], path: str) -> str:
+    """`not node` for an engine without Milvus' `not` (Milvus Lite 2.5): De Morgan down to the
+    conditions, each turned into its opposite. Exact because a condition on a metadata key a
+    row lacks is unknown, and so is its negation (Milvus Lite 3.x: the row matches neither);
+    the opposite of `eq` and `in` is spelled as `ne` and `nin` are, requiring the key."""
+    if isinstance(node, F.AndFilter | F.OrFilter):
+        key, children = (
+            ("or", node.all_of) if isinstance(node, F.AndFilter) else ("and", node.any_of)
+        )
+        parts = [_negated(c, fields, f"{path}.{key}[{i}]") for i, c in enumerate(children)]
+        return parts[0] if len(parts) == 1 else "(" + f" {key} ".join(parts) + ")"
+    if isinstance(node, F.NotFilter):
+        return _compile(node.negated, fields, f"{path}.not", False)
+    flipped = node.model_copy(update={"op": _OPPOSITE[node.op]})
+    return _condition(flipped, fields, path, False)
+
+
+def _metadata_target(c: F.Condition, fields: Mapping[str, str], path: str) -> str:
+    if _METADATA not in fields:
+        raise fail(f"{path}.field", f"field {c.field!r} cannot be filtered on in this collection")
+    keys = c.field[len(F.METADATA_PREFIX) :].split(".")
+    return fields[_METADATA] + "".join(f"[{string_literal(k)}]" for k in keys)
+
+
+def _condition(c: F.Condition, fields: Mapping[str, str], path: str, native_not: bool) -> str:
     is_metadata = c.field.startswith(F.METADATA_PREFIX)
     logical = _METADATA if is_metadata else c.field
     if logical not in fields:
         raise fail(f"{path}.field", f"field {c.field!r} cannot be filtered on in this collection")
     target = fields[logical]
     if is_metadata:
-        target += "".join(
-            f"[{string_literal(k)}]" for k in c.field[len(F.METADATA_PREFIX) :].split(".")
-        )
+        target = _metadata_target(c, fields, path)
+        if not native_not and c.op in ("ne", "nin"):
+            # Milvus Lite 2.5's `!=` is true where the key is missing; 3.x's is false
+            wanted = c.value if isinstance(c.value, list) else [c.value]
+            return "(" + " and ".join(_different(target, v) for v in wanted) + ")"
     if isinstance(c.value, list):
         values = [_literal(v) for v in c.value]
         if not is_metadata:
@@ -107,6 +145,13 @@ def _condition(c: F.Condition, fields: Mapping[str, str], path: str) -> str:
             return "(" + " or ".join(f"{target} == {v}" for v in values) + ")"
         return "(" + " and ".join(f"{target} != {v}" for v in values) + ")"
     return f"{target} {_COMPARISON[c.op]} {_literal(c.value)}"
+
+
+def _different(target: str, value: F.Scalar) -> str:
+    """`target` present, of `value`'s type, and not equal to it, without `!=`."""
+    if isinstance(value, bool):
+        return f"{target} == {_literal(not value)}"
+    return f"({target} < {_literal(value)} or {target} > {_literal(value)})"
 
 
 def _literal(value: F.Scalar) -> str:
@@ -137,9 +182,9 @@ def stale_expr(tenant: str, hashes: dict[str, str]) -> str:
     return f"({docs_expr(tenant, list(hashes))}) and ({C.CONTENT_HASH_FIELD} not in {new})"
 
 
-def scope_expr(scope: Scope) -> str:
+def scope_expr(scope: Scope, *, native_not: bool = True) -> str:
     """Tenant, then the user's filter, then the key and document restrictions, all required."""
-    user = compile_filter(scope.filter) if scope.filter is not None else None
+    user = compile_filter(scope.filter, native_not=native_not) if scope.filter is not None else None
     keys = pks_expr(scope.pks) if scope.pks is not None else None
     docs = pks_expr(scope.doc_ids, C.DOC_ID_FIELD) if scope.doc_ids is not None else None
     first = f"{C.CHUNK_INDEX_FIELD} == 0" if scope.first_chunks else None

@@ -62,7 +62,8 @@ def lock_holder(lock: Path) -> int | None:
     for line in lines:
         # "1: FLOCK  ADVISORY  WRITE 3416 fe:00:2156540 0 EOF"
         parts = line.split()
-        if len(parts) >= 6 and parts[1] == "FLOCK" and parts[5].rsplit(":", 1)[-1] == str(inode):
+        held = len(parts) >= 6 and parts[1] in ("FLOCK", "POSIX")  # 3.x flock, 2.5 lockf
+        if held and parts[5].rsplit(":", 1)[-1] == str(inode):
             with contextlib.suppress(ValueError):
                 return int(parts[4])
     return None
@@ -78,6 +79,10 @@ def _command(pid: int) -> str:
     return " ".join(line.split())[:120]  # one line, even for `python -c "..."`
 
 
+def locked_message(uri: str, lock: Path) -> str:
+    return _message(uri, lock_holder(lock))
+
+
 def _message(uri: str, pid: int | None) -> str:
     who = "another process"
     if pid is not None:
@@ -87,9 +92,13 @@ def _message(uri: str, pid: int | None) -> str:
             with contextlib.suppress(OSError, IndexError, ValueError):
                 parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
                 who = f"process {parent} ({_command(parent)}) through its Milvus child {pid}"
+    remedy = (
+        f"serve the file once with `milvus-lite server --data-dir {uri} --host 127.0.0.1 "
+        "--port 19530` and set HYBRID_SEARCH_MILVUS_URI=http://127.0.0.1:19530 for every process"
+        if not Path(uri).expanduser().is_file()  # Milvus Lite 3.x; a 2.5 file: `serve` shares
+        else "run `hybrid-search serve` on it: other processes then share its Milvus child"
+    )
     return (
         f"the Milvus Lite file {uri} is in use by {who}; Milvus Lite allows one process per "
-        "file: stop that process, or serve the file once with `milvus-lite server --data-dir "
-        f"{uri} --host 127.0.0.1 --port 19530` and set HYBRID_SEARCH_MILVUS_URI="
-        "http://127.0.0.1:19530 for every process"
+        f"file: stop that process, or {remedy}"
     )

@@ -81,7 +81,8 @@ class MilvusStore:
     def list_collections(self, prefix: str = "") -> list[str]:
         """The names of the database's collections that start with `prefix`, sorted."""
         names = self._conn.call(lambda: self.client.list_collections(), "list collections")
-        return sorted(str(n) for n in names if str(n).startswith(prefix))
+        names = [str(n) for n in names if str(n) != schema.PROPERTIES_COLLECTION]
+        return sorted(n for n in names if n.startswith(prefix))
 
     def ensure_collection(self, spec: C.CollectionSpec) -> None:
         """Create the collections if missing; otherwise prove they match the spec."""
@@ -118,6 +119,7 @@ class MilvusStore:
         for n in (name, name + C.COLBERT_SUFFIX):
             if self.has_collection(n):
                 self._conn.call(partial(self.client.drop_collection, n), f"drop {n}")
+                schema.forget_properties(self._conn, n)
             self._conn.forget(n)
             self._specs.pop(n, None)
 
@@ -190,7 +192,8 @@ class MilvusStore:
         with_vectors: bool = False,
         filter: Filter | None = None,
     ) -> dict[str, StoredChunk]:
-        expr = compile_filter(filter) if filter is not None else ""
+        negation = self._conn.caps.negation
+        expr = compile_filter(filter, native_not=negation) if filter is not None else ""
         found = R.query_keys(self._conn, name, pks, search.row_fields(with_vectors), expr)
         return {str(r[C.PK_FIELD]): stored_chunk(r) for r in found}
 
@@ -203,7 +206,7 @@ class MilvusStore:
             if storage is None:
                 return []
             target = spec.colbert_collection
-        expr = scope_expr(scope)
+        expr = scope_expr(scope, native_not=self._conn.caps.negation)
         if list(fields) == [COUNT]:
             return [{COUNT: self.count(target, expr)}]
         return R.query_all(self._conn, target, expr, fields)

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from hybrid_search.errors import HybridSearchError
 from hybrid_search.settings import is_lite_uri
+from hybrid_search.store.lite_engines import (
+    DEFAULT_ENGINE,
+    LiteEngine,
+    lite_version,
+    open_lite25,
+    resolve_engine,
+)
 from hybrid_search.store.lite_lock import check_unlocked
 
 
@@ -23,23 +29,32 @@ class MilvusProbe:
 
 
 def probe_milvus(
-    uri: str, *, token: str | None = None, db_name: str | None = None, timeout_s: float = 10.0
+    uri: str,
+    *,
+    token: str | None = None,
+    db_name: str | None = None,
+    timeout_s: float = 10.0,
+    lite_engine: LiteEngine = DEFAULT_ENGINE,
 ) -> MilvusProbe:
     """Connect once, list the collections and read the version; never raises."""
     lite = is_lite_uri(uri)
+    engine = resolve_engine(uri, lite_engine)
     kind = "Milvus Lite" if lite else "Milvus server"
     client: Any = None
     if lite and not Path(uri).expanduser().exists():
-        version = metadata.version("milvus-lite")
+        version = lite_version(engine)
         return MilvusProbe(True, kind, version, error="no data yet (the first ingest creates it)")
     try:
-        if lite:
+        target = uri
+        if lite and engine == "2.5":
+            target = open_lite25(uri)
+        elif lite:
             check_unlocked(uri)
         from hybrid_search.store.connection import milvus_client
 
-        client = milvus_client(uri, token, db_name, timeout_s)
+        client = milvus_client(target, token, db_name, timeout_s)
         collections = tuple(sorted(client.list_collections()))
-        version = metadata.version("milvus-lite") if lite else str(client.get_server_version())
+        version = lite_version(engine) if lite else str(client.get_server_version())
         return MilvusProbe(True, kind, version, collections)
     except HybridSearchError as exc:
         return MilvusProbe(False, kind, error=exc.message)

@@ -86,7 +86,7 @@ def describe(conn: MilvusConnection, name: str) -> C.CollectionSpec:
         )
     info = conn.call(lambda: conn.client.describe_collection(name), f"describe {name}")
     try:
-        meta = json.loads((info.get("properties") or {}).get(_META_PROPERTY) or "{}")
+        meta = json.loads(read_properties(conn, name, info).get(_META_PROPERTY) or "{}")
     except json.JSONDecodeError:
         meta = {}
     if not isinstance(meta, dict) or meta.get(_MARKER) != C.SCHEMA_VERSION:
@@ -116,8 +116,7 @@ def describe(conn: MilvusConnection, name: str) -> C.CollectionSpec:
 def search_defaults(conn: MilvusConnection, name: str) -> dict[str, Any]:
     """The recorded search defaults; {} when none were saved (or the property is unreadable,
     which is logged: a collection stays searchable with the built-in defaults)."""
-    info = conn.call(lambda: conn.client.describe_collection(name), f"describe {name}")
-    raw = (info.get("properties") or {}).get(_DEFAULTS_PROPERTY) or "{}"
+    raw = read_properties(conn, name).get(_DEFAULTS_PROPERTY) or "{}"
     try:
         found = json.loads(raw)
     except json.JSONDecodeError:
@@ -130,10 +129,97 @@ def search_defaults(conn: MilvusConnection, name: str) -> dict[str, Any]:
 
 def save_search_defaults(conn: MilvusConnection, name: str, defaults: dict[str, Any]) -> None:
     props = {_DEFAULTS_PROPERTY: json.dumps(defaults, sort_keys=True)}
-    conn.call(
-        lambda: conn.client.alter_collection_properties(name, properties=props),
-        f"save search defaults of {name}",
+    conn.call(lambda: write_properties(conn, name, props), f"save search defaults of {name}")
+
+
+#: where collection properties live on an engine that keeps none (Milvus Lite 2.5): one row
+#: per collection and key
+PROPERTIES_COLLECTION = "_hybrid_search_properties"
+
+
+def read_properties(conn: MilvusConnection, name: str, info: Any = None) -> dict[str, str]:
+    """A collection's properties, from Milvus or, where it keeps none, the side collection."""
+    if conn.caps.properties:
+        if info is None:
+            info = conn.call(lambda: conn.client.describe_collection(name), f"describe {name}")
+        return dict(info.get("properties") or {})
+    if not conn.has_collection(PROPERTIES_COLLECTION):
+        return {}
+    conn.ensure_loaded(PROPERTIES_COLLECTION)
+    rows = conn.call(
+        lambda: conn.client.query(
+            PROPERTIES_COLLECTION,
+            filter=f"collection == {json.dumps(name)}",
+            output_fields=["key", "value"],
+        ),
+        f"read properties of {name}",
     )
+    return {str(r["key"]): str(r["value"]) for r in rows}
+
+
+def write_properties(conn: MilvusConnection, name: str, props: dict[str, str]) -> None:
+    """Set (add or replace) properties of a collection. Runs inside `conn.call`."""
+    if conn.caps.properties:
+        conn.client.alter_collection_properties(name, properties=props)
+        return
+    from pymilvus import DataType
+
+    if not conn.client.has_collection(PROPERTIES_COLLECTION):
+        s = conn.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        s.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=1024)
+        s.add_field("collection", DataType.VARCHAR, max_length=512)
+        s.add_field("key", DataType.VARCHAR, max_length=512)
+        s.add_field("value", DataType.VARCHAR, max_length=65_535)
+        s.add_field("v", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector field
+        ip = conn.client.prepare_index_params()
+        ip.add_index("v", index_type="FLAT", metric_type="IP")
+        conn.client.create_collection(PROPERTIES_COLLECTION, schema=s, index_params=ip)
+    conn.ensure_loaded(PROPERTIES_COLLECTION)
+    rows = [
+        {"pk": f"{name}/{k}", "collection": name, "key": k, "value": v, "v": [0.0, 0.0]}
+        for k, v in props.items()
+    ]
+    conn.client.upsert(PROPERTIES_COLLECTION, rows)
+
+
+def forget_properties(conn: MilvusConnection, name: str) -> None:
+    """Drop a dropped collection's rows from the side collection (a no-op elsewhere)."""
+    if not conn.caps.properties and conn.has_collection(PROPERTIES_COLLECTION):
+        conn.ensure_loaded(PROPERTIES_COLLECTION)
+        conn.call(
+            lambda: conn.client.delete(
+                PROPERTIES_COLLECTION, filter=f"collection == {json.dumps(name)}"
+            ),
+            f"forget properties of {name}",
+        )
+
+
+def analyzer_params(conn: MilvusConnection, spec: C.CollectionSpec) -> dict[str, object]:
+    """The BM25 analyzer; Milvus Lite 2.5's jieba also emits spaces and punctuation as tokens
+    (a query "a b" then matches every text with a space), which `cnalphanumonly` drops."""
+    params = spec.analyzer_params()
+    if conn.caps.jieba_words_only or params.get("tokenizer") != "jieba":
+        return params
+    filters = list(params["filter"])  # type: ignore[call-overload]
+    return {**params, "filter": [filters[0], "cnalphanumonly", *filters[1:]]}
+
+
+def tenant_field(conn: MilvusConnection, schema: Any, index: Any) -> None:
+    """The tenant field: Milvus' partition key where filters on one work, else an indexed
+    field (the filter `tenant == ...` is the same)."""
+    from pymilvus import DataType
+
+    key = conn.caps.partition_key
+    schema.add_field(C.TENANT_FIELD, DataType.VARCHAR, max_length=64, is_partition_key=key)
+    if not key:
+        index.add_index(C.TENANT_FIELD, index_type="INVERTED")
+
+
+def vector_index(conn: MilvusConnection, index: dict[str, Any]) -> dict[str, Any]:
+    """`index` as the engine can build it: HNSW becomes IVF_FLAT where it is missing."""
+    if index["index_type"] != "HNSW" or conn.caps.hnsw:
+        return index
+    return {**index, "index_type": "IVF_FLAT", "params": {"nlist": C.IVF_NLIST}}
 
 
 def create_chunks(conn: MilvusConnection, spec: C.CollectionSpec) -> None:
@@ -144,7 +230,8 @@ def create_chunks(conn: MilvusConnection, spec: C.CollectionSpec) -> None:
         s.add_field(C.PK_FIELD, DataType.VARCHAR, is_primary=True, max_length=C.MAX_PK_BYTES)
         s.add_field(C.CHUNK_ID_FIELD, DataType.VARCHAR, max_length=C.MAX_ID_BYTES + 16)
         s.add_field(C.DOC_ID_FIELD, DataType.VARCHAR, max_length=C.MAX_ID_BYTES)
-        s.add_field(C.TENANT_FIELD, DataType.VARCHAR, max_length=64, is_partition_key=True)
+        ip = conn.client.prepare_index_params()
+        tenant_field(conn, s, ip)
         s.add_field(C.CHUNK_INDEX_FIELD, DataType.INT64)
         s.add_field(C.CHUNK_COUNT_FIELD, DataType.INT64)
         s.add_field(C.TITLE_FIELD, DataType.VARCHAR, max_length=C.MAX_TITLE_BYTES)
@@ -154,7 +241,7 @@ def create_chunks(conn: MilvusConnection, spec: C.CollectionSpec) -> None:
             DataType.VARCHAR,
             max_length=C.MAX_TEXT_BYTES,
             enable_analyzer=True,
-            analyzer_params=spec.analyzer_params(),
+            analyzer_params=analyzer_params(conn, spec),
         )
         s.add_field(C.METADATA_FIELD, DataType.JSON)
         s.add_field(C.CONTENT_HASH_FIELD, DataType.VARCHAR, max_length=64)
@@ -170,9 +257,8 @@ def create_chunks(conn: MilvusConnection, spec: C.CollectionSpec) -> None:
                 output_field_names=[C.BM25_FIELD],
             )
         )
-        ip = conn.client.prepare_index_params()
         for field_name, index in (
-            (C.DENSE_FIELD, C.DENSE_INDEX),
+            (C.DENSE_FIELD, vector_index(conn, C.DENSE_INDEX)),
             (C.SPARSE_FIELD, C.SPARSE_INDEX),
             (C.BM25_FIELD, C.BM25_INDEX),
         ):
@@ -215,6 +301,8 @@ def create_indexed(
     }
     schema = with_descriptions(schema, *described)
     conn.client.create_collection(name, schema=schema, properties=properties)
+    if not conn.caps.properties:
+        write_properties(conn, name, properties)
     conn.client.create_index(name, index, sync=False)
 
 

@@ -3,14 +3,15 @@ Raw route scores, higher is better (Milvus Lite returns BM25 negated; the sign i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Unpack
 
-from hybrid_search.errors import HybridSearchError, RouteError
+from hybrid_search.errors import HybridSearchError, RouteError, StoreError
 from hybrid_search.fusion.base import FusedHit
 from hybrid_search.store.connection import QUERY_CAP, MilvusConnection
 from hybrid_search.store.expressions import scope_expr
 from hybrid_search.store.ops import key_fields, stored_chunk
+from hybrid_search.store.rows import count as count_rows
 from hybrid_search.store.types import (
     Candidate,
     FieldName,
@@ -31,8 +32,8 @@ _FIELDS: dict[FieldName, str] = {
 
 
 def _params(route: FieldName, limit: int) -> dict[str, Any]:
-    if route == "dense":  # ef >= limit is required by HNSW; 64 floor keeps recall high
-        return {"metric_type": "IP", "params": {"ef": max(64, limit)}}
+    if route == "dense":
+        return {"metric_type": "IP", "params": C.ann_params(limit)}
     if route == "sparse":
         return {"metric_type": "IP", "params": {"drop_ratio_search": 0.0}}
     return {"metric_type": "BM25", "params": {}}
@@ -61,6 +62,17 @@ def _key_output(with_token_counts: bool) -> list[str]:
     return [C.PK_FIELD, C.TOKEN_COUNT_FIELD] if with_token_counts else [C.PK_FIELD]
 
 
+def _unless_empty(conn: MilvusConnection, name: str, fn: Callable[[], Any], what: str) -> Any:
+    """`fn`'s answer, or None where the collection holds no rows: Milvus Lite 2.5 fails a BM25
+    search there ("Invalid sparse row: NaN or Inf", its average length is 0/0)."""
+    try:
+        return conn.call(fn, what)
+    except StoreError as exc:
+        if "NaN or Inf" not in str(exc) or count_rows(conn, name) != 0:
+            raise
+        return None
+
+
 def search_field(
     conn: MilvusConnection,
     name: str,
@@ -82,9 +94,11 @@ def search_field(
                 raise
     if not answerable:
         raise RouteError(f"{route}: the query has nothing this route can search")
-    expr = scope_expr(options["scope"])
+    expr = scope_expr(options["scope"], native_not=conn.caps.negation)
     conn.ensure_loaded(name)
-    hits = conn.call(
+    hits = _unless_empty(
+        conn,
+        name,
         lambda: conn.client.search(
             name,
             data=data,
@@ -101,6 +115,8 @@ def search_field(
         f"search {name}.{_FIELDS[route]}",
     )
     out: list[list[Candidate]] = [[] for _ in queries]
+    if hits is None:
+        return out
     for i, per_query in zip(answerable, hits, strict=True):
         if with_rows:
             out[i] = [
@@ -136,7 +152,8 @@ def fused_search(
     proves it against Milvus Lite); each hit's per-route rank and score are not returned."""
     from pymilvus import AnnSearchRequest, RRFRanker
 
-    expr, with_rows = scope_expr(options["scope"]), options["with_rows"]
+    expr = scope_expr(options["scope"], native_not=conn.caps.negation)
+    with_rows = options["with_rows"]
     requests: list[Any] = []
     answered: list[str] = []
     errors: dict[str, HybridSearchError] = {}
@@ -160,7 +177,9 @@ def fused_search(
         return FusedResult([], {}, {}, [], errors)
     conn.ensure_loaded(name)
     fields = C.HIT_FIELDS if with_rows else [C.PK_FIELD]
-    hits = conn.call(
+    found = _unless_empty(
+        conn,
+        name,
         lambda: conn.client.hybrid_search(
             name,
             requests,
@@ -169,7 +188,8 @@ def fused_search(
             output_fields=list(fields),
         ),
         f"hybrid_search {name}",
-    )[0]
+    )
+    hits = found[0] if found is not None else []
     rows = [_row(h) for h in hits]
     keys = {r[C.PK_FIELD]: key_fields(r) for r in rows}
     full = {r[C.PK_FIELD]: stored_chunk(r) for r in rows} if with_rows else {}

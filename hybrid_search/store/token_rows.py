@@ -21,7 +21,8 @@ from hybrid_search.errors import RouteError, SchemaMismatchError
 from hybrid_search.store import rows as R
 from hybrid_search.store.connection import QUERY_CAP, MilvusConnection
 from hybrid_search.store.expressions import and_expressions, pks_expr, tenant_expr
-from hybrid_search.store.schema import create_indexed
+from hybrid_search.store.schema import create_indexed, tenant_field
+from hybrid_search.store.schema import vector_index as schema_vector_index
 from hybrid_search.store.types import ChunkRow
 from hybrid_search.tokens import (
     PackedTokens,
@@ -135,7 +136,7 @@ class Float32Blocks:
                 limit=k,
                 filter=tenant_expr(tenant) or "",
                 output_fields=[C.TOKEN_CHUNK_FIELD],
-                search_params={"metric_type": "IP", "params": {"ef": max(64, k)}},
+                search_params={"metric_type": "IP", "params": C.ann_params(k)},
             ),
             f"search {collection}",
         )
@@ -381,15 +382,15 @@ def _create_collection(
         )
         s.add_field(C.TOKEN_CHUNK_FIELD, DataType.VARCHAR, max_length=C.MAX_PK_BYTES)
         s.add_field(C.DOC_ID_FIELD, DataType.VARCHAR, max_length=C.MAX_ID_BYTES)
-        s.add_field(C.TENANT_FIELD, DataType.VARCHAR, max_length=64, is_partition_key=True)
+        ip = conn.client.prepare_index_params()
+        tenant_field(conn, s, ip)
         s.add_field(C.BLOCK_INDEX_FIELD, DataType.INT64)
         s.add_field(C.BLOCK_TOKENS_FIELD, DataType.INT64)
         s.add_field(C.CONTENT_HASH_FIELD, DataType.VARCHAR, max_length=64)
         if payload is not None:
             s.add_field(payload[0], DataType.VARCHAR, max_length=payload[1])
         s.add_field(C.COLBERT_FIELD, DataType.FLOAT_VECTOR, dim=vector_dim)
-        ip = conn.client.prepare_index_params()
-        ip.add_index(C.COLBERT_FIELD, **vector_index)
+        ip.add_index(C.COLBERT_FIELD, **schema_vector_index(conn, dict(vector_index)))
         ip.add_index(C.TOKEN_CHUNK_FIELD, index_type="INVERTED")
         ip.add_index(C.DOC_ID_FIELD, index_type="INVERTED")
         full_meta = {"role": "colbert", "chunks": spec.name, **meta}

@@ -18,14 +18,18 @@ def test_stats_reports_the_share_of_capacity_and_the_move_past_it(
 ) -> None:
     ingest_two(cli_env.parent)
     below = last_json(invoke("stats", "--json").stdout)["lite_capacity"]
-    assert below == {"chunks": 2, "capacity_chunks": LITE_CAPACITY_CHUNKS, "advice": None}
+    engine = below["engine"]  # the default engine's measured capacity
+    assert below == {
+        "chunks": 2, "capacity_chunks": LITE_CAPACITY_CHUNKS[engine], "engine": engine,
+        "advice": None,
+    }  # fmt: skip
 
     monkeypatch.setenv("HYBRID_SEARCH_LITE_CAPACITY_CHUNKS", "2")
     past = last_json(invoke("stats", "--json", "--tenant", "default").stdout)["lite_capacity"]
     assert past["chunks"] == 2 and past["capacity_chunks"] == 2
     assert "hybrid-search migrate --to URI" in past["advice"]
     text = invoke("stats").stdout
-    assert "Milvus Lite capacity: 2 of ~2 chunks; past it, hybrid search takes over" in text
+    assert f"Milvus Lite {engine} capacity: 2 of ~2 chunks; past it, hybrid search takes" in text
     assert text.count("migrate") == 1
 
     search = invoke("search", "Milvus", "--routes", "bm25", "--no-rerank", "--json")
@@ -42,5 +46,6 @@ def test_doctor_names_the_capacity_of_a_lite_collection(
         report = last_json(invoke("doctor", "--skip-models", "--json").stdout)
         (check,) = [c for c in report["checks"] if c["name"] == "lite capacity"]
         assert check["ok"] is True  # slow is not broken
-        assert check["detail"].startswith(f"Milvus Lite capacity: 2 of ~{capacity} chunks")
+        assert check["detail"].startswith("Milvus Lite ")
+        assert f"capacity: 2 of ~{capacity} chunks" in check["detail"]
         assert ("migrate --to" in check["detail"]) is past

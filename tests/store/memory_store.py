@@ -7,8 +7,8 @@ search and MaxSim over the stored token vectors, kept as the collection's `colbe
 kind keeps them (`hybrid_search.tokens.codec`) and read back as float32 matrices.
 
 Filters follow Milvus' semantics as far as the congruence tests reach: a condition on a
-metadata key a row lacks, or of another value type, is false (so `ne` / `nin` do not match it
-either), and `not` negates what its child evaluates to.
+metadata key a row lacks, or of another value type, is unknown (so `ne` / `nin` do not match
+it either), and so is its negation: `not`, `and` and `or` follow three-valued logic.
 
 BM25 is the formula Milvus' BM25 function uses (Robertson/Sparck Jones idf with +1 inside the
 log, k1=1.2, b=0.75; tf, document length and average length over the analysed `search_text`),
@@ -17,7 +17,7 @@ with corpus statistics over the whole collection. The analyzer approximates Milv
 tokens with a letter or digit; other analyzers split on non-word characters. Measured on Milvus
 Lite 3.x: with the jieba tokenizer the `{"type": "stop", "stop_words": ["_english_"]}` filter
 removes nothing (a BM25 query "and" or "the" matches every chunk holding the word), so stop
-words are kept here too, to rank as Milvus does. Scores agree only approximately; the
+words are kept here too, to rank as Milvus does; Milvus Lite 2.5 removes them (`jieba_stops`). Scores agree only approximately; the
 congruence tests say how far.
 """
 
@@ -106,26 +106,37 @@ _SPLIT = re.compile(r"[^\w]+", re.UNICODE)
 
 def matches(f: Filter, fields: dict[str, Any]) -> bool:
     """Whether a row (`doc_id`, `tenant`, `chunk_index`, `title`, `metadata`) passes `f`."""
-    if isinstance(f, AndFilter):
-        return all(matches(c, fields) for c in f.all_of)
-    if isinstance(f, OrFilter):
-        return any(matches(c, fields) for c in f.any_of)
+    return _truth(f, fields) is True
+
+
+def _truth(f: Filter, fields: dict[str, Any]) -> bool | None:
+    """Three-valued, as Milvus Lite 3.x evaluates: a condition on a metadata key the row lacks
+    (or of another type) is unknown (None), and so is its negation."""
+    if isinstance(f, AndFilter | OrFilter):
+        got = [_truth(c, fields) for c in (f.all_of if isinstance(f, AndFilter) else f.any_of)]
+        decisive = isinstance(f, OrFilter)  # True decides an or, False an and
+        if decisive in got:
+            return decisive
+        return None if None in got else not decisive
     if isinstance(f, NotFilter):
-        return not matches(f.negated, fields)
+        inner = _truth(f.negated, fields)
+        return None if inner is None else not inner
     return _condition(f, fields)
 
 
-def _condition(c: Condition, fields: dict[str, Any]) -> bool:
+def _condition(c: Condition, fields: dict[str, Any]) -> bool | None:
     found, value = _lookup(c.field, fields)
     if not found:
-        return False
+        return None
     if c.op in ("in", "nin"):
         values = c.value if isinstance(c.value, list) else [c.value]
         hit = any(_same_type(value, v) and value == v for v in values)
-        return hit if c.op == "in" else all(_same_type(value, v) for v in values) and not hit
+        if c.op == "in":
+            return hit or (None if not any(_same_type(value, v) for v in values) else False)
+        return None if not all(_same_type(value, v) for v in values) else not hit
     want = c.value
     if isinstance(want, list) or not _same_type(value, want):
-        return False
+        return None
     if c.op == "eq":
         return bool(value == want)
     if c.op == "ne":
@@ -163,8 +174,11 @@ def _same_type(a: Any, b: Scalar) -> bool:
 # -- BM25 --------------------------------------------------------------------------------------
 
 
-def analyze(text: str, analyzer: str = "jieba", stop_words: bool = True) -> list[str]:
-    """Tokens as the collection's BM25 analyzer would cut them (approximately, see above)."""
+def analyze(
+    text: str, analyzer: str = "jieba", stop_words: bool = True, jieba_stops: bool = False
+) -> list[str]:
+    """Tokens as the collection's BM25 analyzer would cut them (approximately, see above);
+    `jieba_stops`: the stop filter applies after jieba too, as on Milvus Lite 2.5."""
     if analyzer == "jieba":
         import jieba
 
@@ -173,7 +187,7 @@ def analyze(text: str, analyzer: str = "jieba", stop_words: bool = True) -> list
         raw = _SPLIT.split(text)
     tokens = [t.strip().lower() for t in raw]
     tokens = [t for t in tokens if t and _WORD.search(t)]
-    if analyzer == "jieba":  # Milvus Lite keeps stop words here (see the module docstring)
+    if analyzer == "jieba" and not jieba_stops:  # Milvus Lite 3.x keeps stop words here
         return tokens
     stop = ENGLISH_STOP_WORDS if stop_words or analyzer == "english" else frozenset()
     return [t for t in tokens if t not in stop]
@@ -226,7 +240,8 @@ class _Collection:
 class InMemoryStore:
     """Collections in dicts; every search scans the rows in scope."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, jieba_stops: bool = False) -> None:
+        self.jieba_stops = jieba_stops
         self.retries = RetryCounter()
         self._collections: dict[str, _Collection] = {}
         self._lock = threading.RLock()
@@ -417,7 +432,8 @@ class InMemoryStore:
             return float(sum(w * stored.get(t, 0.0) for t, w in data.items()))
         assert isinstance(data, str)
         index, spec = self._bm25(name), self.describe(name)
-        return index.score(analyze(data, spec.analyzer, spec.stop_words), ch.pk)
+        tokens = analyze(data, spec.analyzer, spec.stop_words, self.jieba_stops)
+        return index.score(tokens, ch.pk)
 
     def _bm25(self, name: str) -> BM25Index:
         c = self._get(name)
@@ -426,7 +442,9 @@ class InMemoryStore:
                 spec = c.spec
                 c.bm25 = BM25Index(
                     {
-                        pk: analyze(ch.search_text, spec.analyzer, spec.stop_words)
+                        pk: analyze(
+                            ch.search_text, spec.analyzer, spec.stop_words, self.jieba_stops
+                        )
                         for pk, ch in c.chunks.items()
                     }
                 )

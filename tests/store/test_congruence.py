@@ -72,15 +72,20 @@ def ingest(store: VectorStore, encoder: Any, spec: CollectionSpec, src: Path, **
     return IngestJob(store, encoder, spec, opts).run(read_paths([src]))
 
 
-@pytest.fixture(scope="module")
-def stores(tmp_path_factory, tiny_models, encoder) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module", params=["3", "2.5"], ids=["lite3", "lite25"])
+def stores(request, tmp_path_factory, tiny_models, encoder) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
     d = tmp_path_factory.mktemp("congruence")
     # one token vector per row: the token search is compared too
     s = tiny_settings(
-        d, tiny_models, max_chunk_tokens=48, chunk_overlap_tokens=8, colbert_block_tokens=1
+        d,
+        tiny_models,
+        max_chunk_tokens=48,
+        chunk_overlap_tokens=8,
+        colbert_block_tokens=1,
+        lite_engine=request.param,
     )
     spec = collection_spec(s, encoder)
-    milvus, memory = build_store(s), InMemoryStore()
+    milvus, memory = build_store(s), InMemoryStore(jieba_stops=request.param == "2.5")
     src, other = _jsonl(d / "a.jsonl", DOCS), _jsonl(d / "b.jsonl", OTHER_TENANT)
     for store in (milvus, memory):
         ingest(store, encoder, spec, src)
@@ -192,8 +197,11 @@ def test_bm25_agrees_within_tolerance(stores, encoder) -> None:  # type: ignore[
         assert got[0].doc_id == want[0].doc_id == doc["id"]
         assert {c.pk for c in got} == {c.pk for c in want}
         mine = {c.pk: c.score for c in want}
+        # Milvus Lite 2.5 scores one chunk 17 % lower: the same matches and ranking, other
+        # BM25 statistics (README "How far Lite goes")
+        rel = 0.15 if stores["settings"].lite_engine == "3" else 0.2
         for c in got:
-            assert c.score == pytest.approx(mine[c.pk], rel=0.15), doc["title"]
+            assert c.score == pytest.approx(mine[c.pk], rel=rel), doc["title"]
 
 
 def test_score_rows_reads_the_head_with_its_route_scores(stores) -> None:  # type: ignore[no-untyped-def]
@@ -342,14 +350,16 @@ def test_replace_and_delete_leave_both_stores_alike(tmp_path, stores, encoder) -
         assert ranking(got) == ranking(want) and all(c.doc_id != "panda" for c in got)
 
 
-@pytest.fixture(scope="module")
-def packed(tmp_path_factory, tiny_models, encoder) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module", params=["3", "2.5"], ids=["lite3", "lite25"])
+def packed(request, tmp_path_factory, tiny_models, encoder) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
     """The default layout: token vectors compressed as the default `colbert_storage` (binary)
     and packed several per row; ColBERT rescores the other routes' candidates."""
     d = tmp_path_factory.mktemp("congruence_packed")
-    s = tiny_settings(d, tiny_models, max_chunk_tokens=48, chunk_overlap_tokens=8)
+    s = tiny_settings(
+        d, tiny_models, max_chunk_tokens=48, chunk_overlap_tokens=8, lite_engine=request.param
+    )
     spec = collection_spec(s, encoder)
-    milvus, memory = build_store(s), InMemoryStore()
+    milvus, memory = build_store(s), InMemoryStore(jieba_stops=request.param == "2.5")
     src = _jsonl(d / "a.jsonl", DOCS)
     for store in (milvus, memory):
         ingest(store, encoder, spec, src)

@@ -215,3 +215,28 @@ def test_collection_tenancy_migrates_tenant_by_tenant(tmp_path: Path, tiny_model
     finally:
         source.close()
         target.close()
+
+
+def test_a_lite_3_collection_moves_to_a_lite_25_file(env: dict[str, Any], tmp_path: Path) -> None:
+    """The two Milvus Lite engines' files are not interchangeable: migrate copies between them
+    without re-encoding, and the copy answers dense, sparse and ColBERT searches alike."""
+    from hybrid_search.store.lite_engines import engine_of
+
+    s = env["settings"]
+    to = tmp_path / "lite25.db"
+    source = build_store(s, create=False)
+    target = build_store(s.model_copy(update={"milvus_uri": str(to), "lite_engine": "2.5"}))
+    try:
+        report = migrate(source, target, "kb", window=16, samples=10)
+        assert report.ok and report.rows_equal and report.vectors_equal, report
+        assert {t: c["chunks"] for t, c in report.counts.items()} == {t: [24, 24] for t in TENANTS}
+        assert {r: report.overlap[r] for r in ("dense", "sparse", "colbert")} == {
+            "dense": 1.0,
+            "sparse": 1.0,
+            "colbert": 1.0,
+        }
+        assert target.search_defaults("kb") == DEFAULTS
+    finally:
+        source.close()
+        target.close()
+    assert engine_of(Path(s.milvus_uri)) == "3" and engine_of(to) == "2.5"
