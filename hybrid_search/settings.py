@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validato
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hybrid_search.encoders.loading import PrecisionSetting
-from hybrid_search.store.lite_engines import DEFAULT_ENGINE, LiteEngine
+from hybrid_search.store.lite_engines import DEFAULT_ENGINE, EngineSetting
 
 DEFAULT_MILVUS_URI = "./data/milvus.db"
 BGE_M3_MAX_TOKENS = 8192
@@ -96,8 +96,10 @@ class Settings(BaseSettings):
     milvus_token: SecretStr | None = Field(None, description="Milvus token (user:password).")
     milvus_db: str | None = None
     #: the Milvus Lite engine of new files (an existing one keeps the engine that wrote it):
-    #: 3 (pure Python) or 2.5 (C++; README "How far Lite goes")
-    lite_engine: LiteEngine = Field(DEFAULT_ENGINE, description="Milvus Lite engine of new files.")
+    #: 3 (pure Python), 2.5 (C++; README "How far Lite goes"), auto: 2.5 where installed
+    lite_engine: EngineSetting = Field(
+        DEFAULT_ENGINE, description="Milvus Lite engine of new files."
+    )
     collection: str = Field("documents", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
     tenant: str = Field(
         "default", pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="tenant of requests naming none"

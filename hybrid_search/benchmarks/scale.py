@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from hybrid_search.benchmarks.stats import summarize
-from hybrid_search.store.lite_engines import DEFAULT_ENGINE, LiteEngine, lite_version
+from hybrid_search.store.lite_engines import LiteEngine, default_engine, lite_version
 
 #: the p50 the capacity figure is read at (the default hybrid search, explain on, no rerank)
 CAPACITY_P50_MS = 200.0
@@ -150,7 +150,8 @@ def capacity(
     points: Sequence[dict[str, Any]], p50_ms: float = CAPACITY_P50_MS, key: str = "search"
 ) -> dict[str, Any]:
     """The chunk count at which the default hybrid search's p50 reaches `p50_ms`: power-law
-    interpolation between the two sizes around it (extrapolated past the measured ones).
+    interpolation between the two sizes around it (extrapolated up to twice the largest size
+    measured; past that, the largest size, "not reached").
     `key` "search_cpu": from the search process's CPU time instead of the wall clock."""
     pts = [(p["chunks"], p[key]["hybrid"]["p50_ms"]) for p in points]
     if len(pts) < 2:
@@ -161,10 +162,14 @@ def capacity(
         pair = (pts[0], pts[1]) if pts[0][1] >= p50_ms else (pts[-2], pts[-1])
         how = "extrapolated"
     (n0, t0), (n1, t1) = pair
-    if not (t0 > 0 < t1 and t1 != t0):
-        return {"p50_ms": p50_ms, "chunks": None, "how": "latency did not grow"}
+    largest = pts[-1][0]
+    if not (t0 > 0 < t1 and t1 > t0):
+        return {"p50_ms": p50_ms, "chunks": largest, "how": "not reached: latency did not grow"}
     b = math.log(t1 / t0) / math.log(n1 / n0)
-    return {"p50_ms": p50_ms, "chunks": round(n0 * (p50_ms / t0) ** (1 / b)), "how": how}
+    chunks = round(n0 * (p50_ms / t0) ** (1 / b))
+    if chunks > 2 * largest:  # far past what was measured: say only what was
+        return {"p50_ms": p50_ms, "chunks": largest, "how": "not reached in the measured sizes"}
+    return {"p50_ms": p50_ms, "chunks": chunks, "how": how}
 
 
 def _grow_from(smaller: Path, root: Path) -> None:
@@ -223,9 +228,10 @@ def measure_scale(
             #: one would take (an upper bound: the routes run in parallel threads)
             "capacity_cpu": capacity(points, key="search_cpu"),
         }
-    default = by_engine.get(DEFAULT_ENGINE) or next(iter(by_engine.values()))
+    chosen = default_engine()
+    default = by_engine.get(chosen) or next(iter(by_engine.values()))
     return {
-        "default_engine": DEFAULT_ENGINE,
+        "default_engine": chosen,
         "dense_dim": 1024,
         "colbert_storage": "binary",
         "queries": queries,

@@ -19,7 +19,9 @@ from hybrid_search.store.lite_engines import (
     FULL,
     LITE_25,
     Capabilities,
+    EngineSetting,
     LiteEngine,
+    close_lite25,
     open_lite25,
     resolve_engine,
 )
@@ -66,7 +68,7 @@ class ConnectOptions(TypedDict, total=False):
     db_name: str | None
     retry: RetrySettings | None
     timeout_s: float | None
-    lite_engine: LiteEngine
+    lite_engine: EngineSetting
 
 
 class MilvusConnection:
@@ -80,7 +82,7 @@ class MilvusConnection:
         db_name: str | None = None,
         retry: RetrySettings | None = None,
         timeout_s: float | None = 60.0,
-        lite_engine: LiteEngine = DEFAULT_ENGINE,
+        lite_engine: EngineSetting = DEFAULT_ENGINE,
     ) -> None:
         #: for logs and error texts: credentials and query parameters redacted; the raw URI
         #: only ever reaches MilvusClient
@@ -92,6 +94,8 @@ class MilvusConnection:
         self._lock = threading.RLock()
         self._shared_lite: bool | None = None
         target = uri
+        #: the Milvus Lite 2.5 file this connection started (or shares) a server for
+        self._embedded: str | None = None
         #: a `serve`'s Milvus child, which other processes share
         self.address: str | None = None
         #: the Milvus Lite engine of this file (None: a Milvus server)
@@ -105,6 +109,7 @@ class MilvusConnection:
                 target = self.address
             elif self.engine == "2.5":
                 target = self.call(lambda: open_lite25(uri), f"start Milvus Lite 2.5 for {uri}")
+                self._embedded = uri
             else:
                 check_unlocked(uri)  # one line naming the holder, not milvus_lite's traceback
         self.caps: Capabilities = LITE_25 if self.engine == "2.5" else FULL
@@ -166,6 +171,9 @@ class MilvusConnection:
             self.client.close()
         except Exception:  # closing a dead connection is not an error worth raising
             logger.debug("close failed", exc_info=True)
+        if self._embedded is not None:
+            close_lite25(self._embedded)
+            self._embedded = None
 
     def ping(self) -> None:
         self.call(lambda: self.client.list_collections(), "list collections")

@@ -11,7 +11,8 @@ from hybrid_search.errors import HybridSearchError
 from hybrid_search.settings import is_lite_uri
 from hybrid_search.store.lite_engines import (
     DEFAULT_ENGINE,
-    LiteEngine,
+    EngineSetting,
+    close_lite25,
     lite_version,
     open_lite25,
     resolve_engine,
@@ -34,7 +35,7 @@ def probe_milvus(
     token: str | None = None,
     db_name: str | None = None,
     timeout_s: float = 10.0,
-    lite_engine: LiteEngine = DEFAULT_ENGINE,
+    lite_engine: EngineSetting = DEFAULT_ENGINE,
 ) -> MilvusProbe:
     """Connect once, list the collections and read the version; never raises."""
     lite = is_lite_uri(uri)
@@ -44,8 +45,8 @@ def probe_milvus(
     if lite and not Path(uri).expanduser().exists():
         version = lite_version(engine)
         return MilvusProbe(True, kind, version, error="no data yet (the first ingest creates it)")
+    target = uri
     try:
-        target = uri
         if lite and engine == "2.5":
             target = open_lite25(uri)
         elif lite:
@@ -64,3 +65,5 @@ def probe_milvus(
         if client is not None:
             with contextlib.suppress(Exception):
                 client.close()
+        if lite and target != uri:
+            close_lite25(uri)

@@ -152,20 +152,26 @@ def test_scale_part_grows_and_reuses_its_collections(tmp_path: Path) -> None:
         runs.append(json.loads([x for x in result.stdout.splitlines() if x.startswith("{")][-1]))
     first, again = runs[0]["scale"], runs[1]["scale"]
     print(json.dumps(first, indent=1))
-    assert [p["chunks"] for p in first["points"]] == [60, 120]
-    assert [p["cached"] for p in first["points"]] == [False, False]
-    assert [p["written_from"] for p in first["points"]] == [0, 60]  # grown from the copy
-    assert [p["cached"] for p in again["points"]] == [True, True]
+    assert set(first["engines"]) == {"3", "2.5"}  # both Milvus Lite engines, each on its own
+    assert [(p["engine"], p["chunks"]) for p in first["points"]] == [
+        ("3", 60), ("3", 120), ("2.5", 60), ("2.5", 120)
+    ]  # fmt: skip
+    assert [p["cached"] for p in first["points"]] == [False] * 4
+    assert [p["written_from"] for p in first["points"]] == [0, 60] * 2  # grown from the copy
+    assert [p["cached"] for p in again["points"]] == [True] * 4
     for p in first["points"]:
         assert p["write_rows_per_s"] > 0 and p["data_dir_mb"] > 0 and p["rss_mb"] > 0
         for name in ("dense", "sparse", "bm25", "hybrid", "hybrid_explain_off", "colbert_stage"):
             assert p["search"][name]["n"] == 5 and p["search"][name]["p50_ms"] > 0
         assert p["search_cpu"]["hybrid"]["n"] == 5 and p["search_cpu"]["hybrid"]["p50_ms"] > 0
-    assert first["points"][1]["data_dir_mb"] > first["points"][0]["data_dir_mb"]
-    (step,) = first["growth"]
-    assert (step["from"], step["to"]) == (60, 120) and step["data_dir_mb"] is not None
-    assert first["capacity"]["p50_ms"] == first["capacity_cpu"]["p50_ms"] == 200.0
-    assert "--scale-lite25" in first["milvus_lite_2_5_1"]["skipped"]  # no 2.5.1 binary given
+    for engine in first["engines"].values():
+        small, large = engine["points"]
+        assert large["data_dir_mb"] > small["data_dir_mb"]
+        (step,) = engine["growth"]
+        assert (step["from"], step["to"]) == (60, 120) and step["data_dir_mb"] is not None
+        assert engine["capacity"]["p50_ms"] == engine["capacity_cpu"]["p50_ms"] == 200.0
+    default = first["engines"][first["default_engine"]]
+    assert first["capacity"] == default["capacity"]
     assert runs[0]["ratios"]["scale_capacity_chunks"] == first["capacity"]["chunks"]
 
 
@@ -185,5 +191,9 @@ def test_scale_capacity_reads_the_crossing_between_sizes() -> None:
         "p50_ms": 200.0, "chunks": round(30_000 * (200 / 150) ** (1 / b)), "how": "interpolated"
     }  # fmt: skip
     assert capacity(pts[:2])["how"] == "extrapolated"  # both below: from the last two sizes
+    flat = [point(10_000, 40.0), point(100_000, 44.0)]  # 200 ms lies far past 100k
+    assert capacity(flat) == {
+        "p50_ms": 200.0, "chunks": 100_000, "how": "not reached in the measured sizes"
+    }  # fmt: skip
     assert growth(pts)[0]["hybrid_p50"] == round(math.log(3) / math.log(3), 2) == 1.0
     assert growth(pts)[0]["data_dir_mb"] == 1.0

@@ -3,12 +3,17 @@ hybrid-search created, with no hybrid-search code on the reading side."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hybrid_search import __version__
 from hybrid_search.factory import build_store, collection_spec
+from hybrid_search.store.lite_engines import engine_of, lite25_home
 from hybrid_search.store.schema import with_descriptions
 from hybrid_search.store.token_rows import PAYLOAD_FIELD
 from schemas import collection as C
@@ -32,12 +37,36 @@ def _described(info: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return info.get("description") or props.get(DESCRIPTION_PROPERTY, ""), fields
 
 
+@contextlib.contextmanager
+def plain_client(path: str) -> Iterator[Any]:
+    """pymilvus on a Lite file as its engine's own package opens it: 3.x through pymilvus'
+    `milvus_lite` import, 2.5 through the `Server` launcher of the unpacked milvus-lite 2.5.1."""
+    from pymilvus import MilvusClient
+
+    if engine_of(Path(path)) == "3":
+        client = MilvusClient(path)
+        yield client
+        client.close()
+        return
+    module = lite25_home().parent / "server.py"
+    loader = importlib.util.spec_from_file_location("milvus_lite_25_server", module)
+    assert loader is not None and loader.loader is not None
+    launcher = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(launcher)
+    server = launcher.Server(path)
+    assert server.init() and server.start()
+    client = MilvusClient(uri=server.uds_path)
+    try:
+        yield client
+    finally:
+        client.close()
+        server.stop()
+
+
 @pytest.mark.parametrize("storage", ["binary", "float32"])
 def test_plain_pymilvus_sees_a_description_of_every_field_and_collection(
     settings, encoder, storage
 ) -> None:  # type: ignore[no-untyped-def]
-    from pymilvus import MilvusClient
-
     settings = settings.model_copy(update={"colbert_storage": storage})
     spec = collection_spec(settings, encoder)
     assert spec.colbert_dim, "the tiny model has ColBERT vectors: both collections are made"
@@ -45,12 +74,9 @@ def test_plain_pymilvus_sees_a_description_of_every_field_and_collection(
     store.ensure_collection(spec)
     store.close()
 
-    client = MilvusClient(settings.milvus_uri)  # plain pymilvus on the Milvus Lite file
-    try:
+    with plain_client(settings.milvus_uri) as client:  # plain pymilvus on the Lite file
         chunks = client.describe_collection(spec.name)
         colbert = client.describe_collection(spec.colbert_collection)
-    finally:
-        client.close()
 
     about, fields = _described(chunks)
     assert f"hybrid-search {__version__}" in about
