@@ -25,6 +25,7 @@ from packaging.version import Version
 
 REPO = Path(__file__).resolve().parents[1]
 LOCK = REPO / "requirements.lock"
+LITE25_LOCK = REPO / "requirements-lite25.lock"
 PYTEST_ARGS = ["-q", "-m", "not integration and not reliability", "-p", "no:cacheprovider"]
 
 #: what "loads" means for a capped package: import FlagEmbedding and encode with a tiny BGE-M3
@@ -53,6 +54,11 @@ def main() -> int:
     install = [*uv, "install", "--python", str(python), "--upgrade", *uv_flags]
     install += ["-c", str(REPO / "lock-constraints.txt"), "-e", f".[{extras}]"]
     _run(install)
+    # the C++ Milvus Lite engine beside the venv, as `make install` unpacks it (pinned: its last
+    # release; the suite runs both engines)
+    engine = [*uv, "install", "--python", str(python), "--no-deps", "--require-hashes"]
+    engine += ["--target", str(venv / "milvus-lite-2.5"), "-r", str(LITE25_LOCK)]
+    _run(engine)
 
     latest = _freeze(uv, python)
     locked = _locked()

@@ -1,18 +1,21 @@
 """Migrate rate: `store.migrate` copying a real-width collection (1024-dim dense, sparse, BM25
-text, binary ColBERT rows; precomputed random vectors, no encoder) from a Milvus Lite file to a
-`milvus-lite server` child, against re-encoding the same chunks with the real-size model.
+text, binary ColBERT rows; precomputed vectors, no encoder) from one Milvus Lite file to another
+(by default from a 3.x file to a new 2.5 file: the move past 3.x's capacity), against
+re-encoding the same chunks' tokens with the real-size model.
 
-Re-encoding is chunks x tokens per chunk / the real-size passage encode rate: bench (d)'s
-290.1 tokens/s (docs/benchmarks.md, 8 x 256 tokens, 2 cores), or `--measure-encode`, which
-builds the real-size model and times it in this run. Goal: migrating takes < 1/20 of that.
+Re-encoding is the chunks' stored token counts / the real-size passage encode rate: bench (d)'s
+1,090.4 tokens/s (docs/benchmarks.md, bf16, the default on a CPU with native bf16, 8 x 256
+tokens, 2 cores), or `--measure-encode`, which builds the real-size model and times it here.
+Goal: migrating takes < 1/20 of that. `--source PATH --collection NAME` copies an existing
+collection (e.g. bench (g)'s `scale` collection of 100,000 chunks) instead of building one.
 
-    python -m hybrid_search.benchmarks.migrate_rate [CHUNKS] [--measure-encode] [--work DIR]
+    python -m hybrid_search.benchmarks.migrate_rate [CHUNKS] [--source PATH --collection NAME]
+        [--to-engine 3|2.5] [--measure-encode] [--work DIR]
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-#: bench (d), docs/benchmarks.md: the project's encoder, real-size model, 8 x 256 tokens, CPU
-DOC_ENCODE_TOKENS_PER_S = 290.1
+#: bench (d), docs/benchmarks.md: the project's encoder, real-size model, bf16, 8 x 256 tokens
+DOC_ENCODE_TOKENS_PER_S = 1090.4
 TOKENS_PER_CHUNK = 256
 DIM = 1024
 #: ColBERT tokens stored per chunk: 256 pooled by 2 (binary storage's default pool factor)
@@ -72,48 +75,59 @@ def measure_encode(work: Path) -> float:
     return float(measure(models.embedding_model, passages, "a query", 1)["encode_tokens_per_s"])
 
 
+def _option(argv: list[str], name: str, default: str | None = None) -> str | None:
+    return argv[argv.index(name) + 1] if name in argv else default
+
+
 def main(argv: list[str]) -> int:
-    from hybrid_search.ports import free_port, port_open
     from hybrid_search.store import ops
+    from hybrid_search.store.lite_engines import LiteEngine
     from hybrid_search.store.migrate import migrate
     from hybrid_search.store.milvus import MilvusStore
+    from hybrid_search.store.types import Scope
+    from schemas import collection as C
     from schemas.collection import CollectionSpec
 
-    args = [a for a in argv if not a.startswith("--")]
+    values = {_option(argv, n) for n in ("--work", "--source", "--collection", "--to-engine")}
+    args = [a for a in argv if not a.startswith("--") and a not in values]
     chunks = int(args[0]) if args else 5000
-    work = Path(argv[argv.index("--work") + 1]) if "--work" in argv else None
-    work = work or Path(tempfile.mkdtemp(prefix="migrate-rate-"))
-    spec = CollectionSpec("bench", DIM, DIM, "BAAI/bge-m3", colbert_storage="binary")
-    source = MilvusStore(str(work / "source.db"))
+    work = Path(_option(argv, "--work") or tempfile.mkdtemp(prefix="migrate-rate-"))
+    work.mkdir(parents=True, exist_ok=True)
+    to_engine: LiteEngine = "3" if _option(argv, "--to-engine") == "3" else "2.5"
+    name = _option(argv, "--collection", "bench") or "bench"
     started = time.perf_counter()
-    source.ensure_collection(spec)
-    build_source(source, spec, chunks)
+    if (given := _option(argv, "--source")) is not None:
+        source = MilvusStore(given)
+    else:
+        source = MilvusStore(str(work / "source.db"), lite_engine="3")
+        spec = CollectionSpec(name, DIM, DIM, "BAAI/bge-m3", colbert_storage="binary")
+        source.ensure_collection(spec)
+        build_source(source, spec, chunks)
     build_s = time.perf_counter() - started
-    port = free_port()
-    cmd = [str(Path(sys.executable).parent / "milvus-lite"), "server", "--data-dir"]
-    cmd += [str(work / "target"), "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    target = MilvusStore(str(work / f"target-{time.time_ns()}.db"), lite_engine=to_engine)
     try:
-        while not port_open(port):
-            time.sleep(0.1)
-        target = MilvusStore(f"http://127.0.0.1:{port}")
+        rows = source.query(name, Scope(""), [C.TOKEN_COUNT_FIELD])
+        # the stored ColBERT tokens were pooled: each stands for `pool_factor` encoded tokens
+        pooled = sum(int(r.get(C.TOKEN_COUNT_FIELD) or 0) for r in rows)
+        chunks, tokens = len(rows), pooled * source.describe(name).pool_factor
         marks: list[float] = []
         started = time.perf_counter()
         report = migrate(
-            source, target, "bench", progress=lambda *_: marks.append(time.perf_counter())
+            source, target, name, progress=lambda *_: marks.append(time.perf_counter())
         )
         copy_s = (marks[-1] if marks else started) - started
-        token_rows = ops.stats(source, "bench").colbert_rows or 0
-        target.close()
+        token_rows = ops.stats(source, name).colbert_rows or 0
     finally:
-        server.terminate()
-        server.wait(30)
+        target.close()
         source.close()
     rate = measure_encode(work) if "--measure-encode" in argv else DOC_ENCODE_TOKENS_PER_S
-    reencode_s = chunks * TOKENS_PER_CHUNK / rate
+    reencode_s = tokens / rate
     out = {
         "chunks": chunks,
+        "tokens": tokens,
         "token_rows": token_rows,
+        "source_engine": "given" if given else "3",
+        "target_engine": to_engine,
         "source_build_s": round(build_s, 1),
         "migrate_s": report.seconds,
         "copy_s": round(copy_s, 1),

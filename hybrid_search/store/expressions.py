@@ -83,12 +83,26 @@ def _compile(node: Filter, fields: Mapping[str, str], path: str, native_not: boo
         parts = [
             _compile(c, fields, f"{path}.{key}[{i}]", native_not) for i, c in enumerate(children)
         ]
-        return parts[0] if len(parts) == 1 else "(" + f" {key} ".join(parts) + ")"
+        return _join(parts, key)
     if isinstance(node, F.NotFilter):
         if not native_not:
             return _negated(node.negated, fields, f"{path}.not")
         return f"not ({_compile(node.negated, fields, f'{path}.not', native_not)})"
     return _condition(node, fields, path, native_not)
+
+
+#: terms of one and/or group: longer lists nest in groups (Milvus Lite 2.5 fails a flat chain of
+#: ~60 terms with "unsupported expr proto node"; a nested one of 1,000 runs)
+_GROUP = 8
+
+
+def _join(parts: Sequence[str], op: str) -> str:
+    """`parts` joined by `op`, parenthesized, nested in groups of `_GROUP` past that many."""
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) > _GROUP:
+        parts = [_join(parts[i : i + _GROUP], op) for i in range(0, len(parts), _GROUP)]
+    return "(" + f" {op} ".join(parts) + ")"
 
 
 _OPPOSITE: Mapping[str, str] = MappingProxyType(
@@ -107,7 +121,7 @@ def _negated(node: Filter, fields: Mapping[str, str], path: str) -> str:
             ("or", node.all_of) if isinstance(node, F.AndFilter) else ("and", node.any_of)
         )
         parts = [_negated(c, fields, f"{path}.{key}[{i}]") for i, c in enumerate(children)]
-        return parts[0] if len(parts) == 1 else "(" + f" {key} ".join(parts) + ")"
+        return _join(parts, key)
     if isinstance(node, F.NotFilter):
         return _compile(node.negated, fields, f"{path}.not", False)
     flipped = node.model_copy(update={"op": _OPPOSITE[node.op]})
@@ -132,7 +146,7 @@ def _condition(c: F.Condition, fields: Mapping[str, str], path: str, native_not:
         if not native_not and c.op in ("ne", "nin"):
             # Milvus Lite 2.5's `!=` is true where the key is missing; 3.x's is false
             wanted = c.value if isinstance(c.value, list) else [c.value]
-            return "(" + " and ".join(_different(target, v) for v in wanted) + ")"
+            return _join([_different(target, v) for v in wanted], "and")
     if isinstance(c.value, list):
         values = [_literal(v) for v in c.value]
         if not is_metadata:
@@ -142,8 +156,8 @@ def _condition(c: F.Condition, fields: Mapping[str, str], path: str, native_not:
         if len(values) == 1:
             return f"{target} {'==' if c.op == 'in' else '!='} {values[0]}"
         if c.op == "in":
-            return "(" + " or ".join(f"{target} == {v}" for v in values) + ")"
-        return "(" + " and ".join(f"{target} != {v}" for v in values) + ")"
+            return _join([f"{target} == {v}" for v in values], "or")
+        return _join([f"{target} != {v}" for v in values], "and")
     return f"{target} {_COMPARISON[c.op]} {_literal(c.value)}"
 
 

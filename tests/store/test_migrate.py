@@ -217,15 +217,19 @@ def test_collection_tenancy_migrates_tenant_by_tenant(tmp_path: Path, tiny_model
         target.close()
 
 
-def test_a_lite_3_collection_moves_to_a_lite_25_file(env: dict[str, Any], tmp_path: Path) -> None:
+def test_a_collection_moves_to_the_other_lite_engines_file(
+    env: dict[str, Any], tmp_path: Path
+) -> None:
     """The two Milvus Lite engines' files are not interchangeable: migrate copies between them
     without re-encoding, and the copy answers dense, sparse and ColBERT searches alike."""
     from hybrid_search.store.lite_engines import engine_of
 
     s = env["settings"]
-    to = tmp_path / "lite25.db"
+    source_engine = engine_of(Path(s.milvus_uri))
+    other = "3" if source_engine == "2.5" else "2.5"
+    to = tmp_path / "other.db"
     source = build_store(s, create=False)
-    target = build_store(s.model_copy(update={"milvus_uri": str(to), "lite_engine": "2.5"}))
+    target = build_store(s.model_copy(update={"milvus_uri": str(to), "lite_engine": other}))
     try:
         report = migrate(source, target, "kb", window=16, samples=10)
         assert report.ok and report.rows_equal and report.vectors_equal, report
@@ -239,4 +243,4 @@ def test_a_lite_3_collection_moves_to_a_lite_25_file(env: dict[str, Any], tmp_pa
     finally:
         source.close()
         target.close()
-    assert engine_of(Path(s.milvus_uri)) == "3" and engine_of(to) == "2.5"
+    assert engine_of(to) == other
