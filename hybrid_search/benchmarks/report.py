@@ -282,6 +282,13 @@ def _engine_scale_table(d: dict[str, Any]) -> list[str]:
             + "."
         )
     c, cc = d.get("capacity", {}), d.get("capacity_cpu", {})
+    if str(c.get("how", "")).startswith("not reached"):
+        out += [
+            "",
+            f"Capacity: the default hybrid search stays under p50 {_f(c.get('p50_ms'), 0)} ms "
+            f"up to the largest size measured, {_f(c.get('chunks'), 0)} chunks.",
+        ]
+        return out
     out += [
         "",
         f"Capacity: the default hybrid search passes p50 {_f(c.get('p50_ms'), 0)} ms at "
