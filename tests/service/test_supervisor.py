@@ -1,4 +1,5 @@
-"""The supervised `milvus-lite server` child: serves the Lite path, comes back after a crash."""
+"""The supervised Milvus Lite server child (either engine): serves the Lite path, comes back
+after a crash, and never outlives the service."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from hybrid_search.service.supervisor import LiteServer
+from hybrid_search.store.lite_engines import LiteEngine
 
 
 def _client(uri: str):  # type: ignore[no-untyped-def]
@@ -18,8 +20,14 @@ def _client(uri: str):  # type: ignore[no-untyped-def]
     return MilvusClient(uri=uri)
 
 
-def test_the_child_serves_the_lite_data_and_is_restarted_when_killed(tmp_path: Path) -> None:
-    server = LiteServer(tmp_path / "m.db", log_path=tmp_path / "server.log")
+ENGINES = pytest.mark.parametrize("engine", ["3", "2.5"])
+
+
+@ENGINES
+def test_the_child_serves_the_lite_data_and_is_restarted_when_killed(
+    tmp_path: Path, engine: LiteEngine
+) -> None:
+    server = LiteServer(tmp_path / "m.db", engine=engine, log_path=tmp_path / "server.log")
     uri = server.start()
     try:
         client = _client(uri)
@@ -52,7 +60,8 @@ def test_the_child_serves_the_lite_data_and_is_restarted_when_killed(tmp_path: P
     assert not alive
 
 
-def test_the_child_does_not_outlive_a_killed_service(tmp_path: Path) -> None:
+@ENGINES
+def test_the_child_does_not_outlive_a_killed_service(tmp_path: Path, engine: LiteEngine) -> None:
     """uvicorn ends by re-raising SIGTERM, which skips `finally`: the child must still go."""
     import subprocess
     import sys
@@ -60,7 +69,7 @@ def test_the_child_does_not_outlive_a_killed_service(tmp_path: Path) -> None:
     code = (
         "import sys, time; from pathlib import Path; "
         "from hybrid_search.service.supervisor import LiteServer; "
-        f"s = LiteServer(Path({str(tmp_path / 'm.db')!r})); s.start(); "
+        f"s = LiteServer(Path({str(tmp_path / 'm.db')!r}), engine={engine!r}); s.start(); "
         "print(s.pid, flush=True); time.sleep(600)"
     )
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
