@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, TypedDict, Unpack
 
 from hybrid_search.errors import EncoderError, ModelNotFoundError
+from hybrid_search.process import bound_kernel_cache
 
 logger = logging.getLogger(__name__)
 
@@ -235,6 +236,7 @@ class LazyModel:
                 if self._use_fp16 is None:
                     self._use_fp16 = self._device == "cuda"
                 quiet_transformers()
+                bound_kernel_cache()  # before the first forward pass, in every process
                 try:
                     with load_hook(self.kind, path):
                         model = self._build(path)

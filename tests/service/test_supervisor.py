@@ -103,19 +103,36 @@ def test_the_service_limits_glibc_arenas_and_trims_after_writes() -> None:
     release_memory()  # gc + malloc_trim: must not raise on any platform
 
 
-def test_the_service_bounds_onednn_kernel_cache_unless_the_environment_sets_it(
-    monkeypatch: pytest.MonkeyPatch,
+def test_model_loads_bound_the_kernel_caches_unless_the_environment_sets_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """oneDNN keeps a compiled kernel per shape; `serve` caps how many (the RSS climbed until
-    1,024 were cached), and a capacity the user exported is left as it is."""
-    from hybrid_search.process import KERNEL_CACHE_CAPACITY, bound_kernel_cache
+    """oneDNN keeps a compiled kernel per shape and torch's ideep a prepared computation per
+    shape; a model load caps both (the RSS climbed until 1,024 of each were cached), and a
+    capacity the user exported is left as it is."""
+    from hybrid_search.encoders.bge_m3 import BGEM3Encoder
+    from hybrid_search.encoders.tiny import build_tiny_models
+    from hybrid_search.process import (
+        KERNEL_CACHE_CAPACITY,
+        SHAPE_CACHE_CAPACITY,
+        bound_kernel_cache,
+    )
 
     monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", raising=False)
+    monkeypatch.delenv("LRU_CACHE_CAPACITY", raising=False)
     bound_kernel_cache()
     assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == str(KERNEL_CACHE_CAPACITY) == "64"
+    assert os.environ["LRU_CACHE_CAPACITY"] == str(SHAPE_CACHE_CAPACITY) == "32"
     monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "512")
+    monkeypatch.setenv("LRU_CACHE_CAPACITY", "256")
     bound_kernel_cache()
     assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "512"
+    assert os.environ["LRU_CACHE_CAPACITY"] == "256"
+
+    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY")
+    monkeypatch.delenv("LRU_CACHE_CAPACITY")
+    models = build_tiny_models(tmp_path)
+    BGEM3Encoder(str(models.embedding_model), device="cpu").load()  # the CLI's path too
+    assert os.environ["LRU_CACHE_CAPACITY"] == "32"
 
 
 def test_ingest_job_threads_run_below_searches() -> None:
