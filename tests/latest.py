@@ -61,6 +61,10 @@ def main() -> int:
     _run(engine)
 
     latest = _freeze(uv, python)
+    # this environment is installed from the latest set, not the lock: it carries that set as its
+    # own lock, which `doctor` and the lock test then compare against
+    own = "".join(f"{name}=={version}\n" for name, version in sorted(latest.items()))
+    (venv / "requirements.lock").write_text(own)
     locked = _locked()
     differ = sorted(n for n in latest.keys() & locked.keys() if latest[n] != locked[n])
     print(f"\n== {len(differ)} packages newer than requirements.lock ==")

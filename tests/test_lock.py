@@ -10,6 +10,8 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
+from hybrid_search.cli.doctor_cmd import locked_versions
+
 REPO = Path(__file__).resolve().parents[1]
 LOCK = REPO / "requirements.lock"
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s\\;]+)", re.M)
@@ -27,7 +29,7 @@ def test_every_locked_package_is_installed_at_its_locked_version() -> None:
     installed = {norm(d.metadata["Name"]): d.version for d in metadata.distributions()}
     wrong = {
         name: (version, installed.get(name))
-        for name, version in locked().items()
+        for name, version in locked_versions().items()
         if installed.get(name) != version
     }
     assert not wrong, f"installed != lock (run `make install`): {wrong}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +33,15 @@ KEY_PACKAGES = (
     "httpx",
 )
 LOCK = Path(__file__).resolve().parents[2] / "requirements.lock"
+
+
+def lock_file() -> Path:
+    """The set this environment was installed from: a `requirements.lock` in the environment itself
+    (one built from another set, such as `make test-latest`'s) wins over the checkout's."""
+    own = Path(sys.prefix) / "requirements.lock"
+    return own if own.exists() else LOCK
+
+
 #: below this, Milvus Lite writes (and compaction) start failing
 MIN_FREE_BYTES = 1 << 30
 
@@ -43,14 +53,15 @@ class Check:
     detail: str
 
 
-def locked_versions(lock: Path = LOCK) -> dict[str, str]:
+def locked_versions(lock: Path | None = None) -> dict[str, str]:
+    lock = lock or lock_file()
     if not lock.exists():
         return {}
     pins = re.findall(r"^([A-Za-z0-9_.\-]+)==([^\s\\;]+)", lock.read_text(), re.MULTILINE)
     return {_norm(name): version for name, version in pins}
 
 
-def check_packages(lock: Path = LOCK) -> list[Check]:
+def check_packages(lock: Path | None = None) -> list[Check]:
     locked = locked_versions(lock)
     checks = []
     for name in KEY_PACKAGES:
