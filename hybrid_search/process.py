@@ -40,9 +40,9 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
 
 
 #: compiled oneDNN kernels kept per process (oneDNN's default is 1,024)
-KERNEL_CACHE_CAPACITY = 64
+KERNEL_CACHE_CAPACITY = 8
 #: computations torch's oneDNN binding (ideep) keeps per input shape (its default is 1,024)
-SHAPE_CACHE_CAPACITY = 32
+SHAPE_CACHE_CAPACITY = 8
 
 
 def bound_kernel_cache(
@@ -51,9 +51,9 @@ def bound_kernel_cache(
     """oneDNN compiles a kernel per operation and input shape and keeps up to 1,024 of them, and
     torch's ideep keeps up to 1,024 prepared computations per shape besides (what a bf16 encoder
     runs on): a service meets new (batch, length) shapes for hours, so RSS climbed until both
-    filled (+500 MiB for the tiny model in bf16 over 600 shapes, +38 MiB with 32: `python -m
-    hybrid_search.benchmarks.kernel_cache DIR 2000 64 --bf16`, docs/reliability-soak.md). Read
-    at the first forward pass, so call it before the models run; the environment wins."""
+    filled. 1,500 bf16 passes of the tiny model over random shapes: +41 MiB at 64/32, +7 MiB at
+    8/8, no more CPU (docs/reliability-soak.md). Read at the first forward pass, so call it
+    before the models run; the environment wins."""
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(capacity))
     os.environ.setdefault("LRU_CACHE_CAPACITY", str(shapes))
 

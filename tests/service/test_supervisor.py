@@ -120,8 +120,8 @@ def test_model_loads_bound_the_kernel_caches_unless_the_environment_sets_them(
     monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", raising=False)
     monkeypatch.delenv("LRU_CACHE_CAPACITY", raising=False)
     bound_kernel_cache()
-    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == str(KERNEL_CACHE_CAPACITY) == "64"
-    assert os.environ["LRU_CACHE_CAPACITY"] == str(SHAPE_CACHE_CAPACITY) == "32"
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == str(KERNEL_CACHE_CAPACITY) == "8"
+    assert os.environ["LRU_CACHE_CAPACITY"] == str(SHAPE_CACHE_CAPACITY) == "8"
     monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "512")
     monkeypatch.setenv("LRU_CACHE_CAPACITY", "256")
     bound_kernel_cache()
@@ -132,7 +132,7 @@ def test_model_loads_bound_the_kernel_caches_unless_the_environment_sets_them(
     monkeypatch.delenv("LRU_CACHE_CAPACITY")
     models = build_tiny_models(tmp_path)
     BGEM3Encoder(str(models.embedding_model), device="cpu").load()  # the CLI's path too
-    assert os.environ["LRU_CACHE_CAPACITY"] == "32"
+    assert os.environ["LRU_CACHE_CAPACITY"] == "8"
 
 
 def test_ingest_job_threads_run_below_searches() -> None:
