@@ -166,10 +166,10 @@ def capacity(
     if not (t0 > 0 < t1 and t1 > t0):
         return {"p50_ms": p50_ms, "chunks": largest, "how": "not reached: latency did not grow"}
     b = math.log(t1 / t0) / math.log(n1 / n0)
-    chunks = round(n0 * (p50_ms / t0) ** (1 / b))
-    if chunks > 2 * largest:  # far past what was measured: say only what was
+    log_chunks = math.log(n0) + math.log(p50_ms / t0) / b  # in logs: a flat curve overflows
+    if log_chunks > math.log(2 * largest):  # far past what was measured: say only what was
         return {"p50_ms": p50_ms, "chunks": largest, "how": "not reached in the measured sizes"}
-    return {"p50_ms": p50_ms, "chunks": chunks, "how": how}
+    return {"p50_ms": p50_ms, "chunks": round(math.exp(log_chunks)), "how": how}
 
 
 def _grow_from(smaller: Path, root: Path) -> None:

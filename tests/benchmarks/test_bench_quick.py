@@ -195,5 +195,7 @@ def test_scale_capacity_reads_the_crossing_between_sizes() -> None:
     assert capacity(flat) == {
         "p50_ms": 200.0, "chunks": 100_000, "how": "not reached in the measured sizes"
     }  # fmt: skip
+    nearly_flat = [point(60, 46.92), point(120, 46.928)]  # b ~ 2e-4: the power overflowed
+    assert capacity(nearly_flat)["how"] == "not reached in the measured sizes"
     assert growth(pts)[0]["hybrid_p50"] == round(math.log(3) / math.log(3), 2) == 1.0
     assert growth(pts)[0]["data_dir_mb"] == 1.0
