@@ -1,6 +1,6 @@
 """What a fast tokenizer's word cache costs and buys: heap growth per 1,000 words it has never
 seen, and CPU seconds to tokenize a corpus, for cache capacities 10,000 (the `tokenizers`
-default), TOKENIZER_CACHE_WORDS and 0, interleaved over `repeats` runs (min and median).
+default), 1,000 and TOKENIZER_CACHE_WORDS (0), interleaved over `repeats` runs (min and median).
 
     python -m hybrid_search.benchmarks.tokenizer_cache MODEL_DIR CORPUS.jsonl [DOCS] [REPEATS]
 
@@ -42,7 +42,7 @@ def measure(base: Any, texts: list[str], repeats: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     cpu: dict[int, list[float]] = {}
     for _ in range(repeats):
-        for cap in (10_000, TOKENIZER_CACHE_WORDS, 0):
+        for cap in dict.fromkeys((10_000, 1_000, TOKENIZER_CACHE_WORDS, 0)):
             tok = bound_cache(copy.deepcopy(base), cap)
             began = time.process_time()
             for text in texts:

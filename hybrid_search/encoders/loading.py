@@ -156,10 +156,11 @@ load_hook: Callable[[str, str], AbstractContextManager[None]] = _silent
 #: tokenizers per model: one for the interactive searches, one for background work
 TOKENIZER_COPIES = 2
 
-#: words each tokenizer copy memoizes: the `tokenizers` default (10,000, never evicted, ~0.65 KiB
-#: a word) grew the service's RSS as long as new words came; 1,000 holds the common ones for 5 %
-#: more CPU tokenizing SciFact (docs/reliability-soak.md).
-TOKENIZER_CACHE_WORDS = 1_000
+#: words each tokenizer copy memoizes: none. The `tokenizers` default keeps the first 10,000
+#: words met (~0.65 KiB each) for good, and with 1,000 the service's five copies still filled
+#: for minutes under new words (ids, markers, names); a forward pass dwarfs the CPU a cache
+#: saves (docs/reliability-soak.md).
+TOKENIZER_CACHE_WORDS = 0
 
 
 def bound_cache(tokenizer: Any, words: int = TOKENIZER_CACHE_WORDS) -> Any:
